@@ -1,0 +1,1 @@
+"""HTTP surface: REST routes, GraphQL, authentication, health and metrics."""

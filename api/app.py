@@ -1,0 +1,75 @@
+"""The FastAPI application: REST routes, GraphQL, health and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import ORJSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.fastapi import GraphQLRouter
+
+from headwater import __version__
+from headwater.api import graphql_schema, ingest_routes, problems
+from headwater.api.auth import TokenCache
+from headwater.api.security import principal_role
+from headwater.catalog import Store, StoreError
+from headwater.ingestion.intake import GroupCommitter
+
+MAX_QUERY_DEPTH = 12
+
+
+def build_app(settings: Any, store: Store, *, only: str | None = None) -> FastAPI:
+    """``only``: ``"ingestion"`` or ``"api"`` to serve one half (see docker-compose.yml)."""
+    committer = GroupCommitter(store)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await committer.start()
+        try:
+            yield
+        finally:
+            await committer.stop()
+
+    app = FastAPI(title="Headwater", version=__version__, lifespan=lifespan,
+                  default_response_class=ORJSONResponse)
+    app.state.settings = settings
+    app.state.store = store
+    app.state.committer = committer
+    app.state.tokens = TokenCache(store) if settings.auth else None
+    problems.install(app)
+
+    if only in (None, "ingestion"):
+        app.include_router(ingest_routes.router)
+    if only in (None, "api"):
+        async def context(request: Request) -> graphql_schema.Context:
+            _, role = principal_role(request)
+            return graphql_schema.Context(store, role)
+
+        schema = graphql_schema.schema
+        schema.extensions = [QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH), MaxAliasesLimiter(30)]
+        app.include_router(GraphQLRouter(schema, context_getter=context), prefix="/graphql")
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz")
+    async def readyz() -> ORJSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            await committer.call(store.ping)
+            checks["store"] = "ok"
+        except StoreError as exc:
+            checks["store"] = str(exc)
+        ready = all(v == "ok" for v in checks.values())
+        return ORJSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

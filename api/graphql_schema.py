@@ -1,0 +1,291 @@
+"""The GraphQL schema of API.md (Strawberry). Field names are contract.
+
+Resolvers never query per item: lists of datasets/jobs/fields are resolved through DataLoaders,
+which turn the N lookups of one GraphQL level into one store call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from enum import Enum
+from typing import Any, TypeVar
+
+import strawberry
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import BaseContext
+
+from headwater.catalog import DatasetRecord, FieldRecord, JobRecord, RunRecord, Store
+from headwater.catalog.model import SchemaVersionRecord
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class Context(BaseContext):
+    def __init__(self, store: Store, role: str) -> None:
+        super().__init__()
+        self.store = store
+        self.role = role
+        self.datasets = self._loader(store.datasets_by_id)
+        self.jobs = self._loader(store.jobs_by_id)
+        self.fields = self._mapped(store.fields)
+        self.dataset_jobs = self._mapped(store.dataset_jobs)
+        self.job_datasets = self._mapped(store.job_datasets)
+
+    async def call(self, fn: Callable[..., V], *args: Any) -> V:
+        return await asyncio.to_thread(fn, *args)
+
+    def _loader(self, fn: Callable[[Sequence[str]], list[V]]) -> DataLoader[str, V]:
+        async def load(keys: list[str]) -> list[V]:
+            return await self.call(fn, keys)
+
+        return DataLoader(load_fn=load)
+
+    def _mapped(self, fn: Callable[[Sequence[str]], dict[str, V]]) -> DataLoader[str, V]:
+        async def load(keys: list[str]) -> list[V]:
+            found = await self.call(fn, keys)
+            return [found[k] for k in keys]
+
+        return DataLoader(load_fn=load)
+
+
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.enum
+class Direction(Enum):
+    UPSTREAM = "UPSTREAM"
+    DOWNSTREAM = "DOWNSTREAM"
+    BOTH = "BOTH"
+
+
+@strawberry.enum
+class NodeType(Enum):
+    DATASET = "DATASET"
+    JOB = "JOB"
+    FIELD = "FIELD"
+
+
+@strawberry.enum
+class RunState(Enum):
+    NEW = "NEW"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    ABORTED = "ABORTED"
+    OTHER = "OTHER"
+
+
+@strawberry.type
+class Field:
+    name: str
+    type: str | None
+    description: str | None
+    classifications: list[str]
+    inherited_classifications: list[str]
+
+    @staticmethod
+    def of(f: FieldRecord) -> Field:
+        return Field(name=f.name, type=f.type, description=f.description,
+                     classifications=f.classifications, inherited_classifications=[])
+
+
+@strawberry.type
+class TypeChange:
+    field: str
+    from_: str | None = strawberry.field(name="from")
+    to: str | None
+
+
+@strawberry.type
+class SchemaDiff:
+    added: list[str]
+    removed: list[str]
+    type_changed: list[TypeChange]
+
+    @staticmethod
+    def between(old: list[FieldRecord], new: list[FieldRecord]) -> SchemaDiff:
+        before = {f.name: f.type for f in old}
+        after = {f.name: f.type for f in new}
+        return SchemaDiff(
+            added=[n for n in after if n not in before],
+            removed=[n for n in before if n not in after],
+            type_changed=[TypeChange(field=n, from_=before[n], to=t)
+                          for n, t in after.items() if n in before and before[n] != t],
+        )
+
+
+@strawberry.type
+class SchemaVersion:
+    version: int
+    created_at: datetime
+    run_id: strawberry.ID | None
+    fields: list[Field]
+    diff: SchemaDiff | None
+
+    @staticmethod
+    def of(v: SchemaVersionRecord, previous: SchemaVersionRecord | None) -> SchemaVersion:
+        return SchemaVersion(
+            version=v.version, created_at=datetime.fromisoformat(v.created_at),
+            run_id=strawberry.ID(v.run_id) if v.run_id else None,
+            fields=[Field.of(f) for f in v.fields],
+            diff=SchemaDiff.between(previous.fields, v.fields) if previous else None,
+        )
+
+
+@strawberry.type
+class QualityResult:
+    assertion: str
+    field: str | None
+    success: bool
+    run_id: strawberry.ID | None
+    observed_at: datetime
+    source: str
+
+
+@strawberry.type
+class Dataset:
+    id: strawberry.ID
+    namespace: str
+    name: str
+    description: str | None
+    retention_days: int | None
+    owners: list[str]
+    tags: list[str]
+    updated_at: datetime | None
+
+    @staticmethod
+    def of(d: DatasetRecord) -> Dataset:
+        return Dataset(id=strawberry.ID(d.id), namespace=d.namespace, name=d.name,
+                       description=d.description, retention_days=d.retention_days,
+                       owners=d.owners, tags=d.tags, updated_at=_dt(d.updated_at))
+
+    @strawberry.field
+    async def fields(self, info: Info) -> list[Field]:
+        return [Field.of(f) for f in await info.context.fields.load(self.id)]
+
+    @strawberry.field
+    async def classifications(self, info: Info) -> list[str]:
+        fields = await info.context.fields.load(self.id)
+        return sorted({c for f in fields for c in f.classifications})
+
+    @strawberry.field
+    async def schema_versions(self, info: Info, first: int = 20) -> list[SchemaVersion]:
+        first = max(0, min(first, 500))
+        # One extra version so the oldest returned one still gets its diff.
+        rows = await info.context.call(info.context.store.schema_versions, self.id, first + 1)
+        return [SchemaVersion.of(v, rows[i + 1] if i + 1 < len(rows) else None)
+                for i, v in enumerate(rows[:first])]
+
+    @strawberry.field
+    async def quality_results(self, info: Info, first: int = 20) -> list[QualityResult]:
+        rows = await info.context.call(info.context.store.quality_results, self.id,
+                                       max(0, min(first, 500)))
+        return [QualityResult(assertion=q.assertion, field=q.field, success=q.success,
+                              run_id=strawberry.ID(q.run_id) if q.run_id else None,
+                              observed_at=datetime.fromisoformat(q.observed_at), source=q.source)
+                for q in rows]
+
+    @strawberry.field
+    async def producers(self, info: Info) -> list[Job]:
+        producers, _ = await info.context.dataset_jobs.load(self.id)
+        return await _jobs(info, producers)
+
+    @strawberry.field
+    async def consumers(self, info: Info) -> list[Job]:
+        _, consumers = await info.context.dataset_jobs.load(self.id)
+        return await _jobs(info, consumers)
+
+
+async def _jobs(info: Info, ids: list[str]) -> list[Job]:
+    return [Job.of(j) for j in await info.context.jobs.load_many(ids) if j is not None]
+
+
+async def _datasets(info: Info, ids: list[str]) -> list[Dataset]:
+    return [Dataset.of(d) for d in await info.context.datasets.load_many(ids) if d is not None]
+
+
+@strawberry.type
+class Run:
+    id: strawberry.ID
+    state: RunState
+    started_at: datetime | None
+    ended_at: datetime | None
+    error_message: str | None
+    parent_run_id: strawberry.ID | None
+    job_id: strawberry.Private[str]
+
+    @staticmethod
+    def of(r: RunRecord) -> Run:
+        return Run(id=strawberry.ID(r.id), state=RunState(r.state), started_at=_dt(r.started_at),
+                   ended_at=_dt(r.ended_at), error_message=r.error_message,
+                   parent_run_id=strawberry.ID(r.parent_run_id) if r.parent_run_id else None,
+                   job_id=r.job_id)
+
+    @strawberry.field
+    async def job(self, info: Info) -> Job:
+        record = await info.context.jobs.load(self.job_id)
+        assert record is not None, f"run {self.id} points at missing job {self.job_id}"
+        return Job.of(record)
+
+
+@strawberry.type
+class Job:
+    id: strawberry.ID
+    namespace: str
+    name: str
+    description: str | None
+    type: str | None
+    sql: str | None
+
+    @staticmethod
+    def of(j: JobRecord) -> Job:
+        return Job(id=strawberry.ID(j.id), namespace=j.namespace, name=j.name,
+                   description=j.description, type=j.job_type, sql=j.sql)
+
+    @strawberry.field
+    async def inputs(self, info: Info) -> list[Dataset]:
+        inputs, _ = await info.context.job_datasets.load(self.id)
+        return await _datasets(info, inputs)
+
+    @strawberry.field
+    async def outputs(self, info: Info) -> list[Dataset]:
+        _, outputs = await info.context.job_datasets.load(self.id)
+        return await _datasets(info, outputs)
+
+    @strawberry.field
+    async def runs(self, info: Info, first: int = 20) -> list[Run]:
+        rows = await info.context.call(info.context.store.runs, self.id, max(0, min(first, 500)))
+        return [Run.of(r) for r in rows]
+
+    @strawberry.field
+    async def latest_run(self, info: Info) -> Run | None:
+        rows = await info.context.call(info.context.store.runs, self.id, 1)
+        return Run.of(rows[0]) if rows else None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def dataset(self, info: Info, namespace: str, name: str) -> Dataset | None:
+        record = await info.context.call(info.context.store.dataset, namespace, name)
+        return Dataset.of(record) if record else None
+
+    @strawberry.field
+    async def job(self, info: Info, namespace: str, name: str) -> Job | None:
+        record = await info.context.call(info.context.store.job, namespace, name)
+        return Job.of(record) if record else None
+
+    @strawberry.field
+    async def run(self, info: Info, id: strawberry.ID) -> Run | None:
+        record = await info.context.call(info.context.store.run, str(id))
+        return Run.of(record) if record else None
+
+
+schema = strawberry.Schema(query=Query)

@@ -1,0 +1,55 @@
+"""HTTP errors as JSON problem documents (RFC 9457): type, title, status, detail, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+TITLES = {
+    400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
+    405: "Method not allowed", 413: "Payload too large", 422: "Invalid event",
+    503: "Service unavailable",
+}
+
+
+class Problem(Exception):
+    def __init__(
+        self, status: int, detail: str, errors: list[dict[str, Any]] | None = None,
+        type_: str = "about:blank", headers: dict[str, str] | None = None, **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.errors = status, detail, errors or []
+        self.type, self.headers, self.extra = type_, headers, extra
+
+
+def problem_response(
+    status: int, detail: str, errors: list[dict[str, Any]] | None = None,
+    type_: str = "about:blank", headers: dict[str, str] | None = None, **extra: Any,
+) -> ORJSONResponse:
+    body = {"type": type_, "title": TITLES.get(status, "Error"), "status": status,
+            "detail": detail, "errors": errors or [], **extra}
+    return ORJSONResponse(body, status_code=status, headers=headers,
+                          media_type="application/problem+json")
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(_: Request, exc: Problem) -> ORJSONResponse:
+        return problem_response(exc.status, exc.detail, exc.errors, exc.type, exc.headers,
+                                **exc.extra)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+        errors = [
+            {"pointer": "".join(f"/{p}" for p in e["loc"]), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        return problem_response(422, "the request is invalid", errors)

@@ -1,0 +1,595 @@
+"""The embedded store: SQLite in WAL mode, in one file under the data directory.
+
+Why SQLite: it ships with Python (no server, nothing to install), it is a real transactional
+database with durable commits (``synchronous=FULL``), WAL lets readers run beside the one writer,
+and recursive CTEs give single-query graph traversal. The lineage graph is stored as edge tables
+(``job_io``, ``column_edges``) indexed both ways, which is what a traversal needs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from headwater.catalog.ids import digest
+from headwater.catalog.model import (
+    TERMINAL_STATES,
+    DatasetRecord,
+    DatasetWrite,
+    DeadLetter,
+    EventWrite,
+    FieldRecord,
+    JobRecord,
+    QualityRecord,
+    RunRecord,
+    SchemaVersionRecord,
+)
+from headwater.catalog.store import StoreError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+  id TEXT PRIMARY KEY, kind TEXT NOT NULL, event_time TEXT NOT NULL, received_at TEXT NOT NULL,
+  payload BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS namespaces (name TEXT PRIMARY KEY, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS datasets (
+  id TEXT PRIMARY KEY, namespace TEXT NOT NULL, name TEXT NOT NULL, description TEXT,
+  retention_days INTEGER, lifecycle_state TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS datasets_ns_name ON datasets(namespace, name);
+CREATE TABLE IF NOT EXISTS schema_versions (
+  dataset_id TEXT NOT NULL, version INTEGER NOT NULL, fingerprint TEXT NOT NULL,
+  created_at TEXT NOT NULL, run_id TEXT, fields BLOB NOT NULL, PRIMARY KEY (dataset_id, version));
+CREATE TABLE IF NOT EXISTS field_classifications (
+  dataset_id TEXT NOT NULL, field TEXT NOT NULL, classification TEXT NOT NULL, source TEXT NOT NULL,
+  PRIMARY KEY (dataset_id, field, classification, source));
+CREATE TABLE IF NOT EXISTS tags (node_id TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (node_id, tag));
+CREATE TABLE IF NOT EXISTS owners (
+  node_id TEXT NOT NULL, owner TEXT NOT NULL, type TEXT, PRIMARY KEY (node_id, owner));
+CREATE TABLE IF NOT EXISTS symlinks (
+  dataset_id TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, type TEXT,
+  PRIMARY KEY (dataset_id, namespace, name));
+CREATE TABLE IF NOT EXISTS facets (
+  node_id TEXT NOT NULL, name TEXT NOT NULL, event_time TEXT NOT NULL, body BLOB NOT NULL,
+  PRIMARY KEY (node_id, name));
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY, namespace TEXT NOT NULL, name TEXT NOT NULL, description TEXT,
+  job_type TEXT, processing_type TEXT, integration TEXT, sql TEXT,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS job_io (
+  job_id TEXT NOT NULL, direction TEXT NOT NULL, dataset_id TEXT NOT NULL,
+  PRIMARY KEY (job_id, direction, dataset_id));
+CREATE INDEX IF NOT EXISTS job_io_dataset ON job_io(dataset_id, direction, job_id);
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY, job_id TEXT NOT NULL, state TEXT, state_time TEXT, started_at TEXT,
+  ended_at TEXT, nominal_start TEXT, nominal_end TEXT, error_message TEXT, parent_run_id TEXT,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS runs_job ON runs(job_id, created_at);
+CREATE TABLE IF NOT EXISTS run_io (
+  run_id TEXT NOT NULL, direction TEXT NOT NULL, dataset_id TEXT NOT NULL, schema_version INTEGER,
+  PRIMARY KEY (run_id, direction, dataset_id));
+CREATE TABLE IF NOT EXISTS column_edges (
+  source_id TEXT NOT NULL, target_id TEXT NOT NULL, source_dataset TEXT NOT NULL,
+  target_dataset TEXT NOT NULL, source_field TEXT NOT NULL, target_field TEXT NOT NULL,
+  type TEXT NOT NULL, subtype TEXT NOT NULL, description TEXT, masking INTEGER NOT NULL,
+  job_id TEXT, PRIMARY KEY (source_id, target_id, type, subtype));
+CREATE INDEX IF NOT EXISTS column_edges_target ON column_edges(target_id, source_id);
+CREATE TABLE IF NOT EXISTS quality_results (
+  id TEXT PRIMARY KEY, dataset_id TEXT NOT NULL, field TEXT, assertion TEXT NOT NULL,
+  success INTEGER NOT NULL, run_id TEXT, observed_at TEXT NOT NULL, source TEXT NOT NULL,
+  value BLOB, details BLOB);
+CREATE INDEX IF NOT EXISTS quality_dataset ON quality_results(dataset_id, observed_at);
+CREATE TABLE IF NOT EXISTS dead_letters (
+  id TEXT PRIMARY KEY, received_at TEXT NOT NULL, reason TEXT NOT NULL, errors BLOB NOT NULL,
+  payload BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (
+  hash TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, created_at TEXT NOT NULL);
+"""
+
+_T = "('" + "','".join(sorted(TERMINAL_STATES)) + "')"
+# The SQL twin of model.state_wins: terminal beats non-terminal, latest terminal wins, OTHER
+# only fills a gap, a terminal state never goes back to RUNNING.
+_STATE_WINS = f"""(excluded.state IS NOT NULL AND (
+  runs.state IS NULL OR runs.state = 'NEW'
+  OR (excluded.state IN {_T} AND (runs.state NOT IN {_T}
+      OR excluded.state_time >= runs.state_time))
+  OR (excluded.state NOT IN {_T} AND excluded.state <> 'OTHER' AND runs.state NOT IN {_T}
+      AND excluded.state_time >= coalesce(runs.state_time, ''))))"""
+
+_CHUNK = 900
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _newer(col: str, table: str) -> str:
+    """Keep a non-null incoming value if it is at least as recent as what is stored."""
+    return (
+        f"{col} = CASE WHEN excluded.{col} IS NOT NULL AND ({table}.{col} IS NULL "
+        f"OR excluded.updated_at >= {table}.updated_at) THEN excluded.{col} ELSE {table}.{col} END"
+    )
+
+
+class EmbeddedStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._writer = self._connect()
+        self._writer.executescript(SCHEMA)
+
+    # -- connections ------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")  # an acknowledged event survives power loss
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA cache_size=-65536")
+        return conn
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """A read connection per thread: WAL readers never block the writer."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+            conn.execute("PRAGMA query_only=ON")
+        return conn
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        cur = self._db.execute(sql, params)
+        cur.row_factory = sqlite3.Row
+        return cur.fetchall()
+
+    def _in(self, sql: str, ids: Sequence[str]) -> list[sqlite3.Row]:
+        """Run ``sql`` (with one ``{ids}`` placeholder) over ids in chunks."""
+        rows: list[sqlite3.Row] = []
+        for chunk in _chunks(list(ids)):
+            rows += self._rows(sql.format(ids=",".join("?" * len(chunk))), chunk)
+        return rows
+
+    def ping(self) -> None:
+        try:
+            self._db.execute("SELECT 1").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"embedded store at {self.path} is unusable: {exc}") from exc
+
+    def close(self) -> None:
+        self._writer.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def write_events(self, events: Sequence[EventWrite]) -> list[bool]:
+        with self._write_lock:
+            db = self._writer
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                fresh = self._fresh(db, events)
+                self._write(db, [e for e, new in zip(events, fresh, strict=True) if new])
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise StoreError(f"embedded store write failed: {exc}") from exc
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        return fresh
+
+    @staticmethod
+    def _fresh(db: sqlite3.Connection, events: Sequence[EventWrite]) -> list[bool]:
+        ids = list({e.event_id for e in events})
+        known: set[str] = set()
+        for chunk in _chunks(ids):
+            q = f"SELECT id FROM events WHERE id IN ({','.join('?' * len(chunk))})"
+            known.update(r[0] for r in db.execute(q, chunk))
+        fresh = []
+        for e in events:
+            fresh.append(e.event_id not in known)
+            known.add(e.event_id)
+        return fresh
+
+    def _write(self, db: sqlite3.Connection, events: list[EventWrite]) -> None:
+        if not events:
+            return
+        now = _now()
+        db.executemany(
+            "INSERT INTO events(id, kind, event_time, received_at, payload) VALUES (?,?,?,?,?)",
+            [(e.event_id, e.kind, e.event_time, now, e.payload) for e in events],
+        )
+        namespaces = {(d.namespace,) for e in events for d in e.all_datasets()}
+        namespaces |= {(e.job.namespace,) for e in events if e.job}
+        db.executemany(
+            "INSERT OR IGNORE INTO namespaces(name, created_at) VALUES (?, ?)",
+            [(ns, now) for (ns,) in namespaces],
+        )
+        self._write_jobs(db, events)
+        self._write_datasets(db, events)
+        versions = self._write_schemas(db, events)
+        self._write_runs(db, events, versions)
+        db.executemany(
+            "INSERT INTO column_edges(source_id, target_id, source_dataset, target_dataset,"
+            " source_field, target_field, type, subtype, description, masking, job_id)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET"
+            " description = coalesce(excluded.description, description),"
+            " masking = excluded.masking, job_id = coalesce(excluded.job_id, job_id)",
+            [
+                (c.source_id, c.target_id, c.source_dataset, c.target_dataset, c.source_field,
+                 c.target_field, c.type, c.subtype, c.description, int(c.masking),
+                 e.job.id if e.job else None)
+                for e in events for c in e.column_edges
+            ],
+        )
+        facets = [
+            (node, name, e.event_time, orjson.dumps(body))
+            for e in events
+            for node, facet_map in self._facet_owners(e)
+            for name, body in facet_map.items()
+        ]
+        db.executemany(
+            "INSERT INTO facets(node_id, name, event_time, body) VALUES (?,?,?,?)"
+            " ON CONFLICT DO UPDATE SET body = excluded.body, event_time = excluded.event_time"
+            " WHERE excluded.event_time >= facets.event_time",
+            facets,
+        )
+
+    @staticmethod
+    def _facet_owners(e: EventWrite) -> Iterable[tuple[str, dict[str, Any]]]:
+        if e.job and e.job.facets:
+            yield e.job.id, e.job.facets
+        if e.run and e.run.facets:
+            yield e.run.id, e.run.facets
+        for d in e.all_datasets():
+            if d.facets:
+                yield d.id, d.facets
+            if d.io_facets and e.run:
+                yield f"{e.run.id}|{d.role}|{d.id}", d.io_facets
+
+    def _write_jobs(self, db: sqlite3.Connection, events: list[EventWrite]) -> None:
+        jobs = [(e.job, e.event_time) for e in events if e.job]
+        db.executemany(
+            "INSERT INTO jobs(id, namespace, name, description, job_type, processing_type,"
+            " integration, sql, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(id) DO UPDATE SET "
+            + ", ".join(
+                _newer(c, "jobs")
+                for c in ("description", "job_type", "processing_type", "integration", "sql")
+            )
+            + ", updated_at = max(jobs.updated_at, excluded.updated_at)",
+            [
+                (j.id, j.namespace, j.name, j.description, j.job_type, j.processing_type,
+                 j.integration, j.sql, t, t)
+                for j, t in jobs
+            ],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO tags(node_id, tag) VALUES (?, ?)",
+            [(j.id, tag) for j, _ in jobs for tag in j.tags],
+        )
+        db.executemany(
+            "INSERT INTO owners(node_id, owner, type) VALUES (?,?,?)"
+            " ON CONFLICT DO UPDATE SET type = coalesce(excluded.type, type)",
+            [(j.id, o, t) for j, _ in jobs for o, t in j.owners],
+        )
+        io = [
+            (e.job.id, "in" if d.role == "input" else "out", d.id)
+            for e in events if e.job
+            for d in (*e.inputs, *e.outputs)
+        ]
+        db.executemany("INSERT OR IGNORE INTO job_io(job_id, direction, dataset_id) VALUES (?,?,?)", io)
+
+    def _write_datasets(self, db: sqlite3.Connection, events: list[EventWrite]) -> None:
+        rows = [(d, e.event_time) for e in events for d in e.all_datasets()]
+        db.executemany(
+            "INSERT INTO datasets(id, namespace, name, description, lifecycle_state, created_at,"
+            " updated_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+            + _newer("description", "datasets") + ", " + _newer("lifecycle_state", "datasets")
+            + ", updated_at = max(datasets.updated_at, excluded.updated_at)",
+            [(d.id, d.namespace, d.name, d.description, d.lifecycle_state, t, t) for d, t in rows],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO tags(node_id, tag) VALUES (?, ?)",
+            [(d.id, tag) for d, _ in rows for tag in d.tags],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO field_classifications(dataset_id, field, classification, source)"
+            " VALUES (?, ?, ?, 'tag')",
+            [(d.id, f, c) for d, _ in rows for f, c in d.field_classifications],
+        )
+        db.executemany(
+            "INSERT INTO owners(node_id, owner, type) VALUES (?,?,?)"
+            " ON CONFLICT DO UPDATE SET type = coalesce(excluded.type, type)",
+            [(d.id, o, t) for d, _ in rows for o, t in d.owners],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO symlinks(dataset_id, namespace, name, type) VALUES (?,?,?,?)",
+            [(d.id, ns, n, t) for d, _ in rows for ns, n, t in d.symlinks],
+        )
+
+    def _write_schemas(self, db: sqlite3.Connection, events: list[EventWrite]) -> dict[str, int]:
+        """New schema versions; returns each touched dataset's current version number.
+
+        A version is added only when the fields or types differ from the latest version and the
+        event is not older than it (a late, stale schema does not rewrite history)."""
+        todo = [(d, e) for e in events for d in e.all_datasets() if d.schema is not None]
+        ids = list({d.id for e in events for d in e.all_datasets()})
+        latest: dict[str, tuple[int, str, str]] = {}
+        for chunk in _chunks(ids):
+            q = (
+                "SELECT dataset_id, version, fingerprint, created_at FROM schema_versions"
+                f" WHERE (dataset_id, version) IN (SELECT dataset_id, max(version)"
+                f" FROM schema_versions WHERE dataset_id IN ({','.join('?' * len(chunk))})"
+                " GROUP BY dataset_id)"
+            )
+            for ds, version, fp, created in db.execute(q, chunk):
+                latest[ds] = (version, fp, created)
+        inserts = []
+        for d, e in todo:
+            cur = latest.get(d.id)
+            if cur and (cur[1] == d.schema_fingerprint or e.event_time < cur[2]):
+                continue
+            version = cur[0] + 1 if cur else 1
+            latest[d.id] = (version, d.schema_fingerprint or "", e.event_time)
+            body = orjson.dumps([[f.name, f.type, f.description] for f in d.schema or ()])
+            inserts.append((d.id, version, d.schema_fingerprint, e.event_time,
+                            e.run.id if e.run else None, body))
+        db.executemany(
+            "INSERT INTO schema_versions(dataset_id, version, fingerprint, created_at, run_id,"
+            " fields) VALUES (?,?,?,?,?,?)",
+            inserts,
+        )
+        return {ds: v[0] for ds, v in latest.items()}
+
+    def _write_runs(
+        self, db: sqlite3.Connection, events: list[EventWrite], versions: dict[str, int]
+    ) -> None:
+        runs = [(e, e.run) for e in events if e.run]
+        db.executemany(
+            "INSERT INTO runs(id, job_id, state, state_time, started_at, ended_at, nominal_start,"
+            " nominal_end, error_message, parent_run_id, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
+            f" ended_at = CASE WHEN {_STATE_WINS} THEN"
+            f"   CASE WHEN excluded.state IN {_T} THEN excluded.state_time ELSE NULL END"
+            "   ELSE runs.ended_at END,"
+            f" state_time = CASE WHEN {_STATE_WINS} THEN excluded.state_time ELSE runs.state_time END,"
+            f" state = CASE WHEN {_STATE_WINS} THEN excluded.state ELSE runs.state END,"
+            " started_at = CASE WHEN runs.started_at IS NULL THEN excluded.started_at"
+            "   WHEN excluded.started_at IS NULL THEN runs.started_at"
+            "   ELSE min(runs.started_at, excluded.started_at) END,"
+            " nominal_start = coalesce(excluded.nominal_start, runs.nominal_start),"
+            " nominal_end = coalesce(excluded.nominal_end, runs.nominal_end),"
+            " error_message = coalesce(excluded.error_message, runs.error_message),"
+            " parent_run_id = coalesce(excluded.parent_run_id, runs.parent_run_id),"
+            " created_at = min(runs.created_at, excluded.created_at),"
+            " updated_at = max(runs.updated_at, excluded.updated_at)",
+            [
+                (r.id, r.job_id, r.state, e.event_time,
+                 e.event_time if r.event_type == "START" else None,
+                 e.event_time if r.state in TERMINAL_STATES else None,
+                 r.nominal_start, r.nominal_end, r.error_message, r.parent_run_id,
+                 e.event_time, e.event_time)
+                for e, r in runs
+            ],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO tags(node_id, tag) VALUES (?, ?)",
+            [(r.id, tag) for _, r in runs for tag in r.tags],
+        )
+        db.executemany(
+            "INSERT INTO run_io(run_id, direction, dataset_id, schema_version) VALUES (?,?,?,?)"
+            " ON CONFLICT DO UPDATE SET schema_version = coalesce(excluded.schema_version,"
+            " schema_version)",
+            [
+                (r.id, "in" if d.role == "input" else "out", d.id, versions.get(d.id))
+                for e, r in runs for d in (*e.inputs, *e.outputs)
+            ],
+        )
+        quality = [
+            (digest(d.id, q.field or "", q.assertion, e.run.id if e.run else e.event_id, q.source),
+             d.id, q.field, q.assertion, int(q.success), e.run.id if e.run else None,
+             e.event_time, q.source, orjson.dumps(q.value), orjson.dumps(q.details))
+            for e in events for d in e.all_datasets() for q in d.quality
+        ]
+        db.executemany(
+            "INSERT OR IGNORE INTO quality_results(id, dataset_id, field, assertion, success,"
+            " run_id, observed_at, source, value, details) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            quality,
+        )
+
+    def add_dead_letter(self, payload: bytes, reason: str, errors: list[dict[str, str]]) -> str:
+        now = _now()
+        dl_id = digest(now, payload)
+        with self._write_lock:
+            self._writer.execute(
+                "INSERT OR IGNORE INTO dead_letters(id, received_at, reason, errors, payload)"
+                " VALUES (?,?,?,?,?)",
+                (dl_id, now, reason, orjson.dumps(errors), payload),
+            )
+        return dl_id
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        rows = self._rows(
+            "SELECT * FROM dead_letters ORDER BY received_at DESC LIMIT ?", (limit,)
+        )
+        return [
+            DeadLetter(r["id"], r["received_at"], r["reason"], orjson.loads(r["errors"]),
+                       r["payload"])
+            for r in rows
+        ]
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def _facets(self, node_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for r in self._in("SELECT node_id, name, body FROM facets WHERE node_id IN ({ids})", node_ids):
+            out.setdefault(r["node_id"], {})[r["name"]] = orjson.loads(r["body"])
+        return out
+
+    def _tags_owners(self, ids: Sequence[str]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        tags: dict[str, list[str]] = {}
+        owners: dict[str, list[str]] = {}
+        for r in self._in("SELECT node_id, tag FROM tags WHERE node_id IN ({ids}) ORDER BY tag", ids):
+            tags.setdefault(r["node_id"], []).append(r["tag"])
+        for r in self._in(
+            "SELECT node_id, owner FROM owners WHERE node_id IN ({ids}) ORDER BY owner", ids
+        ):
+            owners.setdefault(r["node_id"], []).append(r["owner"])
+        return tags, owners
+
+    def dataset(self, namespace: str, name: str) -> DatasetRecord | None:
+        from headwater.catalog.ids import dataset_id
+
+        return self.datasets_by_id([dataset_id(namespace, name)])[0]
+
+    def datasets_by_id(self, ids: Sequence[str]) -> list[DatasetRecord | None]:
+        rows = {r["id"]: r for r in self._in("SELECT * FROM datasets WHERE id IN ({ids})", ids)}
+        found = list(rows)
+        tags, owners = self._tags_owners(found)
+        facets = self._facets(found)
+        out: list[DatasetRecord | None] = []
+        for i in ids:
+            r = rows.get(i)
+            out.append(
+                None if r is None else DatasetRecord(
+                    id=i, namespace=r["namespace"], name=r["name"], description=r["description"],
+                    tags=tags.get(i, []), owners=owners.get(i, []),
+                    retention_days=r["retention_days"], lifecycle_state=r["lifecycle_state"],
+                    updated_at=r["updated_at"], facets=facets.get(i, {}),
+                )
+            )
+        return out
+
+    def fields(self, dataset_ids: Sequence[str]) -> dict[str, list[FieldRecord]]:
+        out: dict[str, list[FieldRecord]] = {i: [] for i in dataset_ids}
+        for r in self._in(
+            "SELECT dataset_id, fields FROM schema_versions s WHERE dataset_id IN ({ids})"
+            " AND version = (SELECT max(version) FROM schema_versions WHERE dataset_id = s.dataset_id)",
+            dataset_ids,
+        ):
+            out[r["dataset_id"]] = [FieldRecord(n, t, d) for n, t, d in orjson.loads(r["fields"])]
+        classes: dict[tuple[str, str], set[str]] = {}
+        for r in self._in(
+            "SELECT dataset_id, field, classification FROM field_classifications"
+            " WHERE dataset_id IN ({ids})",
+            dataset_ids,
+        ):
+            classes.setdefault((r["dataset_id"], r["field"]), set()).add(r["classification"])
+        for ds, fields in out.items():
+            for f in fields:
+                f.classifications = sorted(classes.get((ds, f.name), ()))
+        return out
+
+    def schema_versions(self, dataset_id: str, first: int = 20) -> list[SchemaVersionRecord]:
+        rows = self._rows(
+            "SELECT version, created_at, run_id, fields FROM schema_versions WHERE dataset_id = ?"
+            " ORDER BY version DESC LIMIT ?",
+            (dataset_id, first),
+        )
+        return [
+            SchemaVersionRecord(
+                r["version"], r["created_at"], r["run_id"],
+                [FieldRecord(n, t, d) for n, t, d in orjson.loads(r["fields"])],
+            )
+            for r in rows
+        ]
+
+    def quality_results(self, dataset_id: str, first: int = 20) -> list[QualityRecord]:
+        rows = self._rows(
+            "SELECT * FROM quality_results WHERE dataset_id = ?"
+            " ORDER BY observed_at DESC, assertion LIMIT ?",
+            (dataset_id, first),
+        )
+        return [
+            QualityRecord(r["assertion"], bool(r["success"]), r["field"], r["run_id"],
+                          r["observed_at"], r["source"],
+                          orjson.loads(r["value"]) if r["value"] else None)
+            for r in rows
+        ]
+
+    def job(self, namespace: str, name: str) -> JobRecord | None:
+        from headwater.catalog.ids import job_id
+
+        return self.jobs_by_id([job_id(namespace, name)])[0]
+
+    def jobs_by_id(self, ids: Sequence[str]) -> list[JobRecord | None]:
+        rows = {r["id"]: r for r in self._in("SELECT * FROM jobs WHERE id IN ({ids})", ids)}
+        facets = self._facets(list(rows))
+        return [
+            None if (r := rows.get(i)) is None else JobRecord(
+                id=i, namespace=r["namespace"], name=r["name"], description=r["description"],
+                job_type=r["job_type"], sql=r["sql"], updated_at=r["updated_at"],
+                facets=facets.get(i, {}),
+            )
+            for i in ids
+        ]
+
+    def job_datasets(self, job_ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+        out: dict[str, tuple[list[str], list[str]]] = {j: ([], []) for j in job_ids}
+        for r in self._in(
+            "SELECT job_id, direction, dataset_id FROM job_io WHERE job_id IN ({ids})"
+            " ORDER BY dataset_id", job_ids,
+        ):
+            out[r["job_id"]][0 if r["direction"] == "in" else 1].append(r["dataset_id"])
+        return out
+
+    def dataset_jobs(self, dataset_ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+        out: dict[str, tuple[list[str], list[str]]] = {d: ([], []) for d in dataset_ids}
+        for r in self._in(
+            "SELECT job_id, direction, dataset_id FROM job_io WHERE dataset_id IN ({ids})"
+            " ORDER BY job_id", dataset_ids,
+        ):
+            out[r["dataset_id"]][1 if r["direction"] == "in" else 0].append(r["job_id"])
+        return out
+
+    def _run_record(self, r: sqlite3.Row, facets: dict[str, dict[str, Any]]) -> RunRecord:
+        return RunRecord(
+            id=r["id"], job_id=r["job_id"], state=r["state"] or "NEW", started_at=r["started_at"],
+            ended_at=r["ended_at"], error_message=r["error_message"],
+            parent_run_id=r["parent_run_id"], nominal_start=r["nominal_start"],
+            nominal_end=r["nominal_end"], facets=facets.get(r["id"], {}),
+        )
+
+    def run(self, run_id: str) -> RunRecord | None:
+        rows = self._rows("SELECT * FROM runs WHERE id = ?", (run_id,))
+        return self._run_record(rows[0], self._facets([run_id])) if rows else None
+
+    def runs(self, job_id: str, first: int = 20) -> list[RunRecord]:
+        rows = self._rows(
+            "SELECT * FROM runs WHERE job_id = ? ORDER BY coalesce(started_at, created_at) DESC,"
+            " id LIMIT ?",
+            (job_id, first),
+        )
+        facets = self._facets([r["id"] for r in rows])
+        return [self._run_record(r, facets) for r in rows]
+
+    def event_count(self) -> int:
+        return int(self._rows("SELECT count(*) FROM events")[0][0])
+
+    # -- auth -------------------------------------------------------------------------------
+
+    def add_token(self, token_hash: str, name: str, role: str) -> None:
+        with self._write_lock:
+            self._writer.execute(
+                "INSERT INTO tokens(hash, name, role, created_at) VALUES (?,?,?,?)",
+                (token_hash, name, role, _now()),
+            )
+
+    def token_role(self, token_hash: str) -> str | None:
+        rows = self._rows("SELECT role FROM tokens WHERE hash = ?", (token_hash,))
+        return rows[0][0] if rows else None

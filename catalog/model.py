@@ -1,0 +1,220 @@
+"""Plain dataclasses: what ingestion asks a store to write, and what a store reads back.
+
+Times are ISO-8601 UTC strings with microseconds (``2026-01-02T03:04:05.000000+00:00``), so
+both backends compare them as strings and order them correctly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Run states as the API names them; TERMINAL ones never regress to RUNNING.
+RUN_STATES = ("NEW", "RUNNING", "COMPLETED", "FAILED", "ABORTED", "OTHER")
+TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "ABORTED"})
+EVENT_TYPE_STATE = {
+    "START": "RUNNING",
+    "RUNNING": "RUNNING",
+    "COMPLETE": "COMPLETED",
+    "FAIL": "FAILED",
+    "ABORT": "ABORTED",
+    "OTHER": "OTHER",
+}
+
+
+def state_wins(new: str | None, new_time: str, old: str | None, old_time: str | None) -> bool:
+    """Whether an incoming run state replaces the stored one, whatever order events arrive in.
+
+    A terminal state beats any non-terminal one and the latest terminal event wins among
+    terminal ones; a non-terminal state never replaces a terminal one; OTHER only fills a gap.
+    Both backends implement exactly this rule (SQL CASE / Cypher CASE).
+    """
+    if new is None:
+        return False
+    if old is None or old == "NEW":
+        return True
+    if new in TERMINAL_STATES:
+        return old not in TERMINAL_STATES or new_time >= (old_time or "")
+    if old in TERMINAL_STATES or new == "OTHER":
+        return False
+    return new_time >= (old_time or "")
+
+
+# ---------------------------------------------------------------- writes (from ingestion)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    name: str
+    type: str | None = None
+    description: str | None = None
+
+
+@dataclass(slots=True)
+class QualityWrite:
+    assertion: str
+    success: bool
+    field: str | None = None
+    source: str = "openlineage"  # openlineage | great_expectations
+    value: Any = None  # observed value, when known
+    details: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class DatasetWrite:
+    namespace: str
+    name: str
+    id: str
+    role: str  # "input" | "output" | "dataset" (a DatasetEvent)
+    facets: dict[str, Any] = field(default_factory=dict)  # every facet, unknown ones included
+    io_facets: dict[str, Any] = field(default_factory=dict)  # inputFacets / outputFacets
+    schema: list[FieldSpec] | None = None
+    schema_fingerprint: str | None = None
+    description: str | None = None
+    tags: list[str] = field(default_factory=list)
+    field_classifications: list[tuple[str, str]] = field(default_factory=list)  # (field, class)
+    owners: list[tuple[str, str | None]] = field(default_factory=list)  # (name, type)
+    symlinks: list[tuple[str, str, str | None]] = field(default_factory=list)
+    lifecycle_state: str | None = None
+    quality: list[QualityWrite] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnEdge:
+    source_id: str  # field ids
+    target_id: str
+    source_dataset: str  # dataset ids
+    target_dataset: str
+    source_field: str
+    target_field: str
+    type: str  # DIRECT | INDIRECT
+    subtype: str  # IDENTITY, TRANSFORMATION, AGGREGATION, JOIN, FILTER, ... ('' if unknown)
+    description: str | None = None
+    masking: bool = False
+
+
+@dataclass(slots=True)
+class JobWrite:
+    namespace: str
+    name: str
+    id: str
+    facets: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    job_type: str | None = None
+    processing_type: str | None = None
+    integration: str | None = None
+    sql: str | None = None
+    tags: list[str] = field(default_factory=list)
+    owners: list[tuple[str, str | None]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RunWrite:
+    id: str
+    job_id: str
+    event_type: str | None
+    state: str | None  # mapped from event_type, see EVENT_TYPE_STATE
+    facets: dict[str, Any] = field(default_factory=dict)
+    parent_run_id: str | None = None
+    error_message: str | None = None
+    nominal_start: str | None = None
+    nominal_end: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class EventWrite:
+    """One validated OpenLineage event, normalised into what the store must write."""
+
+    event_id: str  # digest of the canonical event: the idempotency key
+    kind: str  # "run" | "dataset" | "job"
+    event_time: str
+    payload: bytes  # the event exactly as received (canonical JSON)
+    job: JobWrite | None = None
+    run: RunWrite | None = None
+    inputs: list[DatasetWrite] = field(default_factory=list)
+    outputs: list[DatasetWrite] = field(default_factory=list)
+    datasets: list[DatasetWrite] = field(default_factory=list)  # DatasetEvent
+    column_edges: list[ColumnEdge] = field(default_factory=list)
+
+    def all_datasets(self) -> list[DatasetWrite]:
+        return [*self.inputs, *self.outputs, *self.datasets]
+
+
+# ---------------------------------------------------------------- reads
+
+
+@dataclass(slots=True)
+class FieldRecord:
+    name: str
+    type: str | None = None
+    description: str | None = None
+    classifications: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class DatasetRecord:
+    id: str
+    namespace: str
+    name: str
+    description: str | None
+    tags: list[str]
+    owners: list[str]
+    retention_days: int | None
+    lifecycle_state: str | None
+    updated_at: str | None
+    facets: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class SchemaVersionRecord:
+    version: int
+    created_at: str
+    run_id: str | None
+    fields: list[FieldRecord]
+
+
+@dataclass(slots=True)
+class QualityRecord:
+    assertion: str
+    success: bool
+    field: str | None
+    run_id: str | None
+    observed_at: str
+    source: str
+    value: Any = None
+
+
+@dataclass(slots=True)
+class JobRecord:
+    id: str
+    namespace: str
+    name: str
+    description: str | None
+    job_type: str | None
+    sql: str | None
+    updated_at: str | None
+    facets: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RunRecord:
+    id: str
+    job_id: str
+    state: str
+    started_at: str | None
+    ended_at: str | None
+    error_message: str | None
+    parent_run_id: str | None
+    nominal_start: str | None = None
+    nominal_end: str | None = None
+    facets: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    id: str
+    received_at: str
+    reason: str
+    errors: list[dict[str, str]]
+    payload: bytes

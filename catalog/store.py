@@ -1,0 +1,103 @@
+"""The one storage interface. Every backend passes ``tests/conformance``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from headwater.catalog.model import (
+    DatasetRecord,
+    DeadLetter,
+    EventWrite,
+    FieldRecord,
+    JobRecord,
+    QualityRecord,
+    RunRecord,
+    SchemaVersionRecord,
+)
+
+
+class StoreError(RuntimeError):
+    """The store is unreachable or refused a write; nothing in the batch was acknowledged."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    # -- writes ---------------------------------------------------------------------------
+    def write_events(self, events: Sequence[EventWrite]) -> list[bool]:
+        """Write a batch in ONE transaction; ``True`` per event that was new, ``False`` for a
+        duplicate (same event id, already stored or earlier in the batch). Either the whole
+        batch is committed durably when this returns, or it raises ``StoreError``."""
+        ...
+
+    def add_dead_letter(self, payload: bytes, reason: str, errors: list[dict[str, str]]) -> str: ...
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
+
+    # -- reads ----------------------------------------------------------------------------
+    def dataset(self, namespace: str, name: str) -> DatasetRecord | None: ...
+
+    def datasets_by_id(self, ids: Sequence[str]) -> list[DatasetRecord | None]: ...
+
+    def fields(self, dataset_ids: Sequence[str]) -> dict[str, list[FieldRecord]]:
+        """Current schema per dataset, with direct classifications, in schema order."""
+        ...
+
+    def schema_versions(self, dataset_id: str, first: int = 20) -> list[SchemaVersionRecord]:
+        """Newest first."""
+        ...
+
+    def quality_results(self, dataset_id: str, first: int = 20) -> list[QualityRecord]:
+        """Newest first."""
+        ...
+
+    def job(self, namespace: str, name: str) -> JobRecord | None: ...
+
+    def jobs_by_id(self, ids: Sequence[str]) -> list[JobRecord | None]: ...
+
+    def job_datasets(self, job_ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+        """Per job: (input dataset ids, output dataset ids)."""
+        ...
+
+    def dataset_jobs(self, dataset_ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+        """Per dataset: (producer job ids, consumer job ids)."""
+        ...
+
+    def run(self, run_id: str) -> RunRecord | None: ...
+
+    def runs(self, job_id: str, first: int = 20) -> list[RunRecord]:
+        """Newest first (by start, else by last update)."""
+        ...
+
+    def event_count(self) -> int: ...
+
+    # -- auth -----------------------------------------------------------------------------
+    def add_token(self, token_hash: str, name: str, role: str) -> None: ...
+
+    def token_role(self, token_hash: str) -> str | None: ...
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def ping(self) -> None:
+        """Raise ``StoreError`` if the backend cannot answer."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def open_store(kind: str, **options: Any) -> Store:
+    """``embedded`` (options: ``path``) or ``neo4j`` (``uri``, ``user``, ``password``,
+    ``database``)."""
+    if kind == "embedded":
+        from headwater.catalog.embedded_store import EmbeddedStore
+
+        return EmbeddedStore(options["path"])
+    if kind == "neo4j":
+        from headwater.catalog.neo4j_store import Neo4jStore
+
+        return Neo4jStore(
+            options["uri"],
+            user=options.get("user"),
+            password=options.get("password"),
+            database=options.get("database"),
+        )
+    raise ValueError(f"unknown store {kind!r}: choose 'embedded' or 'neo4j'")

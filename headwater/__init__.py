@@ -1,0 +1,3 @@
+"""Headwater: OpenLineage lineage, governance and GDPR erasure."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,124 @@
+"""The ``headwater`` command."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import socket
+import sys
+from pathlib import Path
+
+import click
+
+from headwater.settings import Settings
+
+url_option = click.option("--url", envvar="HEADWATER_URL", default="http://127.0.0.1:5000",
+                          show_default=True, help="Headwater server.")
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return all(ipaddress.ip_address(a[4][0]).is_loopback
+                   for a in socket.getaddrinfo(host, None))
+    except (socket.gaierror, ValueError):
+        return False
+
+
+@click.group()
+@click.version_option(package_name="headwater")
+def main() -> None:
+    """Headwater: OpenLineage lineage, governance and GDPR erasure."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address [127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port [5000].")
+@click.option("--store", type=click.Choice(["embedded", "neo4j"]), default=None)
+@click.option("--policy-engine", type=click.Choice(["embedded", "opa"]), default=None)
+@click.option("--only", type=click.Choice(["ingestion", "api"]), default=None,
+              help="Serve only ingestion or only the query API.")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None)
+@click.option("--no-auth", is_flag=True, help="No tokens needed (loopback only, for local play).")
+def serve(host: str | None, port: int | None, store: str | None, policy_engine: str | None,
+          only: str | None, data_dir: Path | None, no_auth: bool) -> None:
+    """Run the service (ingestion, REST and GraphQL on one port)."""
+    import uvicorn
+
+    from headwater.app import create_app
+
+    settings = Settings.load(host=host, port=port, store=store, policy_engine=policy_engine,
+                             data_dir=data_dir, auth=False if no_auth else None)
+    if not settings.auth and not _loopback(settings.host):
+        raise click.UsageError(f"--no-auth is only allowed on loopback, not on {settings.host}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = create_app(settings, only=only)
+    where = f"http://{settings.host}:{settings.port}"
+    click.echo(f"Headwater on {where}  (store: {settings.store}, data: {settings.data_dir})", err=True)
+    click.echo(f"  GraphQL/GraphiQL: {where}/graphql   OpenLineage: {where}/api/v1/lineage", err=True)
+    if settings.auth:
+        click.echo("  Get a token: headwater token create --role producer", err=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                access_log=False)
+
+
+@main.group()
+def token() -> None:
+    """Manage API tokens (run on the server's machine: it writes to the store directly)."""
+
+
+@token.command("create")
+@click.option("--role", type=click.Choice(["viewer", "producer", "steward", "admin"]),
+              required=True)
+@click.option("--name", default=None, help="A label to recognise the token by.")
+def token_create(role: str, name: str | None) -> None:
+    """Print one new token on stdout."""
+    from headwater.api.auth import create_token
+    from headwater.catalog import open_store
+
+    settings = Settings.load()
+    store = open_store(settings.store, **settings.store_options())
+    try:
+        click.echo(create_token(store, role, name))
+    finally:
+        store.close()
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False,
+                                                                    path_type=Path))
+@url_option
+@click.option("--batch-size", default=500, show_default=True)
+def ingest(files: tuple[Path, ...], url: str, batch_size: int) -> None:
+    """Send OpenLineage events from JSON (one event or an array) or NDJSON files."""
+    import orjson
+    from rich.progress import Progress
+
+    from headwater.client import Client, HeadwaterError
+    from headwater.ingestion.intake import InvalidEvent, parse_many
+
+    events: list[object] = []
+    for path in files:
+        try:
+            events += parse_many(path.read_bytes())
+        except InvalidEvent as exc:
+            raise click.ClickException(f"{path}: {exc}") from None
+    totals = {"created": 0, "duplicate": 0, "invalid": 0}
+    problems: list[str] = []
+    with Client(url) as client, Progress(console=None, transient=False) as progress:
+        task = progress.add_task("ingesting", total=len(events))
+        for start in range(0, len(events), batch_size):
+            chunk = events[start : start + batch_size]
+            try:
+                answer = client.send_batch(orjson.dumps(chunk))
+            except HeadwaterError as exc:
+                raise click.ClickException(str(exc)) from None
+            for r in answer["results"]:
+                totals[r["status"]] += 1
+                for e in r.get("errors", []):
+                    problems.append(f"event {start + r['index']}: {e['pointer']}: {e['message']}")
+            progress.advance(task, len(chunk))
+    for p in problems[:50]:
+        click.echo(p, err=True)
+    click.echo(json.dumps(totals))
+    sys.exit(1 if totals["invalid"] else 0)

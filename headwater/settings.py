@@ -1,0 +1,63 @@
+"""Settings from ``HEADWATER_*`` environment variables and an optional TOML file.
+
+Precedence: explicit arguments (CLI flags) > environment > TOML file (``HEADWATER_CONFIG``) >
+defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "headwater"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HEADWATER_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    store: Literal["embedded", "neo4j"] = "embedded"
+    neo4j_uri: str = "bolt://127.0.0.1:7687"
+    neo4j_user: str | None = None
+    neo4j_password: str | None = None
+    neo4j_database: str | None = None
+    policy_engine: Literal["embedded", "opa"] = "embedded"
+    opa_url: str = "http://127.0.0.1:8181"
+    host: str = "127.0.0.1"
+    port: int = 5000
+    auth: bool = True
+    max_body_bytes: int = 8 * 1024 * 1024  # after gzip decoding
+    max_batch_events: int = 10_000
+    log_format: Literal["auto", "json", "text"] = "auto"
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        file_values: dict[str, Any] = {}
+        config = os.environ.get("HEADWATER_CONFIG")
+        if config:
+            with open(config, "rb") as fh:
+                file_values = tomllib.load(fh)
+            # Environment beats the file: drop file keys that the environment sets.
+            file_values = {
+                k: v for k, v in file_values.items() if f"HEADWATER_{k.upper()}" not in os.environ
+            }
+        values = {**file_values, **{k: v for k, v in overrides.items() if v is not None}}
+        return cls(**values)
+
+    def store_options(self) -> dict[str, Any]:
+        if self.store == "embedded":
+            return {"path": self.data_dir / "headwater.db"}
+        return {
+            "uri": self.neo4j_uri,
+            "user": self.neo4j_user,
+            "password": self.neo4j_password,
+            "database": self.neo4j_database,
+        }

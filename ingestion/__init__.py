@@ -1,0 +1,1 @@
+"""OpenLineage intake: validation, normalisation into store writes, group commit."""

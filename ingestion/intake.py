@@ -1,0 +1,167 @@
+"""Group commit: many concurrent requests, one store transaction, each acknowledged only after
+its events are committed.
+
+Requests hand their normalised events to ``GroupCommitter.submit`` and wait. One writer task
+takes everything queued while the previous transaction ran and writes it as one batch on a
+dedicated thread, so the cost of a commit (an fsync, a Neo4j transaction) is shared by every
+request in the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import zlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from prometheus_client import Counter, Histogram
+
+from headwater.catalog import EventWrite, Store
+from headwater.ingestion.normalize import normalize
+from headwater.ingestion.openlineage import InvalidEvent
+
+log = logging.getLogger("headwater.ingestion")
+
+EVENTS = Counter("headwater_ingest_events_total", "OpenLineage events received", ["result"])
+BATCH_SIZE = Histogram(
+    "headwater_ingest_commit_batch_events", "Events per group commit",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096),
+)
+COMMIT_SECONDS = Histogram("headwater_store_commit_seconds", "Store write transaction latency")
+
+
+class PayloadTooLarge(ValueError):
+    pass
+
+
+def decode_body(body: bytes, encoding: str | None, limit: int) -> bytes:
+    """Undo ``Content-Encoding: gzip`` without letting a small bomb expand past ``limit``."""
+    if encoding and encoding.lower() in ("gzip", "x-gzip"):
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out = d.decompress(body, limit + 1)
+        except zlib.error as exc:
+            raise InvalidEvent([{"pointer": "", "message": f"body is not valid gzip: {exc}"}]) from None
+        if len(out) > limit or d.unconsumed_tail:
+            raise PayloadTooLarge(f"decompressed body exceeds {limit} bytes")
+        return out
+    if encoding and encoding.lower() not in ("identity",):
+        raise InvalidEvent([{"pointer": "", "message": f"unsupported Content-Encoding {encoding!r}"
+                             " (send identity or gzip)"}])
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body exceeds {limit} bytes")
+    return body
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent([{"pointer": "", "message": f"body is not valid JSON: {exc}"}]) from None
+
+
+def parse_many(body: bytes) -> list[Any]:
+    """A JSON array of events, or NDJSON (one event per line)."""
+    stripped = body.lstrip()
+    if stripped.startswith(b"["):
+        data = parse_json(body)
+        return data if isinstance(data, list) else [data]
+    return [parse_json(line) for line in body.splitlines() if line.strip()]
+
+
+@dataclass
+class _Pending:
+    events: Sequence[EventWrite]
+    future: asyncio.Future[list[bool]] = field(repr=False)
+
+
+class GroupCommitter:
+    def __init__(self, store: Store, *, max_batch: int = 2000) -> None:
+        self.store = store
+        self.max_batch = max_batch
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="group-commit")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            await self._queue.put(None)
+            await self._task
+            self._task = None
+        self._executor.shutdown(wait=True)
+
+    async def submit(self, events: Sequence[EventWrite]) -> list[bool]:
+        """Resolve once ``events`` are durably committed: per event, new (True) or duplicate."""
+        if not events:
+            return []
+        if self._task is None:
+            raise RuntimeError("GroupCommitter.start() was not called")
+        fut: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Pending(events, fut))
+        return await fut
+
+    async def call(self, fn: Any, *args: Any) -> Any:
+        """Run another write (dead letters, steward edits) on the writer thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch, size, stop = [first], len(first.events), False
+            while size < self.max_batch and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+                size += len(item.events)
+            await self._commit(loop, batch)
+            if stop:
+                return
+
+    async def _commit(self, loop: asyncio.AbstractEventLoop, batch: list[_Pending]) -> None:
+        events = [e for p in batch for e in p.events]
+        started = time.perf_counter()
+        try:
+            results = await loop.run_in_executor(self._executor, self.store.write_events, events)
+        except Exception as exc:
+            if len(batch) > 1:
+                # Isolate the request that broke the transaction; the others still land.
+                for p in batch:
+                    await self._commit(loop, [p])
+                return
+            log.exception("store write failed")
+            if not batch[0].future.done():
+                batch[0].future.set_exception(exc)
+            return
+        COMMIT_SECONDS.observe(time.perf_counter() - started)
+        BATCH_SIZE.observe(len(events))
+        i = 0
+        for p in batch:
+            n = len(p.events)
+            if not p.future.done():
+                p.future.set_result(results[i : i + n])
+            i += n
+
+
+__all__ = [
+    "GroupCommitter",
+    "InvalidEvent",
+    "PayloadTooLarge",
+    "decode_body",
+    "normalize",
+    "parse_json",
+    "parse_many",
+]
