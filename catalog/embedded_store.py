@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   id TEXT PRIMARY KEY, namespace TEXT NOT NULL, name TEXT NOT NULL, description TEXT,
   job_type TEXT, processing_type TEXT, integration TEXT, sql TEXT,
   created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS jobs_ns_name ON jobs(namespace, name);
 CREATE TABLE IF NOT EXISTS job_io (
   job_id TEXT NOT NULL, direction TEXT NOT NULL, dataset_id TEXT NOT NULL,
   PRIMARY KEY (job_id, direction, dataset_id));
@@ -453,9 +454,10 @@ class EmbeddedStore:
         return tags, owners
 
     def dataset(self, namespace: str, name: str) -> DatasetRecord | None:
-        from headwater.catalog.ids import dataset_id
-
-        return self.datasets_by_id([dataset_id(namespace, name)])[0]
+        # By (namespace, name), never by parsing an id: namespaces contain colons.
+        rows = self._rows("SELECT id FROM datasets WHERE namespace = ? AND name = ?",
+                          (namespace, name))
+        return self.datasets_by_id([rows[0][0]])[0] if rows else None
 
     def datasets_by_id(self, ids: Sequence[str]) -> list[DatasetRecord | None]:
         rows = {r["id"]: r for r in self._in("SELECT * FROM datasets WHERE id IN ({ids})", ids)}
@@ -523,9 +525,8 @@ class EmbeddedStore:
         ]
 
     def job(self, namespace: str, name: str) -> JobRecord | None:
-        from headwater.catalog.ids import job_id
-
-        return self.jobs_by_id([job_id(namespace, name)])[0]
+        rows = self._rows("SELECT id FROM jobs WHERE namespace = ? AND name = ?", (namespace, name))
+        return self.jobs_by_id([rows[0][0]])[0] if rows else None
 
     def jobs_by_id(self, ids: Sequence[str]) -> list[JobRecord | None]:
         rows = {r["id"]: r for r in self._in("SELECT * FROM jobs WHERE id IN ({ids})", ids)}
