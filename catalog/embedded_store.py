@@ -121,6 +121,32 @@ def _newer(col: str, table: str) -> str:
     )
 
 
+def _latest(rows: Iterable[tuple[Any, ...]], key: int, time: int) -> list[tuple[Any, ...]]:
+    """One row per key: the one with the newest time (ties: the later row). A batch often
+    describes the same dataset many times; the database needs to see it once."""
+    best: dict[Any, tuple[Any, ...]] = {}
+    for row in rows:
+        k = row[:key]
+        if k not in best or row[time] >= best[k][time]:
+            best[k] = row
+    return list(best.values())
+
+
+def _merged(rows: Iterable[tuple[Any, ...]], time: int) -> list[tuple[Any, ...]]:
+    """One row per id (column 0), folding the batch the way the upsert folds it into the
+    table: the newest non-null value of each column, the oldest creation, the newest update."""
+    out: dict[Any, list[Any]] = {}
+    for row in sorted(rows, key=lambda r: r[time]):
+        cur = out.get(row[0])
+        if cur is None:
+            out[row[0]] = list(row)
+        else:
+            for i, v in enumerate(row):
+                if v is not None and i != time - 1:  # keep the first created_at
+                    cur[i] = v
+    return [tuple(r) for r in out.values()]
+
+
 class EmbeddedStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -230,19 +256,21 @@ class EmbeddedStore:
             " VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET"
             " description = coalesce(excluded.description, description),"
             " masking = excluded.masking, job_id = coalesce(excluded.job_id, job_id)",
-            [
-                (c.source_id, c.target_id, c.source_dataset, c.target_dataset, c.source_field,
-                 c.target_field, c.type, c.subtype, c.description, int(c.masking),
-                 e.job.id if e.job else None)
-                for e in events for c in e.column_edges
-            ],
+            {
+                (c.source_id, c.target_id, c.type, c.subtype): (
+                    c.source_id, c.target_id, c.source_dataset, c.target_dataset, c.source_field,
+                    c.target_field, c.type, c.subtype, c.description, int(c.masking),
+                    e.job.id if e.job else None)
+                for e in sorted(events, key=lambda e: e.event_time) for c in e.column_edges
+            }.values(),
         )
         facets = [
-            (node, name, e.event_time, orjson.dumps(body))
+            (node, name, e.event_time, body)
             for e in events
             for node, facet_map in self._facet_owners(e)
             for name, body in facet_map.items()
         ]
+        facets = [(n, k, t, orjson.dumps(b)) for n, k, t, b in _latest(facets, key=2, time=2)]
         db.executemany(
             "INSERT INTO facets(node_id, name, event_time, body) VALUES (?,?,?,?)"
             " ON CONFLICT DO UPDATE SET body = excluded.body, event_time = excluded.event_time"
@@ -281,7 +309,7 @@ class EmbeddedStore:
         )
         db.executemany(
             "INSERT OR IGNORE INTO tags(node_id, tag) VALUES (?, ?)",
-            [(j.id, tag) for j, _ in jobs for tag in j.tags],
+            {(j.id, tag) for j, _ in jobs for tag in j.tags},
         )
         db.executemany(
             "INSERT INTO owners(node_id, owner, type) VALUES (?,?,?)"
@@ -293,7 +321,8 @@ class EmbeddedStore:
             for e in events if e.job
             for d in (*e.inputs, *e.outputs)
         ]
-        db.executemany("INSERT OR IGNORE INTO job_io(job_id, direction, dataset_id) VALUES (?,?,?)", io)
+        db.executemany("INSERT OR IGNORE INTO job_io(job_id, direction, dataset_id) VALUES (?,?,?)",
+                       set(io))
 
     def _write_datasets(self, db: sqlite3.Connection, events: list[EventWrite]) -> None:
         rows = [(d, e.event_time) for e in events for d in e.all_datasets()]
@@ -302,16 +331,17 @@ class EmbeddedStore:
             " updated_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
             + _newer("description", "datasets") + ", " + _newer("lifecycle_state", "datasets")
             + ", updated_at = max(datasets.updated_at, excluded.updated_at)",
-            [(d.id, d.namespace, d.name, d.description, d.lifecycle_state, t, t) for d, t in rows],
+            _merged([(d.id, d.namespace, d.name, d.description, d.lifecycle_state, t, t)
+                     for d, t in rows], time=6),
         )
         db.executemany(
             "INSERT OR IGNORE INTO tags(node_id, tag) VALUES (?, ?)",
-            [(d.id, tag) for d, _ in rows for tag in d.tags],
+            {(d.id, tag) for d, _ in rows for tag in d.tags},
         )
         db.executemany(
             "INSERT OR IGNORE INTO field_classifications(dataset_id, field, classification, source)"
             " VALUES (?, ?, ?, 'tag')",
-            [(d.id, f, c) for d, _ in rows for f, c in d.field_classifications],
+            {(d.id, f, c) for d, _ in rows for f, c in d.field_classifications},
         )
         db.executemany(
             "INSERT INTO owners(node_id, owner, type) VALUES (?,?,?)"
@@ -320,7 +350,7 @@ class EmbeddedStore:
         )
         db.executemany(
             "INSERT OR IGNORE INTO symlinks(dataset_id, namespace, name, type) VALUES (?,?,?,?)",
-            [(d.id, ns, n, t) for d, _ in rows for ns, n, t in d.symlinks],
+            {(d.id, ns, n, t) for d, _ in rows for ns, n, t in d.symlinks},
         )
 
     def _write_schemas(self, db: sqlite3.Connection, events: list[EventWrite]) -> dict[str, int]:

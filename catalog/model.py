@@ -43,7 +43,7 @@ def state_wins(new: str | None, new_time: str, old: str | None, old_time: str | 
 # ---------------------------------------------------------------- writes (from ingestion)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FieldSpec:
     name: str
     type: str | None = None
@@ -79,7 +79,7 @@ class DatasetWrite:
     quality: list[QualityWrite] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ColumnEdge:
     source_id: str  # field ids
     target_id: str

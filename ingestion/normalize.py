@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -18,7 +19,9 @@ from headwater.catalog.model import (
     QualityWrite,
     RunWrite,
 )
-from headwater.ingestion import openlineage as ol
+from headwater.ingestion.openlineage import InvalidEvent, validate_dataset, validate_event
+
+_EMPTY: dict[str, Any] = {}
 
 
 def utc(ts: datetime) -> str:
@@ -28,23 +31,24 @@ def utc(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def tag_name(tag: ol.Tag) -> str:
+def tag_name(tag: dict[str, Any]) -> str:
     """``{key: purpose, value: marketing}`` → ``purpose:marketing``; a tag with no value (or
     ``true``) is its key; ``{key: classification, value: pii.email}`` → ``pii.email``."""
-    if tag.key.lower() == "classification" and tag.value:
-        return tag.value
-    if tag.value in (None, "", "true", "True"):
-        return tag.key
-    return f"{tag.key}:{tag.value}"
+    key, value = tag["key"], tag.get("value")
+    if key.lower() == "classification" and value:
+        return str(value)
+    if value in (None, "", "true", "True"):
+        return str(key)
+    return f"{key}:{value}"
 
 
-def _flatten(fields: list[ol.SchemaField], prefix: str = "") -> list[FieldSpec]:
+def _flatten(fields: list[dict[str, Any]], prefix: str = "") -> list[FieldSpec]:
     out: list[FieldSpec] = []
     for f in fields:
-        name = prefix + f.name
-        out.append(FieldSpec(name, f.type, f.description))
-        if f.fields:
-            out += _flatten(f.fields, name + ".")
+        name = prefix + f["name"]
+        out.append(FieldSpec(name, f.get("type"), f.get("description")))
+        if f.get("fields"):
+            out += _flatten(f["fields"], name + ".")
     return out
 
 
@@ -53,111 +57,148 @@ def fingerprint(fields: list[FieldSpec]) -> str:
     return digest(*sorted(f"{f.name}\x1e{f.type or ''}" for f in fields))
 
 
-def _dataset(d: ol.Dataset, raw: dict[str, Any], role: str) -> DatasetWrite:
-    f = d.facets
+def _owners(facet: dict[str, Any] | None) -> list[tuple[str, str | None]]:
+    return [(o["name"], o.get("type")) for o in (facet or _EMPTY).get("owners", ())]
+
+
+def _dataset(d: dict[str, Any], raw: dict[str, Any], role: str) -> DatasetWrite:
+    f = d.get("facets") or _EMPTY
     out = DatasetWrite(
-        namespace=d.namespace, name=d.name, id=dataset_id(d.namespace, d.name), role=role,
-        facets=raw.get("facets") or {},
+        namespace=d["namespace"], name=d["name"], id=dataset_id(d["namespace"], d["name"]),
+        role=role, facets=raw.get("facets") or {},
         io_facets=raw.get("inputFacets") or raw.get("outputFacets") or {},
     )
-    if f.schema_ is not None:
-        out.schema = _flatten(f.schema_.fields)
+    if "schema" in f:
+        out.schema = _flatten(f["schema"].get("fields", []))
         out.schema_fingerprint = fingerprint(out.schema)
-    if f.documentation and f.documentation.description:
-        out.description = f.documentation.description
-    if f.tags:
-        for t in f.tags.tags:
-            if t.field:
-                out.field_classifications.append((t.field, tag_name(t)))
-            else:
-                out.tags.append(tag_name(t))
-    if f.ownership:
-        out.owners = [(o.name, o.type) for o in f.ownership.owners]
-    if f.symlinks:
-        out.symlinks = [(s.namespace, s.name, s.type) for s in f.symlinks.identifiers]
-    if f.lifecycleStateChange:
-        out.lifecycle_state = f.lifecycleStateChange.lifecycleStateChange
-    for facet in (f.dataQualityAssertions, d.inputFacets and d.inputFacets.dataQualityAssertions):
-        if facet:
-            out.quality += [
-                QualityWrite(a.assertion, a.success, a.column, "openlineage") for a in facet.assertions
-            ]
+    out.description = (f.get("documentation") or _EMPTY).get("description")
+    for t in (f.get("tags") or _EMPTY).get("tags", ()):
+        if t.get("field"):
+            out.field_classifications.append((t["field"], tag_name(t)))
+        else:
+            out.tags.append(tag_name(t))
+    out.owners = _owners(f.get("ownership"))
+    out.symlinks = [(s["namespace"], s["name"], s.get("type"))
+                    for s in (f.get("symlinks") or _EMPTY).get("identifiers", ())]
+    if "lifecycleStateChange" in f:
+        out.lifecycle_state = f["lifecycleStateChange"]["lifecycleStateChange"]
+    for facet in (f.get("dataQualityAssertions"),
+                  (d.get("inputFacets") or _EMPTY).get("dataQualityAssertions")):
+        for a in (facet or _EMPTY).get("assertions", ()):
+            out.quality.append(QualityWrite(a["assertion"], a["success"], a.get("column")))
     return out
 
 
-def _column_edges(d: ol.Dataset) -> list[ColumnEdge]:
-    facet = d.facets.columnLineage
-    if facet is None:
+def _column_edges(d: dict[str, Any]) -> list[ColumnEdge]:
+    facet = (d.get("facets") or _EMPTY).get("columnLineage")
+    if not facet:
         return []
-    target_ds = dataset_id(d.namespace, d.name)
+    ns, name = d["namespace"], d["name"]
+    target_ds = dataset_id(ns, name)
     edges = []
-    for out_field, entry in facet.fields.items():
-        target = field_id(d.namespace, d.name, out_field)
-        for src in entry.inputFields:
-            transformations = src.transformations or [
-                # Pre-1.1 facets put one transformation type on the output field.
-                ol.Transformation(
-                    type="DIRECT", subtype=entry.transformationType or "",
-                    description=entry.transformationDescription,
-                )
-            ]
-            for t in transformations:
+    for out_field, entry in (facet.get("fields") or _EMPTY).items():
+        target = field_id(ns, name, out_field)
+        # Pre-1.1 facets put one transformation type on the output field instead.
+        legacy = [{"type": "DIRECT", "subtype": entry.get("transformationType") or "",
+                   "description": entry.get("transformationDescription")}]
+        for src in entry["inputFields"]:
+            for t in src.get("transformations") or legacy:
                 edges.append(ColumnEdge(
-                    source_id=field_id(src.namespace, src.name, src.field), target_id=target,
-                    source_dataset=dataset_id(src.namespace, src.name), target_dataset=target_ds,
-                    source_field=src.field, target_field=out_field,
-                    type=t.type.upper(), subtype=(t.subtype or "").upper(),
-                    description=t.description, masking=bool(t.masking),
+                    field_id(src["namespace"], src["name"], src["field"]), target,
+                    dataset_id(src["namespace"], src["name"]), target_ds,
+                    src["field"], out_field, t["type"].upper(), (t.get("subtype") or "").upper(),
+                    t.get("description"), bool(t.get("masking")),
                 ))
     return edges
 
 
-def _job(j: ol.Job, raw: dict[str, Any]) -> JobWrite:
-    f = j.facets
+@lru_cache(maxsize=16384)
+def _dataset_writes(canonical: bytes, role: str) -> tuple[DatasetWrite, list[ColumnEdge]]:
+    """Validate and normalise one dataset, memoised by its canonical JSON: producers describe the
+    same datasets in event after event (START and COMPLETE, every run of a job), and the result
+    is never mutated. Raises ``InvalidEvent`` with pointers relative to the dataset."""
+    raw = orjson.loads(canonical)
+    valid = validate_dataset(raw)
+    return _dataset(valid, raw, role), _column_edges(valid) if role != "input" else []
+
+
+def _datasets(raws: Any, role: str, pointer: str, errors: list[dict[str, str]]
+              ) -> tuple[list[DatasetWrite], list[ColumnEdge]]:
+    writes, edges = [], []
+    for i, raw in enumerate(raws or ()):
+        try:
+            d, e = _dataset_writes(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS), role)
+        except InvalidEvent as exc:
+            errors += InvalidEvent(exc.errors, prefix=f"{pointer}/{i}").errors
+            continue
+        writes.append(d)
+        edges += e
+    return writes, edges
+
+
+def _job(j: dict[str, Any], raw: dict[str, Any]) -> JobWrite:
+    f = j.get("facets") or _EMPTY
+    job_type = f.get("jobType") or _EMPTY
     return JobWrite(
-        namespace=j.namespace, name=j.name, id=job_id(j.namespace, j.name),
+        namespace=j["namespace"], name=j["name"], id=job_id(j["namespace"], j["name"]),
         facets=raw.get("facets") or {},
-        description=f.documentation.description if f.documentation else None,
-        job_type=f.jobType.jobType if f.jobType else None,
-        processing_type=f.jobType.processingType if f.jobType else None,
-        integration=f.jobType.integration if f.jobType else None,
-        sql=f.sql.query if f.sql else None,
-        tags=[tag_name(t) for t in f.tags.tags] if f.tags else [],
-        owners=[(o.name, o.type) for o in f.ownership.owners] if f.ownership else [],
+        description=(f.get("documentation") or _EMPTY).get("description"),
+        job_type=job_type.get("jobType"), processing_type=job_type.get("processingType"),
+        integration=job_type.get("integration"),
+        sql=f["sql"]["query"] if "sql" in f else None,
+        tags=[tag_name(t) for t in (f.get("tags") or _EMPTY).get("tags", ())],
+        owners=_owners(f.get("ownership")),
     )
 
 
-def normalize(raw: dict[str, Any]) -> EventWrite:
-    """Validate ``raw`` (a parsed JSON object) and normalise it. Raises ``InvalidEvent``."""
-    event = ol.validate_event(raw)
+def normalize(raw: Any) -> EventWrite:
+    """Validate ``raw`` (a parsed JSON value) and normalise it. Raises ``InvalidEvent`` naming
+    every problem of the event, envelope and datasets alike."""
+    errors: list[dict[str, str]] = []
+    try:
+        kind, event = validate_event(raw)
+    except InvalidEvent as exc:
+        kind, event = "", {}
+        errors += exc.errors
+    if isinstance(raw, dict):
+        ds_keys = {"dataset": ["dataset"], "run": ["inputs", "outputs"],
+                   "job": ["inputs", "outputs"]}.get(kind, ["inputs", "outputs", "dataset"])
+        found = {}
+        for key in ds_keys:
+            value = raw.get(key)
+            if key == "dataset":
+                value = [value] if value is not None else []
+            if isinstance(value, list):
+                role = {"inputs": "input", "outputs": "output"}.get(key, "dataset")
+                found[key] = _datasets(value, role, "/" + key, errors)
+    if errors:
+        for e in errors:  # "/dataset/0/..." → "/dataset/..." (a DatasetEvent has one dataset)
+            if e["pointer"].startswith("/dataset/0"):
+                e["pointer"] = "/dataset" + e["pointer"][len("/dataset/0"):]
+        raise InvalidEvent(errors)
     payload = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)  # canonical: equal events, equal ids
-    out = EventWrite(
-        event_id=digest(payload), kind="run", event_time=utc(event.eventTime), payload=payload
-    )
-    if isinstance(event, ol.DatasetEvent):
-        out.kind = "dataset"
-        out.datasets = [_dataset(event.dataset, raw["dataset"], "dataset")]
-        out.column_edges = _column_edges(event.dataset)
+    out = EventWrite(event_id=digest(payload), kind=kind, event_time=utc(event["eventTime"]),
+                     payload=payload)
+    if kind == "dataset":
+        out.datasets, out.column_edges = found["dataset"]
         return out
-    out.job = _job(event.job, raw["job"])
-    out.inputs = [_dataset(d, r, "input") for d, r in zip(event.inputs, raw.get("inputs") or [])]
-    out.outputs = [_dataset(d, r, "output") for d, r in zip(event.outputs, raw.get("outputs") or [])]
-    out.column_edges = [e for d in event.outputs for e in _column_edges(d)]
-    if isinstance(event, ol.JobEvent):
-        out.kind = "job"
+    out.job = _job(event["job"], raw["job"])
+    out.inputs, _ = found.get("inputs", ([], []))
+    out.outputs, out.column_edges = found.get("outputs", ([], []))
+    if kind == "job":
         return out
-    rf = event.run.facets
+    run, rf = event["run"], event["run"].get("facets") or _EMPTY
+    nominal = rf.get("nominalTime")
+    event_type = event.get("eventType")
     out.run = RunWrite(
-        id=str(event.run.runId), job_id=out.job.id, event_type=event.eventType,
-        state=EVENT_TYPE_STATE.get(event.eventType or "OTHER"),
+        id=str(run["runId"]), job_id=out.job.id, event_type=event_type,
+        state=EVENT_TYPE_STATE.get(event_type or "OTHER"),
         facets=raw["run"].get("facets") or {},
-        parent_run_id=str(rf.parent.run.runId) if rf.parent else None,
-        error_message=rf.errorMessage.message if rf.errorMessage else None,
-        nominal_start=utc(rf.nominalTime.nominalStartTime) if rf.nominalTime else None,
-        nominal_end=(
-            utc(rf.nominalTime.nominalEndTime)
-            if rf.nominalTime and rf.nominalTime.nominalEndTime else None
-        ),
-        tags=[tag_name(t) for t in rf.tags.tags] if rf.tags else [],
+        parent_run_id=str(rf["parent"]["run"]["runId"]) if "parent" in rf else None,
+        error_message=rf["errorMessage"]["message"] if "errorMessage" in rf else None,
+        nominal_start=utc(nominal["nominalStartTime"]) if nominal else None,
+        nominal_end=(utc(nominal["nominalEndTime"])
+                     if nominal and nominal.get("nominalEndTime") else None),
+        tags=[tag_name(t) for t in (rf.get("tags") or _EMPTY).get("tags", ())],
     )
     return out
