@@ -91,15 +91,19 @@ CREATE TABLE IF NOT EXISTS tokens (
   hash TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, created_at TEXT NOT NULL);
 """
 
-_T = "('" + "','".join(sorted(TERMINAL_STATES)) + "')"
+def _terminal(col: str) -> str:
+    # Explicit ORs: an IN (...) list inside an upsert's SET is rebuilt for every row (~100x slower).
+    return "(" + " OR ".join(f"{col} = '{s}'" for s in sorted(TERMINAL_STATES)) + ")"
+
+
 # The SQL twin of model.state_wins: terminal beats non-terminal, latest terminal wins, OTHER
 # only fills a gap, a terminal state never goes back to RUNNING.
 _STATE_WINS = f"""(excluded.state IS NOT NULL AND (
   runs.state IS NULL OR runs.state = 'NEW'
-  OR (excluded.state IN {_T} AND (runs.state NOT IN {_T}
+  OR ({_terminal('excluded.state')} AND (NOT {_terminal('runs.state')}
       OR excluded.state_time >= runs.state_time))
-  OR (excluded.state NOT IN {_T} AND excluded.state <> 'OTHER' AND runs.state NOT IN {_T}
-      AND excluded.state_time >= coalesce(runs.state_time, ''))))"""
+  OR (NOT {_terminal('excluded.state')} AND excluded.state <> 'OTHER'
+      AND NOT {_terminal('runs.state')} AND excluded.state_time >= coalesce(runs.state_time, ''))))"""
 
 _CHUNK = 900
 
@@ -301,11 +305,8 @@ class EmbeddedStore:
                 for c in ("description", "job_type", "processing_type", "integration", "sql")
             )
             + ", updated_at = max(jobs.updated_at, excluded.updated_at)",
-            [
-                (j.id, j.namespace, j.name, j.description, j.job_type, j.processing_type,
-                 j.integration, j.sql, t, t)
-                for j, t in jobs
-            ],
+            _merged([(j.id, j.namespace, j.name, j.description, j.job_type, j.processing_type,
+                      j.integration, j.sql, t, t) for j, t in jobs], time=9),
         )
         db.executemany(
             "INSERT OR IGNORE INTO tags(node_id, tag) VALUES (?, ?)",
@@ -396,7 +397,7 @@ class EmbeddedStore:
             " nominal_end, error_message, parent_run_id, created_at, updated_at)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
             f" ended_at = CASE WHEN {_STATE_WINS} THEN"
-            f"   CASE WHEN excluded.state IN {_T} THEN excluded.state_time ELSE NULL END"
+            f"   CASE WHEN {_terminal('excluded.state')} THEN excluded.state_time ELSE NULL END"
             "   ELSE runs.ended_at END,"
             f" state_time = CASE WHEN {_STATE_WINS} THEN excluded.state_time ELSE runs.state_time END,"
             f" state = CASE WHEN {_STATE_WINS} THEN excluded.state ELSE runs.state END,"
