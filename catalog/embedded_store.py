@@ -168,6 +168,7 @@ class EmbeddedStore:
         conn.execute("PRAGMA synchronous=FULL")  # an acknowledged event survives power loss
         conn.execute("PRAGMA busy_timeout=30000")
         conn.execute("PRAGMA cache_size=-65536")
+        conn.execute("PRAGMA wal_autocheckpoint=20000")
         return conn
 
     @property
