@@ -9,18 +9,14 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import ORJSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.fastapi import GraphQLRouter
 
 from headwater import __version__
-from headwater.api import graphql_schema, ingest_routes, problems
+from headwater.api import graphql_schema, ingest_routes, lineage_routes, problems
 from headwater.api.auth import TokenCache
 from headwater.api.security import principal_role
 from headwater.catalog import Store, StoreError
 from headwater.ingestion.intake import GroupCommitter
-
-MAX_QUERY_DEPTH = 12
-
 
 def build_app(settings: Any, store: Store, *, only: str | None = None) -> FastAPI:
     """``only``: ``"ingestion"`` or ``"api"`` to serve one half (see docker-compose.yml)."""
@@ -49,9 +45,9 @@ def build_app(settings: Any, store: Store, *, only: str | None = None) -> FastAP
             _, role = principal_role(request)
             return graphql_schema.Context(store, role)
 
-        schema = graphql_schema.schema
-        schema.extensions = [QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH), MaxAliasesLimiter(30)]
-        app.include_router(GraphQLRouter(schema, context_getter=context), prefix="/graphql")
+        app.include_router(lineage_routes.router)
+        app.include_router(GraphQLRouter(graphql_schema.schema, context_getter=context),
+                           prefix="/graphql")
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -7,6 +7,7 @@ which turn the N lookups of one GraphQL level into one store call.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import Enum
@@ -14,10 +15,14 @@ from typing import Any, TypeVar
 
 import strawberry
 from strawberry.dataloader import DataLoader
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.fastapi import BaseContext
 
-from headwater.catalog import DatasetRecord, FieldRecord, JobRecord, RunRecord, Store
+from headwater import lineage as lineage_api
+from headwater.catalog import DatasetRecord, FieldRecord, Graph, JobRecord, RunRecord, Store
 from headwater.catalog.model import SchemaVersionRecord
+
+MAX_PAGE = 500
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -271,7 +276,111 @@ class Job:
 
 
 @strawberry.type
+class LineageNode:
+    id: strawberry.ID
+    type: NodeType
+    namespace: str
+    name: str
+    field: str | None
+    depth: int
+
+
+@strawberry.type
+class LineageEdge:
+    source: strawberry.ID
+    target: strawberry.ID
+    transformation: str | None
+
+
+@strawberry.type
+class LineageGraph:
+    nodes: list[LineageNode]
+    edges: list[LineageEdge]
+    truncated: bool
+
+    @staticmethod
+    def of(g: Graph) -> LineageGraph:
+        return LineageGraph(
+            nodes=[LineageNode(id=strawberry.ID(n.id), type=NodeType(n.type),
+                               namespace=n.namespace, name=n.name, field=n.field, depth=n.depth)
+                   for n in g.nodes],
+            edges=[LineageEdge(source=strawberry.ID(e.source), target=strawberry.ID(e.target),
+                               transformation=e.transformation) for e in g.edges],
+            truncated=g.truncated,
+        )
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class DatasetEdge:
+    node: Dataset
+    cursor: str
+
+
+@strawberry.type
+class DatasetConnection:
+    edges: list[DatasetEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+def _cursor(dataset_id: str) -> str:
+    return base64.urlsafe_b64encode(dataset_id.encode()).decode()
+
+
+def _after(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        return base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(f"invalid cursor {cursor!r}: pass an endCursor from a previous page"
+                         ) from None
+
+
+async def _graph(info: Info, fn: Callable[..., Graph], *args: Any) -> LineageGraph:
+    try:
+        graph = await info.context.call(fn, info.context.store, *args)
+    except lineage_api.LineageError as exc:
+        raise ValueError(str(exc)) from None
+    return LineageGraph.of(graph)
+
+
+@strawberry.type
 class Query:
+    @strawberry.field
+    async def datasets(self, info: Info, namespace: str | None = None, search: str | None = None,
+                       classification: str | None = None, first: int = 50,
+                       after: str | None = None) -> DatasetConnection:
+        if not 0 <= first <= MAX_PAGE:
+            raise ValueError(f"first must be between 0 and {MAX_PAGE}")
+        ids, total = await info.context.call(info.context.store.datasets_page, namespace, search,
+                                             classification, first + 1, _after(after))
+        page = [d for d in await info.context.datasets.load_many(ids[:first]) if d is not None]
+        edges = [DatasetEdge(node=Dataset.of(d), cursor=_cursor(d.id)) for d in page]
+        return DatasetConnection(
+            edges=edges, total_count=total,
+            page_info=PageInfo(has_next_page=len(ids) > first,
+                               end_cursor=edges[-1].cursor if edges else None),
+        )
+
+    @strawberry.field
+    async def lineage(self, info: Info, node_id: strawberry.ID,
+                      direction: Direction = Direction.BOTH, depth: int = 5) -> LineageGraph:
+        return await _graph(info, lineage_api.lineage, str(node_id), direction.value, depth)
+
+    @strawberry.field
+    async def column_lineage(self, info: Info, namespace: str, name: str, field: str,
+                             direction: Direction = Direction.UPSTREAM,
+                             depth: int = 10) -> LineageGraph:
+        return await _graph(info, lineage_api.column_lineage, namespace, name, field,
+                            direction.value, depth)
+
     @strawberry.field
     async def dataset(self, info: Info, namespace: str, name: str) -> Dataset | None:
         record = await info.context.call(info.context.store.dataset, namespace, name)
@@ -288,4 +397,8 @@ class Query:
         return Run.of(record) if record else None
 
 
-schema = strawberry.Schema(query=Query)
+MAX_QUERY_DEPTH = 12
+# Bounds on what one query may ask for: nesting depth, aliases (fan-out) and size.
+schema = strawberry.Schema(query=Query, extensions=[
+    QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH), MaxAliasesLimiter(30), MaxTokensLimiter(5000),
+])

@@ -3,7 +3,7 @@
 Why SQLite: it ships with Python (no server, nothing to install), it is a real transactional
 database with durable commits (``synchronous=FULL``), WAL lets readers run beside the one writer,
 and recursive CTEs give single-query graph traversal. The lineage graph is stored as edge tables
-(``job_io``, ``column_edges``) indexed both ways, which is what a traversal needs.
+(``edges``, ``column_edges``) indexed both ways, which is what a traversal needs.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ from headwater.catalog.model import (
     DeadLetter,
     EventWrite,
     FieldRecord,
+    Graph,
+    GraphEdge,
+    GraphNode,
     JobRecord,
     QualityRecord,
     RunRecord,
@@ -61,10 +64,11 @@ CREATE TABLE IF NOT EXISTS jobs (
   job_type TEXT, processing_type TEXT, integration TEXT, sql TEXT,
   created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS jobs_ns_name ON jobs(namespace, name);
-CREATE TABLE IF NOT EXISTS job_io (
-  job_id TEXT NOT NULL, direction TEXT NOT NULL, dataset_id TEXT NOT NULL,
-  PRIMARY KEY (job_id, direction, dataset_id));
-CREATE INDEX IF NOT EXISTS job_io_dataset ON job_io(dataset_id, direction, job_id);
+-- Dataset lineage: dataset -> job (INPUT_TO) and job -> dataset (PRODUCES), one table so a
+-- traversal is one recursive join, indexed both ways.
+CREATE TABLE IF NOT EXISTS edges (
+  src TEXT NOT NULL, dst TEXT NOT NULL, PRIMARY KEY (src, dst)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS edges_dst ON edges(dst, src);
 CREATE TABLE IF NOT EXISTS runs (
   id TEXT PRIMARY KEY, job_id TEXT NOT NULL, state TEXT, state_time TEXT, started_at TEXT,
   ended_at TEXT, nominal_start TEXT, nominal_end TEXT, error_message TEXT, parent_run_id TEXT,
@@ -269,6 +273,12 @@ class EmbeddedStore:
                 for e in sorted(events, key=lambda e: e.event_time) for c in e.column_edges
             }.values(),
         )
+        db.executemany(
+            "INSERT OR IGNORE INTO datasets(id, namespace, name, created_at, updated_at)"
+            " VALUES (?,?,?,?,?)",
+            {(c.source_dataset, c.source_namespace, c.source_name, e.event_time, e.event_time)
+             for e in events for c in e.column_edges},
+        )
         facets = [
             (node, name, e.event_time, body)
             for e in events
@@ -318,13 +328,9 @@ class EmbeddedStore:
             " ON CONFLICT DO UPDATE SET type = coalesce(excluded.type, type)",
             [(j.id, o, t) for j, _ in jobs for o, t in j.owners],
         )
-        io = [
-            (e.job.id, "in" if d.role == "input" else "out", d.id)
-            for e in events if e.job
-            for d in (*e.inputs, *e.outputs)
-        ]
-        db.executemany("INSERT OR IGNORE INTO job_io(job_id, direction, dataset_id) VALUES (?,?,?)",
-                       set(io))
+        edges = {(d.id, e.job.id) for e in events if e.job for d in e.inputs}
+        edges |= {(e.job.id, d.id) for e in events if e.job for d in e.outputs}
+        db.executemany("INSERT OR IGNORE INTO edges(src, dst) VALUES (?, ?)", edges)
 
     def _write_datasets(self, db: sqlite3.Connection, events: list[EventWrite]) -> None:
         rows = [(d, e.event_time) for e in events for d in e.all_datasets()]
@@ -572,23 +578,113 @@ class EmbeddedStore:
             for i in ids
         ]
 
-    def job_datasets(self, job_ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
-        out: dict[str, tuple[list[str], list[str]]] = {j: ([], []) for j in job_ids}
-        for r in self._in(
-            "SELECT job_id, direction, dataset_id FROM job_io WHERE job_id IN ({ids})"
-            " ORDER BY dataset_id", job_ids,
-        ):
-            out[r["job_id"]][0 if r["direction"] == "in" else 1].append(r["dataset_id"])
+    def _neighbours(self, ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+        """Per node: (upstream neighbours, downstream neighbours), sorted."""
+        out: dict[str, tuple[list[str], list[str]]] = {i: ([], []) for i in ids}
+        for r in self._in("SELECT src, dst FROM edges WHERE dst IN ({ids}) ORDER BY src", ids):
+            out[r["dst"]][0].append(r["src"])
+        for r in self._in("SELECT src, dst FROM edges WHERE src IN ({ids}) ORDER BY dst", ids):
+            out[r["src"]][1].append(r["dst"])
         return out
 
+    def job_datasets(self, job_ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+        return self._neighbours(job_ids)
+
     def dataset_jobs(self, dataset_ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
-        out: dict[str, tuple[list[str], list[str]]] = {d: ([], []) for d in dataset_ids}
-        for r in self._in(
-            "SELECT job_id, direction, dataset_id FROM job_io WHERE dataset_id IN ({ids})"
-            " ORDER BY job_id", dataset_ids,
-        ):
-            out[r["dataset_id"]][1 if r["direction"] == "in" else 0].append(r["job_id"])
-        return out
+        return self._neighbours(dataset_ids)
+
+    # -- lineage ----------------------------------------------------------------------------
+
+    _WALK = {
+        ("dataset", "DOWNSTREAM"): "SELECT e.dst, w.depth + 1 FROM walk w"
+                                   " JOIN edges e ON e.src = w.node WHERE w.depth < ?",
+        ("dataset", "UPSTREAM"): "SELECT e.src, w.depth + 1 FROM walk w"
+                                 " JOIN edges e ON e.dst = w.node WHERE w.depth < ?",
+        ("column", "DOWNSTREAM"): "SELECT e.target_id, w.depth + 1 FROM walk w"
+                                  " JOIN column_edges e ON e.source_id = w.node WHERE w.depth < ?",
+        ("column", "UPSTREAM"): "SELECT e.source_id, w.depth + 1 FROM walk w"
+                                " JOIN column_edges e ON e.target_id = w.node WHERE w.depth < ?",
+    }
+
+    def walk(self, start: str, level: str, direction: str, depth: int, limit: int) -> Graph:
+        # Walk one step further than asked: anything found there means the depth cut the graph.
+        rows = self._db.execute(
+            "WITH RECURSIVE walk(node, depth) AS (SELECT ?, 0 UNION "
+            + self._WALK[level, direction]
+            + ") SELECT node, min(depth) AS d FROM walk GROUP BY node ORDER BY d, node LIMIT ?",
+            (start, depth + 1, limit + 1),
+        ).fetchall()
+        within = [(n, d) for n, d in rows if d <= depth]
+        truncated = len(within) < len(rows) or len(within) > limit
+        within = within[:limit]
+        ids = orjson.dumps([n for n, _ in within]).decode()
+        depth_of = dict(within)
+        if level == "column":
+            nodes = self._field_nodes(ids, depth_of)
+            edges = [
+                GraphEdge(src, dst, f"{t}/{st}" if st else t)
+                for src, dst, t, st in self._db.execute(
+                    "SELECT source_id, target_id, type, subtype FROM column_edges"
+                    " WHERE source_id IN (SELECT value FROM json_each(?1))"
+                    " AND target_id IN (SELECT value FROM json_each(?1))"
+                    " ORDER BY source_id, target_id, type, subtype", (ids,))
+            ]
+        else:
+            nodes = [
+                GraphNode(i, "DATASET" if i.startswith("dataset:") else "JOB", ns, name, None,
+                          depth_of[i])
+                for i, ns, name in self._db.execute(
+                    "SELECT id, namespace, name FROM datasets"
+                    " WHERE id IN (SELECT value FROM json_each(?1)) UNION ALL"
+                    " SELECT id, namespace, name FROM jobs"
+                    " WHERE id IN (SELECT value FROM json_each(?1))", (ids,))
+            ]
+            edges = [
+                GraphEdge(src, dst)
+                for src, dst in self._db.execute(
+                    "SELECT src, dst FROM edges WHERE src IN (SELECT value FROM json_each(?1))"
+                    " AND dst IN (SELECT value FROM json_each(?1)) ORDER BY src, dst", (ids,))
+            ]
+        if start not in depth_of or not any(n.id == start for n in nodes):
+            return Graph([], [], False)  # unknown start node
+        nodes.sort(key=lambda n: (n.depth, n.id))
+        return Graph(nodes, edges, truncated)
+
+    def _field_nodes(self, ids: str, depth_of: dict[str, int]) -> list[GraphNode]:
+        return [
+            GraphNode(fid, "FIELD", ns, name, field, depth_of[fid])
+            for fid, ns, name, field in self._db.execute(
+                "WITH f(id, dataset_id, field) AS ("
+                " SELECT source_id, source_dataset, source_field FROM column_edges"
+                "  WHERE source_id IN (SELECT value FROM json_each(?1))"
+                " UNION SELECT target_id, target_dataset, target_field FROM column_edges"
+                "  WHERE target_id IN (SELECT value FROM json_each(?1)))"
+                " SELECT f.id, d.namespace, d.name, f.field FROM f"
+                " JOIN datasets d ON d.id = f.dataset_id", (ids,))
+        ]
+
+    def datasets_page(self, namespace: str | None, search: str | None,
+                      classification: str | None, first: int, after: str | None
+                      ) -> tuple[list[str], int]:
+        where, params = ["1"], []
+        if namespace is not None:
+            where.append("namespace = ?")
+            params.append(namespace)
+        if search:
+            where.append("instr(lower(name), lower(?)) > 0")
+            params.append(search)
+        if classification:
+            where.append("id IN (SELECT dataset_id FROM field_classifications"
+                         " WHERE classification = ? OR classification LIKE ? ESCAPE '\\')")
+            params += [classification, classification.replace("%", "\\%").replace("_", "\\_")
+                       + ".%"]
+        cond = " AND ".join(where)
+        total = self._db.execute(f"SELECT count(*) FROM datasets WHERE {cond}", params).fetchone()
+        page = self._db.execute(
+            f"SELECT id FROM datasets WHERE {cond} AND id > ? ORDER BY id LIMIT ?",
+            [*params, after or "", first],
+        ).fetchall()
+        return [r[0] for r in page], int(total[0])
 
     def _run_record(self, r: sqlite3.Row, facets: dict[str, dict[str, Any]]) -> RunRecord:
         return RunRecord(

@@ -91,6 +91,8 @@ class ColumnEdge:
     subtype: str  # IDENTITY, TRANSFORMATION, AGGREGATION, JOIN, FILTER, ... ('' if unknown)
     description: str | None = None
     masking: bool = False
+    source_namespace: str = ""  # so a source dataset seen only in column lineage gets a node
+    source_name: str = ""
 
 
 @dataclass(slots=True)
@@ -209,6 +211,30 @@ class RunRecord:
     nominal_start: str | None = None
     nominal_end: str | None = None
     facets: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class GraphNode:
+    id: str
+    type: str  # DATASET | JOB | FIELD
+    namespace: str
+    name: str
+    field: str | None
+    depth: int
+
+
+@dataclass(frozen=True, slots=True)
+class GraphEdge:
+    source: str
+    target: str
+    transformation: str | None = None  # column edges: "DIRECT/IDENTITY", "INDIRECT/JOIN", ...
+
+
+@dataclass(slots=True)
+class Graph:
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
+    truncated: bool
 
 
 @dataclass(slots=True)

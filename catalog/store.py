@@ -10,6 +10,7 @@ from headwater.catalog.model import (
     DeadLetter,
     EventWrite,
     FieldRecord,
+    Graph,
     JobRecord,
     QualityRecord,
     RunRecord,
@@ -70,6 +71,23 @@ class Store(Protocol):
         ...
 
     def event_count(self) -> int: ...
+
+    # -- lineage --------------------------------------------------------------------------
+    def walk(self, start: str, level: str, direction: str, depth: int, limit: int) -> Graph:
+        """One bounded traversal from ``start`` in ONE backend query (a recursive CTE, a
+        variable-length Cypher match): ``level`` "dataset" walks Dataset→Job→Dataset edges,
+        "column" walks Field→Field derivations; ``direction`` "UPSTREAM" or "DOWNSTREAM".
+        Each node carries its shortest distance in edges; the start node is depth 0. At most
+        ``limit`` nodes (the nearest first); ``truncated`` when the limit or the depth cut
+        reachable nodes off. Edges are those among the returned nodes. A start that does not
+        exist gives an empty graph."""
+        ...
+
+    def datasets_page(self, namespace: str | None, search: str | None,
+                      classification: str | None, first: int, after: str | None
+                      ) -> tuple[list[str], int]:
+        """(dataset ids ordered by id after the cursor id ``after``, total count matching)."""
+        ...
 
     # -- auth -----------------------------------------------------------------------------
     def add_token(self, token_hash: str, name: str, role: str) -> None: ...

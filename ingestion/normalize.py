@@ -107,7 +107,7 @@ def _column_edges(d: dict[str, Any]) -> list[ColumnEdge]:
                     field_id(src["namespace"], src["name"], src["field"]), target,
                     dataset_id(src["namespace"], src["name"]), target_ds,
                     src["field"], out_field, t["type"].upper(), (t.get("subtype") or "").upper(),
-                    t.get("description"), bool(t.get("masking")),
+                    t.get("description"), bool(t.get("masking")), src["namespace"], src["name"],
                 ))
     return edges
 
