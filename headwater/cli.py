@@ -122,3 +122,64 @@ def ingest(files: tuple[Path, ...], url: str, batch_size: int) -> None:
         click.echo(p, err=True)
     click.echo(json.dumps(totals))
     sys.exit(1 if totals["invalid"] else 0)
+
+
+@main.command("lineage")
+@click.argument("node_id")
+@click.option("--direction", type=click.Choice(["upstream", "downstream", "both"],
+                                               case_sensitive=False), default="both")
+@click.option("--depth", type=int, default=5, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the graph as JSON.")
+@url_option
+def lineage_cmd(node_id: str, direction: str, depth: int, as_json: bool, url: str) -> None:
+    """Print the lineage graph around NODE_ID (dataset:NS:NAME, job:NS:NAME or a field id)."""
+    from headwater.client import Client, HeadwaterError
+
+    query = """query($id: ID!, $dir: Direction!, $depth: Int!) {
+      lineage(nodeId: $id, direction: $dir, depth: $depth) {
+        nodes { id type namespace name field depth } edges { source target transformation }
+        truncated } }"""
+    try:
+        with Client(url) as client:
+            graph = client.graphql(query, {"id": node_id, "dir": direction.upper(),
+                                           "depth": depth})["lineage"]
+    except HeadwaterError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(graph, indent=2))
+        return
+    if not graph["nodes"]:
+        raise click.ClickException(f"no node {node_id!r} in the lineage graph")
+    click.echo(render_tree(graph, node_id, direction.upper()))
+
+
+def render_tree(graph: dict, root: str, direction: str) -> str:
+    """An indented tree from the root: downstream below '↓', upstream below '↑'. A node met
+    again (a diamond, a cycle) is printed once more with '(see above)' and not expanded."""
+    label = {n["id"]: f"{n['type'].lower()} {n['namespace']} {n['name']}"
+             + (f".{n['field']}" if n.get("field") else "") for n in graph["nodes"]}
+    down: dict[str, list[tuple[str, str | None]]] = {}
+    up: dict[str, list[tuple[str, str | None]]] = {}
+    for e in graph["edges"]:
+        down.setdefault(e["source"], []).append((e["target"], e.get("transformation")))
+        up.setdefault(e["target"], []).append((e["source"], e.get("transformation")))
+    lines = [label[root]]
+
+    def walk(node: str, adjacency: dict, prefix: str, seen: set[str]) -> None:
+        children = sorted(adjacency.get(node, []))
+        for i, (child, how) in enumerate(children):
+            last = i == len(children) - 1
+            note = f" [{how}]" if how else ""
+            again = child in seen
+            lines.append(f"{prefix}{'└── ' if last else '├── '}{label[child]}{note}"
+                         + (" (see above)" if again else ""))
+            if not again:
+                walk(child, adjacency, prefix + ("    " if last else "│   "), seen | {child})
+
+    for name, adjacency in (("↑ upstream", up), ("↓ downstream", down)):
+        if direction in (name.split()[1].upper(), "BOTH") and adjacency.get(root):
+            lines.append(name)
+            walk(root, adjacency, "", {root})
+    if graph["truncated"]:
+        lines.append("… truncated: raise --depth to see more")
+    return "\n".join(lines)
