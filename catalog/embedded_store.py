@@ -83,6 +83,8 @@ CREATE TABLE IF NOT EXISTS column_edges (
   type TEXT NOT NULL, subtype TEXT NOT NULL, description TEXT, masking INTEGER NOT NULL,
   job_id TEXT, PRIMARY KEY (source_id, target_id, type, subtype));
 CREATE INDEX IF NOT EXISTS column_edges_target ON column_edges(target_id, source_id);
+CREATE TABLE IF NOT EXISTS field_nodes (
+  id TEXT PRIMARY KEY, dataset_id TEXT NOT NULL, field TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS quality_results (
   id TEXT PRIMARY KEY, dataset_id TEXT NOT NULL, field TEXT, assertion TEXT NOT NULL,
   success INTEGER NOT NULL, run_id TEXT, observed_at TEXT NOT NULL, source TEXT NOT NULL,
@@ -272,6 +274,12 @@ class EmbeddedStore:
                     e.job.id if e.job else None)
                 for e in sorted(events, key=lambda e: e.event_time) for c in e.column_edges
             }.values(),
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO field_nodes(id, dataset_id, field) VALUES (?,?,?)",
+            {(c.source_id, c.source_dataset, c.source_field) for e in events for c in e.column_edges}
+            | {(c.target_id, c.target_dataset, c.target_field)
+               for e in events for c in e.column_edges},
         )
         db.executemany(
             "INSERT OR IGNORE INTO datasets(id, namespace, name, created_at, updated_at)"
@@ -605,30 +613,38 @@ class EmbeddedStore:
         ("column", "UPSTREAM"): "SELECT e.source_id, w.depth + 1 FROM walk w"
                                 " JOIN column_edges e ON e.target_id = w.node WHERE w.depth < ?",
     }
+    # Edges among a node set: iterate the set, probe the index by source, test the target
+    # against the set (the unary + keeps SQLite from probing every source x target pair).
+    _EDGES = {
+        "dataset": "SELECT e.src, e.dst, NULL, NULL FROM json_each(?1) s"
+                   " CROSS JOIN edges e ON e.src = s.value"
+                   " WHERE +e.dst IN (SELECT value FROM json_each(?1)) ORDER BY 1, 2",
+        "column": "SELECT e.source_id, e.target_id, e.type, e.subtype FROM json_each(?1) s"
+                  " CROSS JOIN column_edges e ON e.source_id = s.value"
+                  " WHERE +e.target_id IN (SELECT value FROM json_each(?1)) ORDER BY 1, 2, 3, 4",
+    }
 
     def walk(self, start: str, level: str, direction: str, depth: int, limit: int) -> Graph:
-        # Walk one step further than asked: anything found there means the depth cut the graph.
+        # Breadth first (the queue is ordered by depth), one level further than asked so that
+        # anything found there says the depth cut the graph, and at most `budget` visits: in a
+        # graph with many paths the same node is met at several depths, and a hub would
+        # otherwise make the walk visit most of the graph to answer for `limit` nodes.
+        budget = max(3 * limit, 3_000)
         rows = self._db.execute(
             "WITH RECURSIVE walk(node, depth) AS (SELECT ?, 0 UNION "
             + self._WALK[level, direction]
-            + ") SELECT node, min(depth) AS d FROM walk GROUP BY node ORDER BY d, node LIMIT ?",
-            (start, depth + 1, limit + 1),
+            + " ORDER BY 2 LIMIT ?) SELECT node, min(depth) AS d, sum(count(*)) OVER ()"
+            " FROM walk GROUP BY node ORDER BY d, node LIMIT ?",
+            (start, depth + 1, budget, limit + 1),
         ).fetchall()
-        within = [(n, d) for n, d in rows if d <= depth]
-        truncated = len(within) < len(rows) or len(within) > limit
+        within = [(n, d) for n, d, _ in rows if d <= depth]
+        truncated = (len(within) < len(rows) or len(within) > limit
+                     or bool(rows and rows[0][2] >= budget))
         within = within[:limit]
         ids = orjson.dumps([n for n, _ in within]).decode()
         depth_of = dict(within)
         if level == "column":
             nodes = self._field_nodes(ids, depth_of)
-            edges = [
-                GraphEdge(src, dst, f"{t}/{st}" if st else t)
-                for src, dst, t, st in self._db.execute(
-                    "SELECT source_id, target_id, type, subtype FROM column_edges"
-                    " WHERE source_id IN (SELECT value FROM json_each(?1))"
-                    " AND target_id IN (SELECT value FROM json_each(?1))"
-                    " ORDER BY source_id, target_id, type, subtype", (ids,))
-            ]
         else:
             nodes = [
                 GraphNode(i, "DATASET" if i.startswith("dataset:") else "JOB", ns, name, None,
@@ -639,13 +655,9 @@ class EmbeddedStore:
                     " SELECT id, namespace, name FROM jobs"
                     " WHERE id IN (SELECT value FROM json_each(?1))", (ids,))
             ]
-            edges = [
-                GraphEdge(src, dst)
-                for src, dst in self._db.execute(
-                    "SELECT src, dst FROM edges WHERE src IN (SELECT value FROM json_each(?1))"
-                    " AND dst IN (SELECT value FROM json_each(?1)) ORDER BY src, dst", (ids,))
-            ]
-        if start not in depth_of or not any(n.id == start for n in nodes):
+        edges = [GraphEdge(src, dst, None if t is None else f"{t}/{st}" if st else t)
+                 for src, dst, t, st in self._db.execute(self._EDGES[level], (ids,))]
+        if not any(n.id == start for n in nodes):
             return Graph([], [], False)  # unknown start node
         nodes.sort(key=lambda n: (n.depth, n.id))
         return Graph(nodes, edges, truncated)
@@ -654,13 +666,9 @@ class EmbeddedStore:
         return [
             GraphNode(fid, "FIELD", ns, name, field, depth_of[fid])
             for fid, ns, name, field in self._db.execute(
-                "WITH f(id, dataset_id, field) AS ("
-                " SELECT source_id, source_dataset, source_field FROM column_edges"
-                "  WHERE source_id IN (SELECT value FROM json_each(?1))"
-                " UNION SELECT target_id, target_dataset, target_field FROM column_edges"
-                "  WHERE target_id IN (SELECT value FROM json_each(?1)))"
-                " SELECT f.id, d.namespace, d.name, f.field FROM f"
-                " JOIN datasets d ON d.id = f.dataset_id", (ids,))
+                "SELECT f.id, d.namespace, d.name, f.field FROM json_each(?1) s"
+                " CROSS JOIN field_nodes f ON f.id = s.value JOIN datasets d ON d.id = f.dataset_id",
+                (ids,))
         ]
 
     def datasets_page(self, namespace: str | None, search: str | None,

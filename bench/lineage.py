@@ -1,0 +1,154 @@
+"""Lineage query latency on a 100,000-dataset synthetic graph, through HTTP GraphQL, on both
+backends, next to the same traversal written by hand straight on the database.
+
+    .venv/bin/python bench/lineage.py [--backends embedded,neo4j] [--samples 200]
+
+Prints a table and writes bench/results/lineage.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.synthetic import FIELDS, NS, load, name  # noqa: E402
+from headwater.catalog import Store, open_store  # noqa: E402
+from headwater.catalog.ids import dataset_id, field_id  # noqa: E402
+from tests.e2e.conftest import Server, free_port  # noqa: E402
+
+LINEAGE = """query($id: ID!, $depth: Int!) { lineage(nodeId: $id, direction: DOWNSTREAM,
+  depth: $depth) { nodes { id depth } edges { source target } truncated } }"""
+COLUMN = """query($ns: String!, $name: String!, $field: String!) { columnLineage(namespace: $ns,
+  name: $name, field: $field, direction: DOWNSTREAM, depth: 10) {
+  nodes { id depth } edges { source target transformation } truncated } }"""
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    qs = statistics.quantiles(samples, n=100)
+    return {"p50_ms": qs[49] * 1000, "p95_ms": qs[94] * 1000}
+
+
+def timed(fn: Callable[[], object], n: int) -> list[float]:
+    fn()  # warm
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def raw_query(store: Store, backend: str) -> Callable[[str, int], int]:
+    """The traversal as one hand-written query, for the overhead ratio."""
+    if backend == "embedded":
+        db = store._db  # type: ignore[attr-defined]
+
+        def sqlite(start: str, depth: int) -> int:
+            return len(db.execute(
+                "WITH RECURSIVE walk(node, depth) AS (SELECT ?, 0 UNION SELECT e.dst, w.depth + 1"
+                " FROM walk w JOIN edges e ON e.src = w.node WHERE w.depth < ?)"
+                " SELECT node, min(depth) FROM walk GROUP BY node", (start, depth)).fetchall())
+        return sqlite
+
+    driver = store._driver  # type: ignore[attr-defined]
+
+    def cypher(start: str, depth: int) -> int:
+        records, _, _ = driver.execute_query(
+            "MATCH p = (s {id: $id})-[:INPUT_TO|PRODUCES*0.." + str(depth) + "]->(n)"
+            " RETURN n.id AS id, min(length(p)) AS d", id=start)
+        return len(records)
+    return cypher
+
+
+def pick_start(store: Store) -> str:
+    """A hub source table with at least 500 nodes reachable within depth 10."""
+    for i in range(0, 5000, 7):
+        start = dataset_id(NS, name(i))
+        g = store.walk(start, "dataset", "DOWNSTREAM", 10, 5000)
+        if len(g.nodes) >= 500:
+            return start
+    raise SystemExit("no start node with >= 500 reachable nodes: the generator changed?")
+
+
+def run(backend: str, samples: int, datasets: int, jobs: int) -> dict[str, object]:
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-lineage-{backend}-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
+    env.update({"HEADWATER_DATA_DIR": str(tmp), "HEADWATER_STORE": backend})
+    if backend == "embedded":
+        store = open_store("embedded", path=tmp / "headwater.db")
+    else:
+        from tests.conftest import _wipe_neo4j
+        from tests.harness.services import ensure_neo4j
+
+        neo = ensure_neo4j()
+        env.update(neo.env)
+        _wipe_neo4j(neo.env)
+        store = open_store("neo4j", uri=neo.env["HEADWATER_NEO4J_URI"],
+                           user=neo.env.get("HEADWATER_NEO4J_USER"),
+                           password=neo.env.get("HEADWATER_NEO4J_PASSWORD"))
+    print(f"{backend}: generating {datasets:,} datasets / {jobs:,} jobs", file=sys.stderr)
+    load(store, datasets, jobs)
+    start = pick_start(store)
+    reach10 = len(store.walk(start, "dataset", "DOWNSTREAM", 10, 100_000).nodes)
+    col_start = (NS, name(int(start.rsplit("_", 1)[1])), FIELDS[0])
+    col_reach = len(store.walk(field_id(*col_start), "column", "DOWNSTREAM", 10, 100_000).nodes)
+    server = Server(url=f"http://127.0.0.1:{free_port()}", env=env, data_dir=tmp)
+    server.start()
+    result: dict[str, object] = {"backend": backend, "start": start, "reachable_depth10": reach10,
+                                 "column_reachable_depth10": col_reach}
+    try:
+        with httpx.Client(base_url=server.url, timeout=60, headers={
+                "Authorization": f"Bearer {server.token('viewer')}"}) as c:
+            def gql(query: str, **variables: object) -> Callable[[], object]:
+                def call() -> object:
+                    r = c.post("/graphql", json={"query": query, "variables": variables})
+                    assert not r.json().get("errors"), r.text
+                    return r
+                return call
+            for depth in (5, 10):
+                result[f"lineage_depth{depth}"] = percentiles(
+                    timed(gql(LINEAGE, id=start, depth=depth), samples))
+            result["columnLineage_depth10"] = percentiles(timed(
+                gql(COLUMN, ns=col_start[0], name=col_start[1], field=col_start[2]), samples))
+        raw = raw_query(store, backend)
+        result["raw_depth10"] = percentiles(timed(lambda: raw(start, 10), samples))
+    finally:
+        server.stop()
+        store.close()
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--backends", default="embedded,neo4j")
+    ap.add_argument("--samples", type=int, default=200)
+    ap.add_argument("--datasets", type=int, default=100_000)
+    ap.add_argument("--jobs", type=int, default=50_000)
+    args = ap.parse_args()
+    results = [run(b, args.samples, args.datasets, args.jobs) for b in args.backends.split(",")]
+    out = Path(__file__).parent / "results" / "lineage.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print("\n| backend | reachable (depth 10) | lineage d5 p50/p95 | lineage d10 p50/p95 |"
+          " columnLineage d10 p50/p95 | raw query d10 p50/p95 |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        def pp(key: str) -> str:
+            v = r[key]
+            return f"{v['p50_ms']:.1f} / {v['p95_ms']:.1f} ms"  # type: ignore[index]
+        print(f"| {r['backend']} | {r['reachable_depth10']} | {pp('lineage_depth5')} | "
+              f"{pp('lineage_depth10')} | {pp('columnLineage_depth10')} | {pp('raw_depth10')} |")
+
+
+if __name__ == "__main__":
+    main()
