@@ -23,9 +23,11 @@ test: install
 	$(BIN)/python tests/harness/services.py install
 	$(BIN)/python -m pytest
 
+# mypy cannot follow setuptools' package-dir mapping, so it checks an installed copy.
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy -p headwater
+	rm -rf build/lint && $(BIN)/python -m pip install -q --no-deps --target build/lint .
+	cd build/lint && ../../$(BIN)/mypy -p headwater
 
 bench: install
 	$(BIN)/python bench/ingest.py

@@ -18,6 +18,7 @@ from headwater.api.security import principal_role
 from headwater.catalog import Store, StoreError
 from headwater.ingestion.intake import GroupCommitter
 
+
 def build_app(settings: Any, store: Store, *, only: str | None = None) -> FastAPI:
     """``only``: ``"ingestion"`` or ``"api"`` to serve one half (see docker-compose.yml)."""
     committer = GroupCommitter(store)

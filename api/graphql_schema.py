@@ -399,6 +399,8 @@ class Query:
 
 MAX_QUERY_DEPTH = 12
 # Bounds on what one query may ask for: nesting depth, aliases (fan-out) and size.
-schema = strawberry.Schema(query=Query, extensions=[
-    QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH), MaxAliasesLimiter(30), MaxTokensLimiter(5000),
+schema = strawberry.Schema(query=Query, extensions=[  # instances work; the stubs want classes
+    QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),  # type: ignore[list-item]
+    MaxAliasesLimiter(30),  # type: ignore[list-item]
+    MaxTokensLimiter(5000),  # type: ignore[list-item]
 ])

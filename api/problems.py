@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,11 +29,11 @@ class Problem(Exception):
 
 def problem_response(
     status: int, detail: str, errors: list[dict[str, Any]] | None = None,
-    type_: str = "about:blank", headers: dict[str, str] | None = None, **extra: Any,
+    type_: str = "about:blank", headers: Mapping[str, str] | None = None, **extra: Any,
 ) -> ORJSONResponse:
     body = {"type": type_, "title": TITLES.get(status, "Error"), "status": status,
             "detail": detail, "errors": errors or [], **extra}
-    return ORJSONResponse(body, status_code=status, headers=headers,
+    return ORJSONResponse(body, status_code=status, headers=dict(headers or {}),
                           media_type="application/problem+json")
 
 

@@ -142,12 +142,14 @@ def main() -> None:
     print("\n| backend | reachable (depth 10) | lineage d5 p50/p95 | lineage d10 p50/p95 |"
           " columnLineage d10 p50/p95 | raw query d10 p50/p95 |")
     print("|---|---|---|---|---|---|")
+    def pp(r: dict[str, object], key: str) -> str:
+        v = r[key]
+        return f"{v['p50_ms']:.1f} / {v['p95_ms']:.1f} ms"  # type: ignore[index]
+
     for r in results:
-        def pp(key: str) -> str:
-            v = r[key]
-            return f"{v['p50_ms']:.1f} / {v['p95_ms']:.1f} ms"  # type: ignore[index]
-        print(f"| {r['backend']} | {r['reachable_depth10']} | {pp('lineage_depth5')} | "
-              f"{pp('lineage_depth10')} | {pp('columnLineage_depth10')} | {pp('raw_depth10')} |")
+        print(f"| {r['backend']} | {r['reachable_depth10']} | {pp(r, 'lineage_depth5')} | "
+              f"{pp(r, 'lineage_depth10')} | {pp(r, 'columnLineage_depth10')} | "
+              f"{pp(r, 'raw_depth10')} |")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from headwater.catalog.ids import digest
 from headwater.catalog.model import (
     TERMINAL_STATES,
     DatasetRecord,
-    DatasetWrite,
     DeadLetter,
     EventWrite,
     FieldRecord,

@@ -65,5 +65,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if not wanted:
         return
     keep = set(wanted.split(","))
-    items[:] = [i for i in items
-                if not hasattr(i, "callspec") or i.callspec.params.get("store", i.callspec.params.get("backend")) in keep | {None}]
+
+    def backend_of(item: pytest.Item) -> str | None:
+        params = getattr(item, "callspec", None)
+        return None if params is None else params.params.get("store", params.params.get("backend"))
+
+    items[:] = [i for i in items if backend_of(i) in keep | {None}]
