@@ -71,13 +71,15 @@ def raw_query(store: Store, backend: str) -> Callable[[str, int], int]:
 
 
 def pick_start(store: Store) -> str:
-    """A hub source table with at least 500 nodes reachable within depth 10."""
+    """A source table with 500 to 2,000 nodes reachable within depth 10: a busy table whose
+    whole downstream graph fits the default node limit (hubs reaching most of the graph are
+    answered truncated, and measured by the raw-query column as well)."""
     for i in range(0, 5000, 7):
         start = dataset_id(NS, name(i))
-        g = store.walk(start, "dataset", "DOWNSTREAM", 10, 5000)
-        if len(g.nodes) >= 500:
+        g = store.walk(start, "dataset", "DOWNSTREAM", 10, 2000)
+        if 500 <= len(g.nodes) and not g.truncated:
             return start
-    raise SystemExit("no start node with >= 500 reachable nodes: the generator changed?")
+    raise SystemExit("no start node with 500-2,000 reachable nodes: the generator changed?")
 
 
 def run(backend: str, samples: int, datasets: int, jobs: int) -> dict[str, object]:
