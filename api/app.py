@@ -44,7 +44,7 @@ def build_app(settings: Any, store: Store, *, only: str | None = None) -> FastAP
     if only in (None, "api"):
         async def context(request: Request) -> graphql_schema.Context:
             _, role = principal_role(request)
-            return graphql_schema.Context(store, role)
+            return graphql_schema.Context(store, role, committer.call)
 
         app.include_router(lineage_routes.router)
         app.include_router(GraphQLRouter(graphql_schema.schema, context_getter=context),

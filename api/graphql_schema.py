@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
@@ -19,6 +20,10 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.fastapi import BaseContext
 
 from headwater import lineage as lineage_api
+from headwater.api.auth import RANK
+from headwater.catalog.ids import dataset_id, field_id
+from headwater.catalog.model import CLASSIFICATION
+from headwater.lineage import impact as impact_api
 from headwater.catalog import DatasetRecord, FieldRecord, Graph, JobRecord, RunRecord, Store
 from headwater.catalog.model import SchemaVersionRecord
 
@@ -33,10 +38,13 @@ def _dt(value: str | None) -> datetime | None:
 
 
 class Context(BaseContext):
-    def __init__(self, store: Store, role: str) -> None:
+    def __init__(self, store: Store, role: str,
+                 write: Callable[..., Awaitable[Any]] | None = None) -> None:
         super().__init__()
         self.store = store
         self.role = role
+        self.write = write  # runs a store edit on the writer thread
+        self.inherited = self._mapped_sparse(store.inherited_classifications)
         self.datasets = self._loader(store.datasets_by_id)
         self.jobs = self._loader(store.jobs_by_id)
         self.fields = self._mapped(store.fields)
@@ -51,6 +59,18 @@ class Context(BaseContext):
             return await self.call(fn, keys)
 
         return DataLoader(load_fn=load)
+
+    def _mapped_sparse(self, fn: Callable[[Sequence[str]], dict[str, list[str]]]
+                       ) -> DataLoader[str, list[str]]:
+        async def load(keys: list[str]) -> list[list[str]]:
+            found = await self.call(fn, keys)
+            return [found.get(k, []) for k in keys]
+
+        return DataLoader(load_fn=load)
+
+    def require(self, role: str) -> None:
+        if RANK[self.role] < RANK[role]:
+            raise PermissionError(f"this needs the '{role}' role; your token has '{self.role}'")
 
     def _mapped(self, fn: Callable[[Sequence[str]], dict[str, V]]) -> DataLoader[str, V]:
         async def load(keys: list[str]) -> list[V]:
@@ -93,12 +113,18 @@ class Field:
     type: str | None
     description: str | None
     classifications: list[str]
-    inherited_classifications: list[str]
+    field_id: strawberry.Private[str | None] = None
 
     @staticmethod
-    def of(f: FieldRecord) -> Field:
+    def of(f: FieldRecord, namespace: str | None = None, name: str | None = None) -> Field:
         return Field(name=f.name, type=f.type, description=f.description,
-                     classifications=f.classifications, inherited_classifications=[])
+                     classifications=f.classifications,
+                     field_id=field_id(namespace, name, f.name) if namespace and name else None)
+
+    @strawberry.field(description="Classifications that flow here from upstream fields along "
+                      "column lineage (not through masking or declassifying derivations).")
+    async def inherited_classifications(self, info: Info) -> list[str]:
+        return await info.context.inherited.load(self.field_id) if self.field_id else []
 
 
 @strawberry.type
@@ -173,12 +199,16 @@ class Dataset:
 
     @strawberry.field
     async def fields(self, info: Info) -> list[Field]:
-        return [Field.of(f) for f in await info.context.fields.load(self.id)]
+        return [Field.of(f, self.namespace, self.name)
+                for f in await info.context.fields.load(self.id)]
 
-    @strawberry.field
+    @strawberry.field(description="Union over the fields, inherited classifications included.")
     async def classifications(self, info: Info) -> list[str]:
         fields = await info.context.fields.load(self.id)
-        return sorted({c for f in fields for c in f.classifications})
+        inherited = await info.context.inherited.load_many(
+            [field_id(self.namespace, self.name, f.name) for f in fields])
+        return sorted({c for f in fields for c in f.classifications}
+                      | {c for cs in inherited for c in cs})
 
     @strawberry.field
     async def schema_versions(self, info: Info, first: int = 20) -> list[SchemaVersion]:
@@ -351,8 +381,81 @@ async def _graph(info: Info, fn: Callable[..., Graph], *args: Any) -> LineageGra
     return LineageGraph.of(graph)
 
 
+@strawberry.input
+class RenameInput:
+    from_: str = strawberry.field(name="from")
+    to: str
+
+
+@strawberry.input
+class TypeChangeInput:
+    field: str
+    to: str
+
+
+@strawberry.input
+class SchemaChangeInput:
+    namespace: str
+    name: str
+    drop_fields: list[str] | None = None
+    rename_fields: list[RenameInput] | None = None
+    change_types: list[TypeChangeInput] | None = None
+    drop_dataset: bool | None = False
+
+
+@strawberry.type
+class AffectedField:
+    namespace: str
+    name: str
+    field: str
+    depth: int
+    path: list[strawberry.ID]
+
+
+@strawberry.type
+class AffectedDataset:
+    namespace: str
+    name: str
+    depth: int
+    owners: list[str]
+
+
+@strawberry.type
+class ImpactReport:
+    breaking: bool
+    affected_fields: list[AffectedField]
+    affected_datasets: list[AffectedDataset]
+    affected_jobs: list[Job]
+    findings: list[str]
+
+
 @strawberry.type
 class Query:
+    @strawberry.field
+    async def namespaces(self, info: Info) -> list[str]:
+        return await info.context.call(info.context.store.namespaces)
+
+    @strawberry.field
+    async def impact_analysis(self, info: Info, change: SchemaChangeInput) -> ImpactReport:
+        spec = impact_api.SchemaChange(
+            change.namespace, change.name, list(change.drop_fields or []),
+            [(r.from_, r.to) for r in change.rename_fields or []],
+            [(t.field, t.to) for t in change.change_types or []], bool(change.drop_dataset))
+        try:
+            r = await info.context.call(impact_api.analyse, info.context.store, spec)
+        except impact_api.ImpactError as exc:
+            raise ValueError(str(exc)) from None
+        return ImpactReport(
+            breaking=r.breaking,
+            affected_fields=[AffectedField(namespace=a.namespace, name=a.name, field=a.field,
+                                           depth=a.depth, path=[strawberry.ID(p) for p in a.path])
+                             for a in r.affected_fields],
+            affected_datasets=[AffectedDataset(namespace=a.namespace, name=a.name, depth=a.depth,
+                                               owners=a.owners) for a in r.affected_datasets],
+            affected_jobs=await _jobs(info, r.affected_jobs),
+            findings=r.findings,
+        )
+
     @strawberry.field
     async def datasets(self, info: Info, namespace: str | None = None, search: str | None = None,
                        classification: str | None = None, first: int = 50,
@@ -397,9 +500,82 @@ class Query:
         return Run.of(record) if record else None
 
 
+_CLASSIFICATION = re.compile(CLASSIFICATION)
+
+
+async def _steward_edit(info: Info, fn: Callable[..., Any], *args: Any) -> None:
+    info.context.require("steward")
+    if info.context.write is None:
+        raise PermissionError("this server does not accept edits (started with --only ingestion?)")
+    await info.context.write(fn, *args)
+
+
+async def _existing(info: Info, namespace: str, name: str) -> DatasetRecord:
+    record = await info.context.call(info.context.store.dataset, namespace, name)
+    if record is None:
+        raise ValueError(f"no dataset {name!r} in namespace {namespace!r}")
+    return record
+
+
+async def _reloaded(info: Info, namespace: str, name: str) -> Dataset:
+    return Dataset.of(await _existing(info, namespace, name))
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def classify_field(self, info: Info, namespace: str, name: str, field: str,
+                             classifications: list[str]) -> Field:
+        bad = [c for c in classifications if not _CLASSIFICATION.match(c)]
+        if bad:
+            raise ValueError(f"invalid classification {', '.join(map(repr, bad))}: use dotted "
+                             "lower-case names such as 'pii.email' or 'sensitive.health'")
+        record = await _existing(info, namespace, name)
+        fields = {f.name: f for f in (await info.context.call(
+            info.context.store.fields, [record.id]))[record.id]}
+        if fields and field not in fields:
+            raise ValueError(f"{name} has no field {field!r}; its fields: {', '.join(fields)}")
+        await _steward_edit(info, info.context.store.classify_field, record.id, field,
+                            sorted(set(classifications)))
+        current = (await info.context.call(info.context.store.fields, [record.id]))[record.id]
+        match = next((f for f in current if f.name == field), None)
+        return Field.of(match or FieldRecord(field, classifications=sorted(classifications)),
+                        namespace, name)
+
+    @strawberry.mutation
+    async def tag_dataset(self, info: Info, namespace: str, name: str, tags: list[str]) -> Dataset:
+        record = await _existing(info, namespace, name)
+        await _steward_edit(info, info.context.store.tag_dataset, record.id, tags, True)
+        return await _reloaded(info, namespace, name)
+
+    @strawberry.mutation
+    async def untag_dataset(self, info: Info, namespace: str, name: str,
+                            tags: list[str]) -> Dataset:
+        record = await _existing(info, namespace, name)
+        await _steward_edit(info, info.context.store.tag_dataset, record.id, tags, False)
+        return await _reloaded(info, namespace, name)
+
+    @strawberry.mutation
+    async def set_retention(self, info: Info, namespace: str, name: str, days: int) -> Dataset:
+        if days < 0:
+            raise ValueError("days must be 0 or more")
+        record = await _existing(info, namespace, name)
+        await _steward_edit(info, info.context.store.set_retention, record.id, days)
+        return await _reloaded(info, namespace, name)
+
+    @strawberry.mutation(description="Declare that a derivation removes the source field's "
+                         "classifications (it anonymises), or undo that with declassifies: false.")
+    async def declassify_derivation(self, info: Info, source_field_id: strawberry.ID,
+                                    target_field_id: strawberry.ID,
+                                    declassifies: bool = True) -> bool:
+        await _steward_edit(info, info.context.store.declassify_edge, str(source_field_id),
+                            str(target_field_id), declassifies)
+        return True
+
+
 MAX_QUERY_DEPTH = 12
 # Bounds on what one query may ask for: nesting depth, aliases (fan-out) and size.
-schema = strawberry.Schema(query=Query, extensions=[  # instances work; the stubs want classes
+schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[  # instances work; the stubs want classes
     QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),  # type: ignore[list-item]
     MaxAliasesLimiter(30),  # type: ignore[list-item]
     MaxTokensLimiter(5000),  # type: ignore[list-item]

@@ -31,6 +31,7 @@ from headwater.catalog.model import (
     QualityRecord,
     RunRecord,
     SchemaVersionRecord,
+    retention_days,
 )
 from headwater.catalog.store import StoreError
 
@@ -82,6 +83,7 @@ CREATE TABLE IF NOT EXISTS column_edges (
   type TEXT NOT NULL, subtype TEXT NOT NULL, description TEXT, masking INTEGER NOT NULL,
   job_id TEXT, PRIMARY KEY (source_id, target_id, type, subtype));
 CREATE INDEX IF NOT EXISTS column_edges_target ON column_edges(target_id, source_id);
+CREATE INDEX IF NOT EXISTS column_edges_target_ds ON column_edges(target_dataset);
 CREATE TABLE IF NOT EXISTS field_nodes (
   id TEXT PRIMARY KEY, dataset_id TEXT NOT NULL, field TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS quality_results (
@@ -89,6 +91,8 @@ CREATE TABLE IF NOT EXISTS quality_results (
   success INTEGER NOT NULL, run_id TEXT, observed_at TEXT NOT NULL, source TEXT NOT NULL,
   value BLOB, details BLOB);
 CREATE INDEX IF NOT EXISTS quality_dataset ON quality_results(dataset_id, observed_at);
+CREATE TABLE IF NOT EXISTS declassified_edges (
+  source_id TEXT NOT NULL, target_id TEXT NOT NULL, PRIMARY KEY (source_id, target_id));
 CREATE TABLE IF NOT EXISTS dead_letters (
   id TEXT PRIMARY KEY, received_at TEXT NOT NULL, reason TEXT NOT NULL, errors BLOB NOT NULL,
   payload BLOB NOT NULL);
@@ -111,6 +115,8 @@ _STATE_WINS = f"""(excluded.state IS NOT NULL AND (
       AND NOT {_terminal('runs.state')} AND excluded.state_time >= coalesce(runs.state_time, ''))))"""
 
 _CHUNK = 900
+INHERIT_DEPTH = 20  # classifications travel at most this many derivations
+INHERIT_BUDGET = 200_000  # visits, so a pathological graph cannot stall a read
 
 
 def _now() -> str:
@@ -516,7 +522,8 @@ class EmbeddedStore:
                 None if r is None else DatasetRecord(
                     id=i, namespace=r["namespace"], name=r["name"], description=r["description"],
                     tags=tags.get(i, []), owners=owners.get(i, []),
-                    retention_days=r["retention_days"], lifecycle_state=r["lifecycle_state"],
+                    retention_days=retention_days(r["retention_days"], tags.get(i, [])),
+                    lifecycle_state=r["lifecycle_state"],
                     updated_at=r["updated_at"], facets=facets.get(i, {}),
                 )
             )
@@ -670,6 +677,31 @@ class EmbeddedStore:
                 (ids,))
         ]
 
+    def inherited_classifications(self, field_ids: Sequence[str]) -> dict[str, list[str]]:
+        out: dict[str, set[str]] = {}
+        rows = self._db.execute(
+            "WITH RECURSIVE up(origin, node, depth) AS ("
+            " SELECT value, value, 0 FROM json_each(?1) UNION"
+            " SELECT up.origin, e.source_id, up.depth + 1 FROM up"
+            " JOIN column_edges e ON e.target_id = up.node"
+            " WHERE up.depth < ?2 AND e.masking = 0 AND NOT EXISTS (SELECT 1 FROM"
+            "  declassified_edges x WHERE x.source_id = e.source_id AND x.target_id = e.target_id)"
+            " LIMIT ?3)"
+            " SELECT DISTINCT up.origin, c.classification FROM up"
+            " JOIN field_nodes f ON f.id = up.node"
+            " JOIN field_classifications c ON c.dataset_id = f.dataset_id AND c.field = f.field"
+            " WHERE up.depth > 0",
+            (orjson.dumps(list(field_ids)).decode(), INHERIT_DEPTH, INHERIT_BUDGET),
+        )
+        for origin, classification in rows:
+            out.setdefault(origin, set()).add(classification)
+        return {k: sorted(v) for k, v in out.items()}
+
+    def column_lineage_targets(self, dataset_ids: Sequence[str]) -> set[str]:
+        return {r[0] for r in self._in(
+            "SELECT DISTINCT target_dataset FROM column_edges WHERE target_dataset IN ({ids})",
+            dataset_ids)}
+
     def datasets_page(self, namespace: str | None, search: str | None,
                       classification: str | None, first: int, after: str | None
                       ) -> tuple[list[str], int]:
@@ -714,8 +746,48 @@ class EmbeddedStore:
         facets = self._facets([r["id"] for r in rows])
         return [self._run_record(r, facets) for r in rows]
 
+    def namespaces(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT name FROM namespaces ORDER BY name")]
+
     def event_count(self) -> int:
         return int(self._rows("SELECT count(*) FROM events")[0][0])
+
+    # -- steward edits ----------------------------------------------------------------------
+
+    def _edit(self, *statements: tuple[str, Sequence[Any]]) -> None:
+        with self._write_lock:
+            db = self._writer
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                for sql, params in statements:
+                    db.execute(sql, params)
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise StoreError(f"embedded store write failed: {exc}") from exc
+
+    def classify_field(self, dataset_id: str, field: str, classifications: Sequence[str]) -> None:
+        self._edit(
+            ("DELETE FROM field_classifications WHERE dataset_id = ? AND field = ?"
+             " AND source = 'steward'", (dataset_id, field)),
+            *[("INSERT OR IGNORE INTO field_classifications(dataset_id, field, classification,"
+               " source) VALUES (?, ?, ?, 'steward')", (dataset_id, field, c))
+              for c in classifications],
+        )
+
+    def tag_dataset(self, dataset_id: str, tags: Sequence[str], add: bool = True) -> None:
+        sql = ("INSERT OR IGNORE INTO tags(node_id, tag) VALUES (?, ?)" if add
+               else "DELETE FROM tags WHERE node_id = ? AND tag = ?")
+        self._edit(*[(sql, (dataset_id, t)) for t in tags])
+
+    def set_retention(self, dataset_id: str, days: int | None) -> None:
+        self._edit(("UPDATE datasets SET retention_days = ? WHERE id = ?", (days, dataset_id)))
+
+    def declassify_edge(self, source_field_id: str, target_field_id: str, on: bool = True) -> None:
+        sql = ("INSERT OR IGNORE INTO declassified_edges(source_id, target_id) VALUES (?, ?)" if on
+               else "DELETE FROM declassified_edges WHERE source_id = ? AND target_id = ?")
+        self._edit((sql, (source_field_id, target_field_id)))
 
     # -- auth -------------------------------------------------------------------------------
 

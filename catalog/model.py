@@ -40,6 +40,24 @@ def state_wins(new: str | None, new_time: str, old: str | None, old_time: str | 
     return new_time >= (old_time or "")
 
 
+def retention_days(days: int | None, tags: list[str]) -> int | None:
+    """``setRetention`` wins; otherwise a ``retention:<days>d`` dataset tag."""
+    if days is not None:
+        return days
+    for t in tags:
+        if t.startswith("retention:") and t.endswith("d") and t[10:-1].isdigit():
+            return int(t[10:-1])
+    return None
+
+
+CLASSIFICATION = r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$"
+
+
+def covers(classification: str, wanted: str) -> bool:
+    """``pii.email`` counts as ``pii``: a classification covers itself and its ancestors."""
+    return classification == wanted or classification.startswith(wanted + ".")
+
+
 # ---------------------------------------------------------------- writes (from ingestion)
 
 

@@ -72,6 +72,8 @@ class Store(Protocol):
 
     def event_count(self) -> int: ...
 
+    def namespaces(self) -> list[str]: ...
+
     # -- lineage --------------------------------------------------------------------------
     def walk(self, start: str, level: str, direction: str, depth: int, limit: int) -> Graph:
         """One bounded traversal from ``start`` in ONE backend query (a recursive CTE, a
@@ -83,10 +85,33 @@ class Store(Protocol):
         exist gives an empty graph."""
         ...
 
+    def inherited_classifications(self, field_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Per field id: the classifications of every field upstream of it, following column
+        derivations except masking ones (``masking: true``) and steward-declassified ones, in
+        one query. Fields that inherit nothing are absent."""
+        ...
+
+    def column_lineage_targets(self, dataset_ids: Sequence[str]) -> set[str]:
+        """Those of the datasets that have any column lineage into them."""
+        ...
+
     def datasets_page(self, namespace: str | None, search: str | None,
                       classification: str | None, first: int, after: str | None
                       ) -> tuple[list[str], int]:
         """(dataset ids ordered by id after the cursor id ``after``, total count matching)."""
+        ...
+
+    # -- steward edits (each its own transaction) ------------------------------------------
+    def classify_field(self, dataset_id: str, field: str, classifications: Sequence[str]) -> None:
+        """Replace the steward-set classifications of a field (tag-derived ones stay)."""
+        ...
+
+    def tag_dataset(self, dataset_id: str, tags: Sequence[str], add: bool = True) -> None: ...
+
+    def set_retention(self, dataset_id: str, days: int | None) -> None: ...
+
+    def declassify_edge(self, source_field_id: str, target_field_id: str, on: bool = True) -> None:
+        """A steward says this derivation removes the source's classifications."""
         ...
 
     # -- auth -----------------------------------------------------------------------------

@@ -1,0 +1,82 @@
+"""Impact analysis on both backends over tests/lineage_graph.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from headwater.catalog import Store
+from headwater.lineage.impact import ImpactError, SchemaChange, analyse, narrows
+from tests.lineage_graph import NS, d, f, j, load
+
+
+@pytest.fixture
+def graph_store(store: Store) -> Store:
+    load(store)
+    return store
+
+
+def test_dropping_a_field_reaches_columns_and_dataset_level_consumers(graph_store: Store) -> None:
+    graph_store.classify_field(d("C"), "email", ["pii.email"])
+    r = analyse(graph_store, SchemaChange(NS, "C", drop_fields=["email"]))
+    assert r.breaking
+    assert [(a.name, a.field, a.depth, a.path) for a in r.affected_fields] == [
+        ("F", "email_hash", 1, [f("C", "email"), f("F", "email_hash")]),
+        ("H", "contact", 2, [f("C", "email"), f("F", "email_hash"), f("H", "contact")]),
+    ]
+    assert [(a.name, a.depth) for a in r.affected_datasets] == [
+        ("D", 1), ("E", 1), ("F", 1), ("G", 1), ("H", 2)]
+    assert r.affected_jobs == [j("J2"), j("J3"), j("J4"), j("J5"), j("J6")]
+    assert f"no column lineage reaches {d('E')}: it is counted as affected at dataset level " \
+        "(its producer did not report which columns it reads)" in r.findings
+    assert "warehouse://dw:5432 F.email_hash would lose its inherited pii.email classification " \
+        "(email is dropped)" in r.findings
+
+
+def test_renaming_a_join_key(graph_store: Store) -> None:
+    r = analyse(graph_store, SchemaChange(NS, "B", rename_fields=[("id", "customer_key")]))
+    assert [(a.name, a.field, a.depth) for a in r.affected_fields] == [("C", "customer_id", 1)]
+    # D, E and G read C through jobs that report no column lineage: they may use customer_id.
+    # F and H have column lineage from C, and none of it comes from customer_id.
+    assert [(a.name, a.depth) for a in r.affected_datasets] == [("C", 1), ("D", 2), ("E", 2),
+                                                                ("G", 2)]
+    assert r.affected_jobs == [j("J1"), j("J2"), j("J3"), j("J5")] and r.breaking
+
+
+def test_dropping_a_leaf_dataset_breaks_nothing(graph_store: Store) -> None:
+    r = analyse(graph_store, SchemaChange(NS, "H", drop_dataset=True))
+    assert not r.breaking
+    assert (r.affected_fields, r.affected_datasets, r.affected_jobs) == ([], [], [])
+    assert r.findings == ["nothing downstream reads what changes"]
+
+
+def test_type_narrowing_and_watched_columns(graph_store: Store) -> None:
+    from headwater.ingestion.normalize import normalize
+    from tests.factories import dataset, run_event, schema
+
+    checked = dataset(NS, "A", s=schema(("email", "varchar(200)")))
+    checked["inputFacets"] = {"dataQualityAssertions": {"assertions": [
+        {"assertion": "not_null", "success": True, "column": "email"}]}}
+    graph_store.write_events([normalize(run_event("COMPLETE", job=("etl", "check"),
+                                                  inputs=[checked], time="2026-03-02T00:00:00Z"))])
+    r = analyse(graph_store, SchemaChange(NS, "A", change_types=[("email", "varchar(20)")]))
+    assert "email narrows from varchar(200) to varchar(20): downstream readers of it may " \
+        "overflow or truncate" in r.findings
+    assert [(a.name, a.field) for a in r.affected_fields] == [("C", "email"), ("F", "email_hash"),
+                                                              ("H", "contact")]
+    r = analyse(graph_store, SchemaChange(NS, "A", drop_fields=["email"]))
+    assert "a quality assertion watches email, which is dropped" in r.findings
+
+
+def test_unknown_dataset_or_field_is_a_clear_error(graph_store: Store) -> None:
+    with pytest.raises(ImpactError, match="no dataset"):
+        analyse(graph_store, SchemaChange(NS, "nope", drop_fields=["x"]))
+    with pytest.raises(ImpactError, match="has no field 'nope'; its fields: email, customer_id"):
+        analyse(graph_store, SchemaChange(NS, "C", drop_fields=["nope"]))
+
+
+def test_narrowing_rules() -> None:
+    assert narrows("bigint", "int") is True
+    assert narrows("int", "bigint") is False
+    assert narrows("numeric(12,2)", "numeric(12,0)") is True
+    assert narrows("varchar(20)", "text") is False
+    assert narrows("blob", "uuid") is None
