@@ -705,23 +705,38 @@ class EmbeddedStore:
     def datasets_page(self, namespace: str | None, search: str | None,
                       classification: str | None, first: int, after: str | None
                       ) -> tuple[list[str], int]:
-        where, params = ["1"], []
+        where: list[str] = ["1"]
+        params: dict[str, Any] = {}
         if namespace is not None:
-            where.append("namespace = ?")
-            params.append(namespace)
+            where.append("namespace = :ns")
+            params["ns"] = namespace
         if search:
-            where.append("instr(lower(name), lower(?)) > 0")
-            params.append(search)
+            where.append("instr(lower(name), lower(:search)) > 0")
+            params["search"] = search
         if classification:
-            where.append("id IN (SELECT dataset_id FROM field_classifications"
-                         " WHERE classification = ? OR classification LIKE ? ESCAPE '\\')")
-            params += [classification, classification.replace("%", "\\%").replace("_", "\\_")
-                       + ".%"]
+            # Datasets holding it directly, or inheriting it along column lineage (the same
+            # rule as inherited_classifications, walked forward from the classified fields).
+            where.append(
+                "id IN (WITH RECURSIVE classified(dataset_id, field) AS ("
+                "  SELECT dataset_id, field FROM field_classifications"
+                "  WHERE classification = :class OR classification LIKE :sub ESCAPE '\\'),"
+                " down(node, depth) AS ("
+                "  SELECT f.id, 0 FROM classified c JOIN field_nodes f"
+                "   ON f.dataset_id = c.dataset_id AND f.field = c.field UNION"
+                "  SELECT e.target_id, d.depth + 1 FROM down d"
+                "   JOIN column_edges e ON e.source_id = d.node"
+                "  WHERE d.depth < :depth AND e.masking = 0 AND NOT EXISTS (SELECT 1 FROM"
+                "   declassified_edges x WHERE x.source_id = e.source_id"
+                "   AND x.target_id = e.target_id) LIMIT :budget)"
+                " SELECT dataset_id FROM classified UNION"
+                " SELECT f.dataset_id FROM down JOIN field_nodes f ON f.id = down.node)")
+            params |= {"class": classification, "depth": INHERIT_DEPTH, "budget": INHERIT_BUDGET,
+                       "sub": classification.replace("%", "\\%").replace("_", "\\_") + ".%"}
         cond = " AND ".join(where)
         total = self._db.execute(f"SELECT count(*) FROM datasets WHERE {cond}", params).fetchone()
         page = self._db.execute(
-            f"SELECT id FROM datasets WHERE {cond} AND id > ? ORDER BY id LIMIT ?",
-            [*params, after or "", first],
+            f"SELECT id FROM datasets WHERE {cond} AND id > :after ORDER BY id LIMIT :first",
+            {**params, "after": after or "", "first": first},
         ).fetchall()
         return [r[0] for r in page], int(total[0])
 

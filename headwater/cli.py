@@ -183,3 +183,86 @@ def render_tree(graph: dict, root: str, direction: str) -> str:
     if graph["truncated"]:
         lines.append("… truncated: raise --depth to see more")
     return "\n".join(lines)
+
+
+def split_dataset(value: str, namespaces: list[str]) -> tuple[str, str]:
+    """``NS:NAME`` split at the last colon that leaves a known namespace (namespaces contain
+    colons: ``postgres://db:5432:shop.public.orders``)."""
+    known = sorted((ns for ns in namespaces if value.startswith(ns + ":")), key=len, reverse=True)
+    if known:
+        return known[0], value[len(known[0]) + 1:]
+    raise click.BadParameter(f"{value!r} does not start with a known namespace and ':'; known "
+                             f"namespaces: {', '.join(namespaces) or 'none yet'}")
+
+
+def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
+    out = []
+    for v in values:
+        a, sep, b = v.partition("=")
+        if not sep or not a or not b:
+            raise click.BadParameter(f"{option} wants A=B, got {v!r}")
+        out.append((a, b))
+    return out
+
+
+IMPACT_QUERY = """query($change: SchemaChangeInput!) { impactAnalysis(change: $change) {
+  breaking findings
+  affectedFields { namespace name field depth path }
+  affectedDatasets { namespace name depth owners }
+  affectedJobs { namespace name } } }"""
+
+
+@main.command()
+@click.option("--dataset", "target", required=True, help="NS:NAME of the dataset that changes.")
+@click.option("--drop-field", multiple=True)
+@click.option("--rename-field", multiple=True, help="OLD=NEW")
+@click.option("--change-type", multiple=True, help="FIELD=NEWTYPE")
+@click.option("--drop-dataset", is_flag=True)
+@click.option("--fail-on-breaking", is_flag=True, help="Exit 1 when the change is breaking.")
+@click.option("--json", "as_json", is_flag=True)
+@url_option
+def impact(target: str, drop_field: tuple[str, ...], rename_field: tuple[str, ...],
+           change_type: tuple[str, ...], drop_dataset: bool, fail_on_breaking: bool,
+           as_json: bool, url: str) -> None:
+    """What breaks downstream if this schema change ships (for CI before a migration)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from headwater.client import Client, HeadwaterError
+
+    try:
+        with Client(url) as client:
+            ns, name = split_dataset(target, client.graphql("{ namespaces }")["namespaces"])
+            change = {"namespace": ns, "name": name, "dropFields": list(drop_field),
+                      "renameFields": [{"from": a, "to": b}
+                                       for a, b in _pairs(rename_field, "--rename-field")],
+                      "changeTypes": [{"field": a, "to": b}
+                                      for a, b in _pairs(change_type, "--change-type")],
+                      "dropDataset": drop_dataset}
+            report = client.graphql(IMPACT_QUERY, {"change": change})["impactAnalysis"]
+    except HeadwaterError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        console = Console()
+        verdict = "[bold red]BREAKING[/]" if report["breaking"] else "[bold green]safe[/]"
+        console.print(f"Impact of changing {ns} {name}: {verdict}")
+        if report["affectedDatasets"]:
+            table = Table("depth", "dataset", "owners")
+            for d in report["affectedDatasets"]:
+                table.add_row(str(d["depth"]), f"{d['namespace']} {d['name']}",
+                              ", ".join(d["owners"]) or "-")
+            console.print(table)
+        if report["affectedFields"]:
+            table = Table("depth", "field", "via")
+            for f in report["affectedFields"]:
+                table.add_row(str(f["depth"]), f"{f['namespace']} {f['name']}.{f['field']}",
+                              " → ".join(p.rsplit(":", 1)[1] for p in f["path"]))
+            console.print(table)
+        for j in report["affectedJobs"]:
+            console.print(f"job {j['namespace']} {j['name']}")
+        for finding in report["findings"]:
+            console.print(f"• {finding}")
+    if fail_on_breaking and report["breaking"]:
+        sys.exit(1)

@@ -89,3 +89,14 @@ def test_tags_retention_and_steward_classifications_are_read_back(store: Store) 
     store.tag_dataset(dataset_id(NS, "T1"), ["retention:90d"])
     t1 = store.dataset(NS, "T1")
     assert t1 is not None and t1.retention_days == 90
+
+
+def test_datasets_filtered_by_classification_include_inherited(store: Store) -> None:
+    store.write_events([normalize(e) for e in chain_events()])
+    store.classify_field(dataset_id(NS, "S"), "email", ["pii.email"])
+    names = ["S", "T1", "T2", "T3"]
+    for wanted in ("pii", "pii.email"):
+        ids, total = store.datasets_page(None, None, wanted, 10, None)
+        assert ids == [dataset_id(NS, n) for n in names] and total == 4
+    assert store.datasets_page(None, None, "pii.phone", 10, None) == ([], 0)
+    assert store.datasets_page(None, None, "pi", 10, None) == ([], 0)

@@ -1,0 +1,76 @@
+"""Steward mutations, inherited classifications and impact analysis over HTTP, and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+
+from tests.conformance.test_classifications import NS as CRM
+from tests.conformance.test_classifications import chain_events
+from tests.e2e.conftest import Server
+from tests.lineage_graph import NS, events
+
+CLASSIFY = """mutation($ns: String!, $name: String!, $field: String!, $c: [String!]!) {
+  classifyField(namespace: $ns, name: $name, field: $field, classifications: $c) {
+    name classifications inheritedClassifications } }"""
+
+
+def test_classify_then_descendants_inherit(server: Server) -> None:
+    with server.client("producer") as c:
+        assert c.post("/api/v1/lineage/batch", content=orjson.dumps(chain_events())).status_code == 200
+    field = server.graphql(CLASSIFY, role="steward", ns=CRM, name="S", field="email",
+                           c=["pii.email"])["classifyField"]
+    assert field == {"name": "email", "classifications": ["pii.email"],
+                     "inheritedClassifications": []}
+    q = """query($ns: String!) { t3: dataset(namespace: $ns, name: "T3") { classifications
+             fields { name classifications inheritedClassifications } }
+           t4: dataset(namespace: $ns, name: "T4") { classifications }
+           pii: datasets(classification: "pii") { edges { node { name } } } }"""
+    data = server.graphql(q, ns=CRM)
+    assert data["t3"]["fields"] == [{"name": "mail", "classifications": [],
+                                     "inheritedClassifications": ["pii.email"]}]
+    assert data["t3"]["classifications"] == ["pii.email"]
+    assert data["t4"]["classifications"] == []  # behind a masking derivation
+    # "pii" covers pii.email; inherited counts, masked does not.
+    assert [e["node"]["name"] for e in data["pii"]["edges"]] == ["S", "T1", "T2", "T3"]
+
+
+def test_edits_need_the_steward_role_and_valid_names(server: Server) -> None:
+    with server.client("producer") as c:
+        c.post("/api/v1/lineage/batch", content=orjson.dumps(chain_events()))
+    with server.client("viewer") as c:
+        r = c.post("/graphql", json={"query": CLASSIFY, "variables": {
+            "ns": CRM, "name": "S", "field": "email", "c": ["pii"]}}).json()
+        assert "needs the 'steward' role" in r["errors"][0]["message"]
+    with server.client("steward") as c:
+        r = c.post("/graphql", json={"query": CLASSIFY, "variables": {
+            "ns": CRM, "name": "S", "field": "email", "c": ["PII Email"]}}).json()
+        assert "invalid classification 'PII Email'" in r["errors"][0]["message"]
+        r = c.post("/graphql", json={"query": CLASSIFY, "variables": {
+            "ns": CRM, "name": "S", "field": "nope", "c": ["pii"]}}).json()
+        assert "S has no field 'nope'; its fields: email" in r["errors"][0]["message"]
+    m = """mutation { setRetention(namespace: "%s", name: "S", days: 30) { retentionDays }
+                      tagDataset(namespace: "%s", name: "S", tags: ["purpose:billing"]) { tags } }"""
+    data = server.graphql(m % (CRM, CRM), role="steward")
+    assert data == {"setRetention": {"retentionDays": 30}, "tagDataset": {"tags": ["purpose:billing"]}}
+
+
+def test_impact_cli_exit_codes_and_report(server: Server) -> None:
+    with server.client("producer") as c:
+        c.post("/api/v1/lineage/batch", content=orjson.dumps(events()))
+    server.env["HEADWATER_TOKEN"] = server.token("viewer")
+    url = ["--url", server.url]
+    breaking = server.cli("impact", "--dataset", f"{NS}:C", "--drop-field", "email",
+                          "--fail-on-breaking", *url, check=False)
+    assert breaking.returncode == 1, breaking.stderr
+    assert "BREAKING" in breaking.stdout and "F.email_hash" in breaking.stdout
+    safe = server.cli("impact", "--dataset", f"{NS}:H", "--drop-dataset", "--fail-on-breaking",
+                      *url, check=False)
+    assert safe.returncode == 0 and "safe" in safe.stdout
+    report = json.loads(server.cli("impact", "--dataset", f"{NS}:B", "--rename-field",
+                                   "id=customer_key", "--json", *url).stdout)
+    assert report["affectedFields"][0]["field"] == "customer_id"
+    unknown = server.cli("impact", "--dataset", "nowhere:B", "--drop-field", "x", *url,
+                         check=False)
+    assert unknown.returncode == 2 and "known namespaces" in unknown.stderr
