@@ -21,11 +21,10 @@ from strawberry.fastapi import BaseContext
 
 from headwater import lineage as lineage_api
 from headwater.api.auth import RANK
-from headwater.catalog.ids import dataset_id, field_id
-from headwater.catalog.model import CLASSIFICATION
-from headwater.lineage import impact as impact_api
 from headwater.catalog import DatasetRecord, FieldRecord, Graph, JobRecord, RunRecord, Store
-from headwater.catalog.model import SchemaVersionRecord
+from headwater.catalog.ids import field_id
+from headwater.catalog.model import CLASSIFICATION, SchemaVersionRecord
+from headwater.lineage import impact as impact_api
 
 MAX_PAGE = 500
 
@@ -575,7 +574,8 @@ class Mutation:
 
 MAX_QUERY_DEPTH = 12
 # Bounds on what one query may ask for: nesting depth, aliases (fan-out) and size.
-schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[  # instances work; the stubs want classes
+# (Instances work; strawberry's stubs only admit classes, hence the ignores.)
+schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[
     QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),  # type: ignore[list-item]
     MaxAliasesLimiter(30),  # type: ignore[list-item]
     MaxTokensLimiter(5000),  # type: ignore[list-item]

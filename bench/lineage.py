@@ -77,7 +77,7 @@ def pick_start(store: Store) -> str:
     for i in range(0, 5000, 7):
         start = dataset_id(NS, name(i))
         g = store.walk(start, "dataset", "DOWNSTREAM", 10, 2000)
-        if 500 <= len(g.nodes) and not g.truncated:
+        if len(g.nodes) >= 500 and not g.truncated:
             return start
     raise SystemExit("no start node with 500-2,000 reachable nodes: the generator changed?")
 
