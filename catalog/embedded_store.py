@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from headwater.catalog.batching import facet_owners
+from headwater.catalog.batching import latest_per_key as _latest
+from headwater.catalog.batching import merged_per_id as _merged
 from headwater.catalog.ids import digest
 from headwater.catalog.model import (
     TERMINAL_STATES,
@@ -134,32 +137,6 @@ def _newer(col: str, table: str) -> str:
         f"{col} = CASE WHEN excluded.{col} IS NOT NULL AND ({table}.{col} IS NULL "
         f"OR excluded.updated_at >= {table}.updated_at) THEN excluded.{col} ELSE {table}.{col} END"
     )
-
-
-def _latest(rows: Iterable[tuple[Any, ...]], key: int, time: int) -> list[tuple[Any, ...]]:
-    """One row per key: the one with the newest time (ties: the later row). A batch often
-    describes the same dataset many times; the database needs to see it once."""
-    best: dict[Any, tuple[Any, ...]] = {}
-    for row in rows:
-        k = row[:key]
-        if k not in best or row[time] >= best[k][time]:
-            best[k] = row
-    return list(best.values())
-
-
-def _merged(rows: Iterable[tuple[Any, ...]], time: int) -> list[tuple[Any, ...]]:
-    """One row per id (column 0), folding the batch the way the upsert folds it into the
-    table: the newest non-null value of each column, the oldest creation, the newest update."""
-    out: dict[Any, list[Any]] = {}
-    for row in sorted(rows, key=lambda r: r[time]):
-        cur = out.get(row[0])
-        if cur is None:
-            out[row[0]] = list(row)
-        else:
-            for i, v in enumerate(row):
-                if v is not None and i != time - 1:  # keep the first created_at
-                    cur[i] = v
-    return [tuple(r) for r in out.values()]
 
 
 class EmbeddedStore:
@@ -295,7 +272,7 @@ class EmbeddedStore:
         facets = [
             (node, name, e.event_time, body)
             for e in events
-            for node, facet_map in self._facet_owners(e)
+            for node, facet_map in facet_owners(e)
             for name, body in facet_map.items()
         ]
         facets = [(n, k, t, orjson.dumps(b)) for n, k, t, b in _latest(facets, key=2, time=2)]
@@ -305,18 +282,6 @@ class EmbeddedStore:
             " WHERE excluded.event_time >= facets.event_time",
             facets,
         )
-
-    @staticmethod
-    def _facet_owners(e: EventWrite) -> Iterable[tuple[str, dict[str, Any]]]:
-        if e.job and e.job.facets:
-            yield e.job.id, e.job.facets
-        if e.run and e.run.facets:
-            yield e.run.id, e.run.facets
-        for d in e.all_datasets():
-            if d.facets:
-                yield d.id, d.facets
-            if d.io_facets and e.run:
-                yield f"{e.run.id}|{d.role}|{d.id}", d.io_facets
 
     def _write_jobs(self, db: sqlite3.Connection, events: list[EventWrite]) -> None:
         jobs = [(e.job, e.event_time) for e in events if e.job]

@@ -1,0 +1,594 @@
+"""The Neo4j store: Neo4j 5 over Bolt with the official driver.
+
+Graph: ``(:Dataset)-[:INPUT_TO]->(:Job)-[:PRODUCES]->(:Dataset)``, ``(:Field)-[:DERIVES]->(:Field)``
+for column lineage, ``(:Run)`` linked to its job and to the datasets it read and wrote, plus
+schema versions, facets, quality results, events (for idempotency), dead letters and tokens.
+
+A batch is written in one transaction of one ``UNWIND`` statement per kind of write. The batch
+is folded in Python first (``catalog.batching``) so each node appears once per statement and
+the merge rules (newest facet wins, run states never regress) are plain CASE expressions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import neo4j
+import orjson
+from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
+
+from headwater.catalog.batching import facet_owners, folded_runs, latest_per_key, merged_per_id
+from headwater.catalog.ids import digest, field_id, node_kind
+from headwater.catalog.model import (
+    TERMINAL_STATES,
+    DatasetRecord,
+    DeadLetter,
+    EventWrite,
+    FieldRecord,
+    Graph,
+    GraphEdge,
+    GraphNode,
+    JobRecord,
+    QualityRecord,
+    RunRecord,
+    SchemaVersionRecord,
+    retention_days,
+)
+from headwater.catalog.store import StoreError
+
+CONSTRAINTS = [
+    *(f"CREATE CONSTRAINT {label.lower()}_{key} IF NOT EXISTS FOR (n:{label}) REQUIRE n.{key} IS UNIQUE"
+      for label, key in (("Event", "id"), ("Dataset", "id"), ("Job", "id"), ("Run", "id"),
+                         ("Field", "id"), ("Facet", "key"), ("Quality", "id"),
+                         ("DeadLetter", "id"), ("Token", "hash"), ("Namespace", "name"))),
+    "CREATE INDEX dataset_ns_name IF NOT EXISTS FOR (n:Dataset) ON (n.namespace, n.name)",
+    "CREATE INDEX job_ns_name IF NOT EXISTS FOR (n:Job) ON (n.namespace, n.name)",
+    "CREATE INDEX schema_dataset IF NOT EXISTS FOR (n:SchemaVersion) ON (n.datasetId, n.version)",
+    "CREATE INDEX run_job IF NOT EXISTS FOR (n:Run) ON (n.jobId)",
+    "CREATE INDEX quality_dataset IF NOT EXISTS FOR (n:Quality) ON (n.datasetId)",
+]
+
+INHERIT_DEPTH = 20
+# Derivations that carry classifications: not masking, not declassified by a steward.
+_CARRIES = "all(r IN rels WHERE NOT r.masking AND NOT coalesce(r.declassified, false))"
+_CLASSES = "coalesce(f.tagClasses, []) + coalesce(f.stewardClasses, [])"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _newer(var: str, key: str) -> str:
+    """Cypher twin of the embedded store's rule: a non-null incoming value that is at least as
+    recent as the node replaces it."""
+    return (f"{var}.{key} = CASE WHEN r.{key} IS NOT NULL AND ({var}.{key} IS NULL"
+            f" OR r.t >= {var}.updatedAt) THEN r.{key} ELSE {var}.{key} END")
+
+
+def _union(var: str, key: str, incoming: str) -> str:
+    return (f"{var}.{key} = coalesce({var}.{key}, []) + "
+            f"[x IN {incoming} WHERE NOT x IN coalesce({var}.{key}, [])]")
+
+
+class Neo4jStore:
+    def __init__(self, uri: str, user: str | None = None, password: str | None = None,
+                 database: str | None = None) -> None:
+        self.uri = uri
+        self.database = database
+        self._driver = neo4j.GraphDatabase.driver(
+            uri, auth=(user, password or "") if user else None,
+            max_connection_pool_size=50, connection_acquisition_timeout=30)
+        try:
+            for statement in CONSTRAINTS:
+                self._driver.execute_query(statement, database_=database)
+        except (ServiceUnavailable, SessionExpired, Neo4jError, OSError) as exc:
+            self._driver.close()
+            raise StoreError(f"cannot reach Neo4j at {uri}: {exc}. Is it running, and are "
+                             "HEADWATER_NEO4J_URI/_USER/_PASSWORD right?") from exc
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _read(self, query: str, **params: Any) -> list[dict[str, Any]]:
+        try:
+            records, _, _ = self._driver.execute_query(
+                query, params, database_=self.database, routing_=neo4j.RoutingControl.READ)
+        except (ServiceUnavailable, SessionExpired, Neo4jError, OSError) as exc:
+            raise StoreError(f"Neo4j read failed: {exc}") from exc
+        return [r.data() for r in records]
+
+    def _write_tx(self, work: Any) -> Any:
+        try:
+            with self._driver.session(database=self.database) as session:
+                return session.execute_write(work)
+        except (ServiceUnavailable, SessionExpired, Neo4jError, OSError) as exc:
+            raise StoreError(f"Neo4j write failed, nothing was stored: {exc}") from exc
+
+    def ping(self) -> None:
+        self._read("RETURN 1 AS ok")
+
+    def close(self) -> None:
+        self._driver.close()
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def write_events(self, events: Sequence[EventWrite]) -> list[bool]:
+        fresh: list[bool] = []
+
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            ids = list({e.event_id for e in events})
+            known = {r["id"] for r in tx.run(
+                "UNWIND $ids AS id MATCH (e:Event {id: id}) RETURN e.id AS id", ids=ids)}
+            fresh.clear()
+            for e in events:
+                fresh.append(e.event_id not in known)
+                known.add(e.event_id)
+            self._write(tx, [e for e, new in zip(events, fresh, strict=True) if new])
+
+        self._write_tx(work)
+        return fresh
+
+    def _write(self, tx: neo4j.ManagedTransaction, events: list[EventWrite]) -> None:
+        if not events:
+            return
+        now = _now()
+        tx.run("UNWIND $rows AS r CREATE (:Event {id: r.id, kind: r.kind, eventTime: r.t,"
+               " receivedAt: $now, payload: r.payload})", now=now,
+               rows=[{"id": e.event_id, "kind": e.kind, "t": e.event_time, "payload": e.payload}
+                     for e in events])
+        namespaces = {d.namespace for e in events for d in e.all_datasets()}
+        namespaces |= {e.job.namespace for e in events if e.job}
+        tx.run("UNWIND $names AS n MERGE (x:Namespace {name: n}) ON CREATE SET x.createdAt = $now",
+               names=sorted(namespaces), now=now)
+        self._write_jobs(tx, events)
+        self._write_datasets(tx, events)
+        inputs = {(d.id, e.job.id) for e in events if e.job for d in e.inputs}
+        outputs = {(e.job.id, d.id) for e in events if e.job for d in e.outputs}
+        tx.run("UNWIND $rows AS r MATCH (a:Dataset {id: r[0]}), (b:Job {id: r[1]})"
+               " MERGE (a)-[:INPUT_TO]->(b)", rows=[list(x) for x in inputs])
+        tx.run("UNWIND $rows AS r MATCH (a:Job {id: r[0]}), (b:Dataset {id: r[1]})"
+               " MERGE (a)-[:PRODUCES]->(b)", rows=[list(x) for x in outputs])
+        versions = self._write_schemas(tx, events)
+        self._write_runs(tx, events, versions)
+        self._write_column_edges(tx, events)
+        facets = latest_per_key(
+            ((node, name, e.event_time, body) for e in events
+             for node, fmap in facet_owners(e) for name, body in fmap.items()), key=2, time=2)
+        tx.run("UNWIND $rows AS r MERGE (f:Facet {key: r.key})"
+               " ON CREATE SET f.owner = r.owner, f.name = r.name, f.eventTime = r.t,"
+               "  f.body = r.body"
+               " WITH f, r, r.t >= f.eventTime AS newer"
+               " SET f.body = CASE WHEN newer THEN r.body ELSE f.body END,"
+               "  f.eventTime = CASE WHEN newer THEN r.t ELSE f.eventTime END",
+               rows=[{"key": f"{n}|{k}", "owner": n, "name": k, "t": t,
+                      "body": orjson.dumps(b).decode()} for n, k, t, b in facets])
+
+    def _write_jobs(self, tx: neo4j.ManagedTransaction, events: list[EventWrite]) -> None:
+        jobs = [(e.job, e.event_time) for e in events if e.job]
+        if not jobs:
+            return
+        rows = merged_per_id([(j.id, j.namespace, j.name, j.description, j.job_type,
+                               j.processing_type, j.integration, j.sql, t, t) for j, t in jobs],
+                             time=9)
+        extra: dict[str, tuple[set[str], set[str]]] = {}
+        for j, _ in jobs:
+            tags, owners = extra.setdefault(j.id, (set(), set()))
+            tags.update(j.tags)
+            owners.update(o for o, _ in j.owners)
+        keys = ("description", "jobType", "processingType", "integration", "sql")
+        tx.run(
+            "UNWIND $rows AS r MERGE (j:Job {id: r.id})"
+            " ON CREATE SET j.namespace = r.namespace, j.name = r.name, j.createdAt = r.created,"
+            "  j.updatedAt = r.t"
+            " SET " + ", ".join(_newer("j", k) for k in keys)
+            + " SET j.updatedAt = CASE WHEN r.t > j.updatedAt THEN r.t ELSE j.updatedAt END,"
+            + _union("j", "tags", "r.tags") + ", " + _union("j", "owners", "r.owners"),
+            rows=[{"id": r[0], "namespace": r[1], "name": r[2], "description": r[3],
+                   "jobType": r[4], "processingType": r[5], "integration": r[6], "sql": r[7],
+                   "created": r[8], "t": r[9], "tags": sorted(extra[r[0]][0]),
+                   "owners": sorted(extra[r[0]][1])} for r in rows])
+
+    def _write_datasets(self, tx: neo4j.ManagedTransaction, events: list[EventWrite]) -> None:
+        items = [(d, e.event_time) for e in events for d in e.all_datasets()]
+        if not items:
+            return
+        rows = merged_per_id([(d.id, d.namespace, d.name, d.description, d.lifecycle_state, t, t)
+                              for d, t in items], time=6)
+        extra: dict[str, tuple[set[str], set[str], set[str]]] = {}
+        classes: dict[tuple[str, str], set[str]] = {}
+        for d, _ in items:
+            tags, owners, links = extra.setdefault(d.id, (set(), set(), set()))
+            tags.update(d.tags)
+            owners.update(o for o, _ in d.owners)
+            links.update(f"{ns}|{n}|{t or ''}" for ns, n, t in d.symlinks)
+            for field, c in d.field_classifications:
+                classes.setdefault((d.id, field), set()).add(c)
+        tx.run(
+            "UNWIND $rows AS r MERGE (d:Dataset {id: r.id})"
+            " ON CREATE SET d.namespace = r.namespace, d.name = r.name, d.createdAt = r.created,"
+            "  d.updatedAt = r.t"
+            " SET " + _newer("d", "description") + ", " + _newer("d", "lifecycleState")
+            + " SET d.updatedAt = CASE WHEN r.t > d.updatedAt THEN r.t ELSE d.updatedAt END, "
+            + ", ".join(_union("d", k, f"r.{k}") for k in ("tags", "owners", "symlinks")),
+            rows=[{"id": r[0], "namespace": r[1], "name": r[2], "description": r[3],
+                   "lifecycleState": r[4], "created": r[5], "t": r[6],
+                   "tags": sorted(extra[r[0]][0]), "owners": sorted(extra[r[0]][1]),
+                   "symlinks": sorted(extra[r[0]][2])} for r in rows])
+        names = {r[0]: (r[1], r[2]) for r in rows}
+        if classes:
+            tx.run("UNWIND $rows AS r MATCH (d:Dataset {id: r.dataset})"
+                   " MERGE (f:Field {id: r.id}) ON CREATE SET f.datasetId = r.dataset,"
+                   "  f.name = r.field MERGE (d)-[:HAS_FIELD]->(f) SET "
+                   + _union("f", "tagClasses", "r.classes"),
+                   rows=[{"id": field_id(*names[ds], field), "dataset": ds, "field": field,
+                          "classes": sorted(cs)} for (ds, field), cs in classes.items()])
+        quality = [
+            {"id": digest(d.id, q.field or "", q.assertion, e.run.id if e.run else e.event_id,
+                          q.source),
+             "dataset": d.id, "field": q.field, "assertion": q.assertion, "success": q.success,
+             "run": e.run.id if e.run else None, "t": e.event_time, "source": q.source,
+             "value": orjson.dumps(q.value).decode()}
+            for e in events for d in e.all_datasets() for q in d.quality
+        ]
+        tx.run("UNWIND $rows AS r MERGE (q:Quality {id: r.id}) ON CREATE SET"
+               " q.datasetId = r.dataset, q.field = r.field, q.assertion = r.assertion,"
+               " q.success = r.success, q.runId = r.run, q.observedAt = r.t, q.source = r.source,"
+               " q.value = r.value", rows=quality)
+
+    def _write_schemas(self, tx: neo4j.ManagedTransaction, events: list[EventWrite]
+                       ) -> dict[str, int]:
+        """Same rule as the embedded store: read the latest versions in one query, walk the
+        batch in order in Python, create the new versions in one statement."""
+        ids = sorted({d.id for e in events for d in e.all_datasets()})
+        latest = {
+            r["id"]: (r["version"], r["fingerprint"], r["created"]) for r in tx.run(
+                "UNWIND $ids AS id MATCH (s:SchemaVersion {datasetId: id})"
+                " WITH id, s ORDER BY s.version DESC WITH id, head(collect(s)) AS s"
+                " RETURN id, s.version AS version, s.fingerprint AS fingerprint,"
+                " s.createdAt AS created", ids=ids)
+        }
+        rows = []
+        for e in events:
+            for d in e.all_datasets():
+                if d.schema is None:
+                    continue
+                cur = latest.get(d.id)
+                if cur and (cur[1] == d.schema_fingerprint or e.event_time < cur[2]):
+                    continue
+                version = cur[0] + 1 if cur else 1
+                latest[d.id] = (version, d.schema_fingerprint or "", e.event_time)
+                rows.append({"dataset": d.id, "version": version, "fp": d.schema_fingerprint,
+                             "t": e.event_time, "run": e.run.id if e.run else None,
+                             "fields": orjson.dumps([[f.name, f.type, f.description]
+                                                     for f in d.schema]).decode()})
+        tx.run("UNWIND $rows AS r CREATE (:SchemaVersion {datasetId: r.dataset,"
+               " version: r.version, fingerprint: r.fp, createdAt: r.t, runId: r.run,"
+               " fields: r.fields})", rows=rows)
+        return {ds: v[0] for ds, v in latest.items()}
+
+    def _write_runs(self, tx: neo4j.ManagedTransaction, events: list[EventWrite],
+                    versions: dict[str, int]) -> None:
+        rows = folded_runs(events)
+        if not rows:
+            return
+        terminal = sorted(TERMINAL_STATES)
+        # Cypher twin of model.state_wins, evaluated before anything is set.
+        wins = ("r.state IS NOT NULL AND (run.state IS NULL OR run.state = 'NEW'"
+                " OR (r.state IN $terminal AND (NOT run.state IN $terminal"
+                "     OR r.stateTime >= run.stateTime))"
+                " OR (NOT r.state IN $terminal AND r.state <> 'OTHER'"
+                "     AND NOT run.state IN $terminal AND r.stateTime >= run.stateTime))")
+        tx.run(
+            "UNWIND $rows AS r MERGE (run:Run {id: r.id})"
+            " ON CREATE SET run.jobId = r.jobId, run.createdAt = r.createdAt,"
+            "  run.updatedAt = r.updatedAt"
+            f" WITH run, r, {wins} AS wins"
+            " SET run.endedAt = CASE WHEN wins THEN r.endedAt ELSE run.endedAt END,"
+            "  run.stateTime = CASE WHEN wins THEN r.stateTime ELSE run.stateTime END,"
+            "  run.state = CASE WHEN wins THEN r.state ELSE run.state END,"
+            "  run.startedAt = CASE WHEN run.startedAt IS NULL OR r.startedAt < run.startedAt"
+            "   THEN coalesce(r.startedAt, run.startedAt) ELSE run.startedAt END,"
+            "  run.nominalStart = coalesce(r.nominalStart, run.nominalStart),"
+            "  run.nominalEnd = coalesce(r.nominalEnd, run.nominalEnd),"
+            "  run.errorMessage = coalesce(r.errorMessage, run.errorMessage),"
+            "  run.parentRunId = coalesce(r.parentRunId, run.parentRunId),"
+            "  run.createdAt = CASE WHEN r.createdAt < run.createdAt THEN r.createdAt"
+            "   ELSE run.createdAt END,"
+            "  run.updatedAt = CASE WHEN r.updatedAt > run.updatedAt THEN r.updatedAt"
+            "   ELSE run.updatedAt END, " + _union("run", "tags", "r.tags")
+            + " WITH run, r MATCH (j:Job {id: r.jobId}) MERGE (run)-[:RUN_OF]->(j)",
+            rows=rows, terminal=terminal)
+        io = {(e.run.id, "READ" if d.role == "input" else "WROTE", d.id)
+              for e in events if e.run for d in (*e.inputs, *e.outputs)}
+        for rel in ("READ", "WROTE"):
+            tx.run(f"UNWIND $rows AS r MATCH (run:Run {{id: r.run}}), (d:Dataset {{id: r.ds}})"
+                   f" MERGE (run)-[x:{rel}]->(d)"
+                   " SET x.schemaVersion = coalesce(r.version, x.schemaVersion)",
+                   rows=[{"run": run, "ds": ds, "version": versions.get(ds)}
+                         for run, kind, ds in io if kind == rel])
+
+    def _write_column_edges(self, tx: neo4j.ManagedTransaction, events: list[EventWrite]) -> None:
+        edges = {(c.source_id, c.target_id, c.type, c.subtype): (c, e)
+                 for e in sorted(events, key=lambda e: e.event_time) for c in e.column_edges}
+        if not edges:
+            return
+        tx.run("UNWIND $rows AS r MERGE (d:Dataset {id: r.id})"
+               " ON CREATE SET d.namespace = r.namespace, d.name = r.name, d.createdAt = r.t,"
+               "  d.updatedAt = r.t",
+               rows=[{"id": c.source_dataset, "namespace": c.source_namespace,
+                      "name": c.source_name, "t": e.event_time} for c, e in edges.values()])
+        fields = {(c.source_id, c.source_dataset, c.source_field) for c, _ in edges.values()}
+        fields |= {(c.target_id, c.target_dataset, c.target_field) for c, _ in edges.values()}
+        tx.run("UNWIND $rows AS r MATCH (d:Dataset {id: r[1]})"
+               " MERGE (f:Field {id: r[0]}) ON CREATE SET f.datasetId = r[1], f.name = r[2]"
+               " MERGE (d)-[:HAS_FIELD]->(f)", rows=[list(f) for f in fields])
+        tx.run("UNWIND $rows AS r MATCH (s:Field {id: r.source}), (t:Field {id: r.target})"
+               " MERGE (s)-[e:DERIVES {type: r.type, subtype: r.subtype}]->(t)"
+               " SET e.description = coalesce(r.description, e.description),"
+               "  e.masking = r.masking, e.jobId = coalesce(r.job, e.jobId)",
+               rows=[{"source": c.source_id, "target": c.target_id, "type": c.type,
+                      "subtype": c.subtype, "description": c.description, "masking": c.masking,
+                      "job": e.job.id if e.job else None} for c, e in edges.values()])
+
+    def add_dead_letter(self, payload: bytes, reason: str, errors: list[dict[str, str]]) -> str:
+        now = _now()
+        dl_id = digest(now, payload)
+        self._write_tx(lambda tx: tx.run(
+            "MERGE (d:DeadLetter {id: $id}) ON CREATE SET d.receivedAt = $now, d.reason = $reason,"
+            " d.errors = $errors, d.payload = $payload", id=dl_id, now=now, reason=reason,
+            errors=orjson.dumps(errors).decode(), payload=payload).consume())
+        return dl_id
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        rows = self._read("MATCH (d:DeadLetter) RETURN d ORDER BY d.receivedAt DESC LIMIT $n",
+                          n=limit)
+        return [DeadLetter(r["d"]["id"], r["d"]["receivedAt"], r["d"]["reason"],
+                           orjson.loads(r["d"]["errors"]), bytes(r["d"]["payload"])) for r in rows]
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def _facets(self, node_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for r in self._read("UNWIND $ids AS id MATCH (f:Facet {owner: id})"
+                            " RETURN f.owner AS owner, f.name AS name, f.body AS body",
+                            ids=list(node_ids)):
+            out.setdefault(r["owner"], {})[r["name"]] = orjson.loads(r["body"])
+        return out
+
+    def dataset(self, namespace: str, name: str) -> DatasetRecord | None:
+        rows = self._read("MATCH (d:Dataset {namespace: $ns, name: $name}) RETURN d.id AS id",
+                          ns=namespace, name=name)
+        return self.datasets_by_id([rows[0]["id"]])[0] if rows else None
+
+    def datasets_by_id(self, ids: Sequence[str]) -> list[DatasetRecord | None]:
+        found = {r["d"]["id"]: r["d"] for r in self._read(
+            "UNWIND $ids AS id MATCH (d:Dataset {id: id}) RETURN d", ids=list(ids))}
+        facets = self._facets(list(found))
+        return [
+            None if (d := found.get(i)) is None else DatasetRecord(
+                id=i, namespace=d["namespace"], name=d["name"], description=d.get("description"),
+                tags=sorted(d.get("tags") or []), owners=sorted(d.get("owners") or []),
+                retention_days=retention_days(d.get("retentionDays"), d.get("tags") or []),
+                lifecycle_state=d.get("lifecycleState"), updated_at=d.get("updatedAt"),
+                facets=facets.get(i, {}))
+            for i in ids
+        ]
+
+    def fields(self, dataset_ids: Sequence[str]) -> dict[str, list[FieldRecord]]:
+        out: dict[str, list[FieldRecord]] = {i: [] for i in dataset_ids}
+        rows = self._read(
+            "UNWIND $ids AS id MATCH (s:SchemaVersion {datasetId: id})"
+            " WITH id, s ORDER BY s.version DESC WITH id, head(collect(s)) AS s"
+            " OPTIONAL MATCH (:Dataset {id: id})-[:HAS_FIELD]->(f:Field)"
+            f" RETURN id, s.fields AS fields, collect([f.name, {_CLASSES}]) AS classes",
+            ids=list(dataset_ids))
+        for r in rows:
+            classes = {name: sorted(set(cs)) for name, cs in r["classes"] if name is not None}
+            out[r["id"]] = [FieldRecord(n, t, d, classes.get(n, []))
+                            for n, t, d in orjson.loads(r["fields"])]
+        return out
+
+    def schema_versions(self, dataset_id: str, first: int = 20) -> list[SchemaVersionRecord]:
+        rows = self._read("MATCH (s:SchemaVersion {datasetId: $id}) RETURN s"
+                          " ORDER BY s.version DESC LIMIT $n", id=dataset_id, n=first)
+        return [SchemaVersionRecord(r["s"]["version"], r["s"]["createdAt"], r["s"].get("runId"),
+                                    [FieldRecord(n, t, d)
+                                     for n, t, d in orjson.loads(r["s"]["fields"])])
+                for r in rows]
+
+    def quality_results(self, dataset_id: str, first: int = 20) -> list[QualityRecord]:
+        rows = self._read("MATCH (q:Quality {datasetId: $id}) RETURN q"
+                          " ORDER BY q.observedAt DESC, q.assertion LIMIT $n",
+                          id=dataset_id, n=first)
+        return [QualityRecord(q["assertion"], q["success"], q.get("field"), q.get("runId"),
+                              q["observedAt"], q["source"],
+                              orjson.loads(q["value"]) if q.get("value") else None)
+                for q in (r["q"] for r in rows)]
+
+    def job(self, namespace: str, name: str) -> JobRecord | None:
+        rows = self._read("MATCH (j:Job {namespace: $ns, name: $name}) RETURN j.id AS id",
+                          ns=namespace, name=name)
+        return self.jobs_by_id([rows[0]["id"]])[0] if rows else None
+
+    def jobs_by_id(self, ids: Sequence[str]) -> list[JobRecord | None]:
+        found = {r["j"]["id"]: r["j"] for r in self._read(
+            "UNWIND $ids AS id MATCH (j:Job {id: id}) RETURN j", ids=list(ids))}
+        facets = self._facets(list(found))
+        return [
+            None if (j := found.get(i)) is None else JobRecord(
+                id=i, namespace=j["namespace"], name=j["name"], description=j.get("description"),
+                job_type=j.get("jobType"), sql=j.get("sql"), updated_at=j.get("updatedAt"),
+                facets=facets.get(i, {}))
+            for i in ids
+        ]
+
+    def _neighbours(self, ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+        out: dict[str, tuple[list[str], list[str]]] = {i: ([], []) for i in ids}
+        for label in ("Dataset", "Job"):
+            for r in self._read(
+                f"UNWIND $ids AS id MATCH (n:{label} {{id: id}})"
+                " OPTIONAL MATCH (u)-[:INPUT_TO|PRODUCES]->(n)"
+                " WITH id, n, collect(DISTINCT u.id) AS up"
+                " OPTIONAL MATCH (n)-[:INPUT_TO|PRODUCES]->(dn)"
+                " RETURN id, up, collect(DISTINCT dn.id) AS down", ids=list(ids)):
+                out[r["id"]] = (sorted(r["up"]), sorted(r["down"]))
+        return out
+
+    def job_datasets(self, job_ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+        return self._neighbours(job_ids)
+
+    def dataset_jobs(self, dataset_ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+        return self._neighbours(dataset_ids)
+
+    def _run_record(self, run: dict[str, Any], facets: dict[str, dict[str, Any]]) -> RunRecord:
+        return RunRecord(
+            id=run["id"], job_id=run["jobId"], state=run.get("state") or "NEW",
+            started_at=run.get("startedAt"), ended_at=run.get("endedAt"),
+            error_message=run.get("errorMessage"), parent_run_id=run.get("parentRunId"),
+            nominal_start=run.get("nominalStart"), nominal_end=run.get("nominalEnd"),
+            facets=facets.get(run["id"], {}))
+
+    def run(self, run_id: str) -> RunRecord | None:
+        rows = self._read("MATCH (r:Run {id: $id}) RETURN r", id=run_id)
+        return self._run_record(rows[0]["r"], self._facets([run_id])) if rows else None
+
+    def runs(self, job_id: str, first: int = 20) -> list[RunRecord]:
+        rows = self._read("MATCH (r:Run {jobId: $id}) RETURN r"
+                          " ORDER BY coalesce(r.startedAt, r.createdAt) DESC, r.id LIMIT $n",
+                          id=job_id, n=first)
+        facets = self._facets([r["r"]["id"] for r in rows])
+        return [self._run_record(r["r"], facets) for r in rows]
+
+    def namespaces(self) -> list[str]:
+        return [r["n"] for r in self._read("MATCH (x:Namespace) RETURN x.name AS n ORDER BY n")]
+
+    def event_count(self) -> int:
+        return int(self._read("MATCH (e:Event) RETURN count(e) AS n")[0]["n"])
+
+    # -- lineage ----------------------------------------------------------------------------
+
+    def walk(self, start: str, level: str, direction: str, depth: int, limit: int) -> Graph:
+        rel = "DERIVES" if level == "column" else "INPUT_TO|PRODUCES"
+        left, right = ("<-", "-") if direction == "UPSTREAM" else ("-", "->")
+        start_label = {"field": "Field", "dataset": "Dataset", "job": "Job"}.get(
+            node_kind(start) or "", "Dataset")
+        # DISTINCT end nodes with the shortest length lets Neo4j expand breadth first and
+        # prune paths to nodes it has already reached (no path enumeration).
+        rows = self._read(
+            f"MATCH (s:{start_label} {{id: $start}})"
+            f" MATCH p = (s){left}[:{rel}*0..{depth + 1}]{right}(n)"
+            " WITH n, min(length(p)) AS d ORDER BY d, n.id LIMIT $limit"
+            " RETURN n.id AS id, d, labels(n) AS labels, n.namespace AS namespace,"
+            " n.name AS name, n.datasetId AS datasetId",
+            start=start, limit=limit + 1)
+        within = [r for r in rows if r["d"] <= depth]
+        truncated = len(within) < len(rows) or len(within) > limit
+        within = within[:limit]
+        if not within:
+            return Graph([], [], False)
+        ids = [r["id"] for r in within]
+        if level == "column":
+            owners = {d.id: d for d in self.datasets_by_id(sorted({r["datasetId"] for r in within}))
+                      if d is not None}
+            nodes = [GraphNode(r["id"], "FIELD", owners[r["datasetId"]].namespace,
+                               owners[r["datasetId"]].name, r["name"], r["d"])
+                     for r in within if r["datasetId"] in owners]
+            edge_rows = self._read(
+                "UNWIND $ids AS id MATCH (a:Field {id: id})-[e:DERIVES]->(b:Field)"
+                " WHERE b.id IN $ids RETURN a.id AS s, b.id AS t, e.type AS type,"
+                " e.subtype AS subtype ORDER BY s, t, type, subtype", ids=ids)
+            edges = [GraphEdge(r["s"], r["t"], f"{r['type']}/{r['subtype']}" if r["subtype"]
+                               else r["type"]) for r in edge_rows]
+        else:
+            nodes = [GraphNode(r["id"], "DATASET" if "Dataset" in r["labels"] else "JOB",
+                               r["namespace"], r["name"], None, r["d"]) for r in within]
+            edges = [GraphEdge(r["s"], r["t"]) for r in self._read(
+                "UNWIND $datasets AS id MATCH (a:Dataset {id: id})-[:INPUT_TO]->(b:Job)"
+                " WHERE b.id IN $jobs RETURN a.id AS s, b.id AS t UNION"
+                " UNWIND $jobs AS id MATCH (a:Job {id: id})-[:PRODUCES]->(b:Dataset)"
+                " WHERE b.id IN $datasets RETURN a.id AS s, b.id AS t",
+                datasets=[i for i in ids if i.startswith("dataset:")],
+                jobs=[i for i in ids if i.startswith("job:")])]
+            edges.sort(key=lambda e: (e.source, e.target))
+        nodes.sort(key=lambda n: (n.depth, n.id))
+        return Graph(nodes, edges, truncated)
+
+    def inherited_classifications(self, field_ids: Sequence[str]) -> dict[str, list[str]]:
+        rows = self._read(
+            "UNWIND $ids AS id MATCH (t:Field {id: id})"
+            f" MATCH (t)<-[rels:DERIVES*1..{INHERIT_DEPTH}]-(f:Field) WHERE {_CARRIES}"
+            f" WITH DISTINCT id, f UNWIND {_CLASSES} AS c"
+            " RETURN id, collect(DISTINCT c) AS classes", ids=list(field_ids))
+        return {r["id"]: sorted(r["classes"]) for r in rows if r["classes"]}
+
+    def column_lineage_targets(self, dataset_ids: Sequence[str]) -> set[str]:
+        return {r["id"] for r in self._read(
+            "UNWIND $ids AS id MATCH (d:Dataset {id: id})-[:HAS_FIELD]->(:Field)<-[:DERIVES]-()"
+            " RETURN DISTINCT id", ids=list(dataset_ids))}
+
+    def datasets_page(self, namespace: str | None, search: str | None,
+                      classification: str | None, first: int, after: str | None
+                      ) -> tuple[list[str], int]:
+        where = ["($ns IS NULL OR d.namespace = $ns)",
+                 "($search IS NULL OR toLower(d.name) CONTAINS toLower($search))"]
+        prefix = ""
+        if classification:
+            # Datasets holding it directly or inheriting it along carrying derivations.
+            prefix = (
+                "MATCH (f:Field) WHERE any(c IN " + _CLASSES + " WHERE c = $class"
+                " OR c STARTS WITH $class + '.')"
+                f" OPTIONAL MATCH (f)-[rels:DERIVES*1..{INHERIT_DEPTH}]->(t:Field)"
+                f" WHERE {_CARRIES}"
+                " WITH collect(DISTINCT f.datasetId) + collect(DISTINCT t.datasetId) AS held ")
+            where.append("d.id IN held")
+        cond = " AND ".join(where)
+        params = {"ns": namespace, "search": search or None, "class": classification}
+        total = self._read(f"{prefix}MATCH (d:Dataset) WHERE {cond} RETURN count(d) AS n",
+                           **params)[0]["n"]
+        page = self._read(f"{prefix}MATCH (d:Dataset) WHERE {cond} AND d.id > $after"
+                          " RETURN d.id AS id ORDER BY id LIMIT $first",
+                          **params, after=after or "", first=first)
+        return [r["id"] for r in page], int(total)
+
+    # -- steward edits ----------------------------------------------------------------------
+
+    def _edit(self, query: str, **params: Any) -> None:
+        self._write_tx(lambda tx: tx.run(query, params).consume())
+
+    def classify_field(self, dataset_id: str, field: str, classifications: Sequence[str]) -> None:
+        self._edit("MATCH (d:Dataset {id: $ds}) MERGE (f:Field {id: $id})"
+                   " ON CREATE SET f.datasetId = $ds, f.name = $field"
+                   " MERGE (d)-[:HAS_FIELD]->(f) SET f.stewardClasses = $classes",
+                   ds=dataset_id, id=self._field_id(dataset_id, field), field=field,
+                   classes=list(classifications))
+
+    def _field_id(self, dataset_id: str, field: str) -> str:
+        rows = self._read("MATCH (d:Dataset {id: $id}) RETURN d.namespace AS ns, d.name AS name",
+                          id=dataset_id)
+        if not rows:
+            raise StoreError(f"no dataset {dataset_id}")
+        return field_id(rows[0]["ns"], rows[0]["name"], field)
+
+    def tag_dataset(self, dataset_id: str, tags: Sequence[str], add: bool = True) -> None:
+        change = (_union("d", "tags", "$tags") if add
+                  else "d.tags = [t IN coalesce(d.tags, []) WHERE NOT t IN $tags]")
+        self._edit(f"MATCH (d:Dataset {{id: $id}}) SET {change}", id=dataset_id, tags=list(tags))
+
+    def set_retention(self, dataset_id: str, days: int | None) -> None:
+        self._edit("MATCH (d:Dataset {id: $id}) SET d.retentionDays = $days", id=dataset_id,
+                   days=days)
+
+    def declassify_edge(self, source_field_id: str, target_field_id: str, on: bool = True) -> None:
+        self._edit("MATCH (:Field {id: $s})-[e:DERIVES]->(:Field {id: $t})"
+                   " SET e.declassified = $on", s=source_field_id, t=target_field_id, on=on)
+
+    # -- auth -------------------------------------------------------------------------------
+
+    def add_token(self, token_hash: str, name: str, role: str) -> None:
+        self._edit("CREATE (:Token {hash: $hash, name: $name, role: $role, createdAt: $now})",
+                   hash=token_hash, name=name, role=role, now=_now())
+
+    def token_role(self, token_hash: str) -> str | None:
+        rows = self._read("MATCH (t:Token {hash: $hash}) RETURN t.role AS role", hash=token_hash)
+        return rows[0]["role"] if rows else None
