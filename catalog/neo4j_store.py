@@ -45,7 +45,7 @@ CONSTRAINTS = [
                          ("DeadLetter", "id"), ("Token", "hash"), ("Namespace", "name"))),
     "CREATE INDEX dataset_ns_name IF NOT EXISTS FOR (n:Dataset) ON (n.namespace, n.name)",
     "CREATE INDEX job_ns_name IF NOT EXISTS FOR (n:Job) ON (n.namespace, n.name)",
-    "CREATE INDEX schema_dataset IF NOT EXISTS FOR (n:SchemaVersion) ON (n.datasetId, n.version)",
+    "CREATE INDEX schema_dataset IF NOT EXISTS FOR (n:SchemaVersion) ON (n.datasetId)",
     "CREATE INDEX run_job IF NOT EXISTS FOR (n:Run) ON (n.jobId)",
     "CREATE INDEX quality_dataset IF NOT EXISTS FOR (n:Quality) ON (n.datasetId)",
 ]
@@ -58,6 +58,12 @@ _CLASSES = "coalesce(f.tagClasses, []) + coalesce(f.stewardClasses, [])"
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _run(tx: neo4j.ManagedTransaction, query: str, rows: list[Any], **params: Any) -> None:
+    """One UNWIND statement, skipped when there is nothing to write (a round trip saved)."""
+    if rows:
+        tx.run(query, params, rows=rows).consume()
 
 
 def _newer(var: str, key: str) -> str:
@@ -133,10 +139,10 @@ class Neo4jStore:
         if not events:
             return
         now = _now()
-        tx.run("UNWIND $rows AS r CREATE (:Event {id: r.id, kind: r.kind, eventTime: r.t,"
-               " receivedAt: $now, payload: r.payload})", now=now,
-               rows=[{"id": e.event_id, "kind": e.kind, "t": e.event_time, "payload": e.payload}
-                     for e in events])
+        _run(tx, "UNWIND $rows AS r CREATE (:Event {id: r.id, kind: r.kind, eventTime: r.t,"
+               " receivedAt: $now, payload: r.payload})",
+               [{"id": e.event_id, "kind": e.kind, "t": e.event_time, "payload": e.payload}
+                     for e in events], now=now)
         namespaces = {d.namespace for e in events for d in e.all_datasets()}
         namespaces |= {e.job.namespace for e in events if e.job}
         tx.run("UNWIND $names AS n MERGE (x:Namespace {name: n}) ON CREATE SET x.createdAt = $now",
@@ -145,23 +151,23 @@ class Neo4jStore:
         self._write_datasets(tx, events)
         inputs = {(d.id, e.job.id) for e in events if e.job for d in e.inputs}
         outputs = {(e.job.id, d.id) for e in events if e.job for d in e.outputs}
-        tx.run("UNWIND $rows AS r MATCH (a:Dataset {id: r[0]}), (b:Job {id: r[1]})"
-               " MERGE (a)-[:INPUT_TO]->(b)", rows=[list(x) for x in inputs])
-        tx.run("UNWIND $rows AS r MATCH (a:Job {id: r[0]}), (b:Dataset {id: r[1]})"
-               " MERGE (a)-[:PRODUCES]->(b)", rows=[list(x) for x in outputs])
+        _run(tx, "UNWIND $rows AS r MATCH (a:Dataset {id: r[0]}), (b:Job {id: r[1]})"
+               " MERGE (a)-[:INPUT_TO]->(b)", [list(x) for x in inputs])
+        _run(tx, "UNWIND $rows AS r MATCH (a:Job {id: r[0]}), (b:Dataset {id: r[1]})"
+               " MERGE (a)-[:PRODUCES]->(b)", [list(x) for x in outputs])
         versions = self._write_schemas(tx, events)
         self._write_runs(tx, events, versions)
         self._write_column_edges(tx, events)
         facets = latest_per_key(
             ((node, name, e.event_time, body) for e in events
              for node, fmap in facet_owners(e) for name, body in fmap.items()), key=2, time=2)
-        tx.run("UNWIND $rows AS r MERGE (f:Facet {key: r.key})"
+        _run(tx, "UNWIND $rows AS r MERGE (f:Facet {key: r.key})"
                " ON CREATE SET f.owner = r.owner, f.name = r.name, f.eventTime = r.t,"
                "  f.body = r.body"
                " WITH f, r, r.t >= f.eventTime AS newer"
                " SET f.body = CASE WHEN newer THEN r.body ELSE f.body END,"
                "  f.eventTime = CASE WHEN newer THEN r.t ELSE f.eventTime END",
-               rows=[{"key": f"{n}|{k}", "owner": n, "name": k, "t": t,
+               [{"key": f"{n}|{k}", "owner": n, "name": k, "t": t,
                       "body": orjson.dumps(b).decode()} for n, k, t, b in facets])
 
     def _write_jobs(self, tx: neo4j.ManagedTransaction, events: list[EventWrite]) -> None:
@@ -177,14 +183,14 @@ class Neo4jStore:
             tags.update(j.tags)
             owners.update(o for o, _ in j.owners)
         keys = ("description", "jobType", "processingType", "integration", "sql")
-        tx.run(
-            "UNWIND $rows AS r MERGE (j:Job {id: r.id})"
+        _run(
+            tx, "UNWIND $rows AS r MERGE (j:Job {id: r.id})"
             " ON CREATE SET j.namespace = r.namespace, j.name = r.name, j.createdAt = r.created,"
             "  j.updatedAt = r.t"
             " SET " + ", ".join(_newer("j", k) for k in keys)
             + " SET j.updatedAt = CASE WHEN r.t > j.updatedAt THEN r.t ELSE j.updatedAt END,"
             + _union("j", "tags", "r.tags") + ", " + _union("j", "owners", "r.owners"),
-            rows=[{"id": r[0], "namespace": r[1], "name": r[2], "description": r[3],
+            [{"id": r[0], "namespace": r[1], "name": r[2], "description": r[3],
                    "jobType": r[4], "processingType": r[5], "integration": r[6], "sql": r[7],
                    "created": r[8], "t": r[9], "tags": sorted(extra[r[0]][0]),
                    "owners": sorted(extra[r[0]][1])} for r in rows])
@@ -204,24 +210,24 @@ class Neo4jStore:
             links.update(f"{ns}|{n}|{t or ''}" for ns, n, t in d.symlinks)
             for field, c in d.field_classifications:
                 classes.setdefault((d.id, field), set()).add(c)
-        tx.run(
-            "UNWIND $rows AS r MERGE (d:Dataset {id: r.id})"
+        _run(
+            tx, "UNWIND $rows AS r MERGE (d:Dataset {id: r.id})"
             " ON CREATE SET d.namespace = r.namespace, d.name = r.name, d.createdAt = r.created,"
             "  d.updatedAt = r.t"
             " SET " + _newer("d", "description") + ", " + _newer("d", "lifecycleState")
             + " SET d.updatedAt = CASE WHEN r.t > d.updatedAt THEN r.t ELSE d.updatedAt END, "
             + ", ".join(_union("d", k, f"r.{k}") for k in ("tags", "owners", "symlinks")),
-            rows=[{"id": r[0], "namespace": r[1], "name": r[2], "description": r[3],
+            [{"id": r[0], "namespace": r[1], "name": r[2], "description": r[3],
                    "lifecycleState": r[4], "created": r[5], "t": r[6],
                    "tags": sorted(extra[r[0]][0]), "owners": sorted(extra[r[0]][1]),
                    "symlinks": sorted(extra[r[0]][2])} for r in rows])
         names = {r[0]: (r[1], r[2]) for r in rows}
         if classes:
-            tx.run("UNWIND $rows AS r MATCH (d:Dataset {id: r.dataset})"
+            _run(tx, "UNWIND $rows AS r MATCH (d:Dataset {id: r.dataset})"
                    " MERGE (f:Field {id: r.id}) ON CREATE SET f.datasetId = r.dataset,"
                    "  f.name = r.field MERGE (d)-[:HAS_FIELD]->(f) SET "
                    + _union("f", "tagClasses", "r.classes"),
-                   rows=[{"id": field_id(*names[ds], field), "dataset": ds, "field": field,
+                   [{"id": field_id(*names[ds], field), "dataset": ds, "field": field,
                           "classes": sorted(cs)} for (ds, field), cs in classes.items()])
         quality = [
             {"id": digest(d.id, q.field or "", q.assertion, e.run.id if e.run else e.event_id,
@@ -231,22 +237,22 @@ class Neo4jStore:
              "value": orjson.dumps(q.value).decode()}
             for e in events for d in e.all_datasets() for q in d.quality
         ]
-        tx.run("UNWIND $rows AS r MERGE (q:Quality {id: r.id}) ON CREATE SET"
+        _run(tx, "UNWIND $rows AS r MERGE (q:Quality {id: r.id}) ON CREATE SET"
                " q.datasetId = r.dataset, q.field = r.field, q.assertion = r.assertion,"
                " q.success = r.success, q.runId = r.run, q.observedAt = r.t, q.source = r.source,"
-               " q.value = r.value", rows=quality)
+               " q.value = r.value", quality)
 
     def _write_schemas(self, tx: neo4j.ManagedTransaction, events: list[EventWrite]
                        ) -> dict[str, int]:
         """Same rule as the embedded store: read the latest versions in one query, walk the
         batch in order in Python, create the new versions in one statement."""
         ids = sorted({d.id for e in events for d in e.all_datasets()})
+        # The current version is kept on the dataset node: one index lookup per dataset.
         latest = {
             r["id"]: (r["version"], r["fingerprint"], r["created"]) for r in tx.run(
-                "UNWIND $ids AS id MATCH (s:SchemaVersion {datasetId: id})"
-                " WITH id, s ORDER BY s.version DESC WITH id, head(collect(s)) AS s"
-                " RETURN id, s.version AS version, s.fingerprint AS fingerprint,"
-                " s.createdAt AS created", ids=ids)
+                "UNWIND $ids AS id MATCH (d:Dataset {id: id}) WHERE d.schemaVersion IS NOT NULL"
+                " RETURN id, d.schemaVersion AS version, d.schemaFingerprint AS fingerprint,"
+                " d.schemaCreatedAt AS created", ids=ids)
         }
         rows = []
         for e in events:
@@ -262,9 +268,11 @@ class Neo4jStore:
                              "t": e.event_time, "run": e.run.id if e.run else None,
                              "fields": orjson.dumps([[f.name, f.type, f.description]
                                                      for f in d.schema]).decode()})
-        tx.run("UNWIND $rows AS r CREATE (:SchemaVersion {datasetId: r.dataset,"
-               " version: r.version, fingerprint: r.fp, createdAt: r.t, runId: r.run,"
-               " fields: r.fields})", rows=rows)
+        _run(tx, "UNWIND $rows AS r CREATE (:SchemaVersion {datasetId: r.dataset,"
+             " version: r.version, fingerprint: r.fp, createdAt: r.t, runId: r.run,"
+             " fields: r.fields}) WITH r MATCH (d:Dataset {id: r.dataset})"
+             " WHERE coalesce(d.schemaVersion, 0) < r.version SET d.schemaVersion = r.version,"
+             " d.schemaFingerprint = r.fp, d.schemaCreatedAt = r.t", rows)
         return {ds: v[0] for ds, v in latest.items()}
 
     def _write_runs(self, tx: neo4j.ManagedTransaction, events: list[EventWrite],
@@ -279,8 +287,8 @@ class Neo4jStore:
                 "     OR r.stateTime >= run.stateTime))"
                 " OR (NOT r.state IN $terminal AND r.state <> 'OTHER'"
                 "     AND NOT run.state IN $terminal AND r.stateTime >= run.stateTime))")
-        tx.run(
-            "UNWIND $rows AS r MERGE (run:Run {id: r.id})"
+        _run(
+            tx, "UNWIND $rows AS r MERGE (run:Run {id: r.id})"
             " ON CREATE SET run.jobId = r.jobId, run.createdAt = r.createdAt,"
             "  run.updatedAt = r.updatedAt"
             f" WITH run, r, {wins} AS wins"
@@ -298,14 +306,14 @@ class Neo4jStore:
             "  run.updatedAt = CASE WHEN r.updatedAt > run.updatedAt THEN r.updatedAt"
             "   ELSE run.updatedAt END, " + _union("run", "tags", "r.tags")
             + " WITH run, r MATCH (j:Job {id: r.jobId}) MERGE (run)-[:RUN_OF]->(j)",
-            rows=rows, terminal=terminal)
+            rows, terminal=terminal)
         io = {(e.run.id, "READ" if d.role == "input" else "WROTE", d.id)
               for e in events if e.run for d in (*e.inputs, *e.outputs)}
         for rel in ("READ", "WROTE"):
-            tx.run(f"UNWIND $rows AS r MATCH (run:Run {{id: r.run}}), (d:Dataset {{id: r.ds}})"
+            _run(tx, f"UNWIND $rows AS r MATCH (run:Run {{id: r.run}}), (d:Dataset {{id: r.ds}})"
                    f" MERGE (run)-[x:{rel}]->(d)"
                    " SET x.schemaVersion = coalesce(r.version, x.schemaVersion)",
-                   rows=[{"run": run, "ds": ds, "version": versions.get(ds)}
+                   [{"run": run, "ds": ds, "version": versions.get(ds)}
                          for run, kind, ds in io if kind == rel])
 
     def _write_column_edges(self, tx: neo4j.ManagedTransaction, events: list[EventWrite]) -> None:
@@ -313,21 +321,20 @@ class Neo4jStore:
                  for e in sorted(events, key=lambda e: e.event_time) for c in e.column_edges}
         if not edges:
             return
-        tx.run("UNWIND $rows AS r MERGE (d:Dataset {id: r.id})"
+        _run(tx, "UNWIND $rows AS r MERGE (d:Dataset {id: r.id})"
                " ON CREATE SET d.namespace = r.namespace, d.name = r.name, d.createdAt = r.t,"
-               "  d.updatedAt = r.t",
-               rows=[{"id": c.source_dataset, "namespace": c.source_namespace,
+               "  d.updatedAt = r.t", [{"id": c.source_dataset, "namespace": c.source_namespace,
                       "name": c.source_name, "t": e.event_time} for c, e in edges.values()])
         fields = {(c.source_id, c.source_dataset, c.source_field) for c, _ in edges.values()}
         fields |= {(c.target_id, c.target_dataset, c.target_field) for c, _ in edges.values()}
-        tx.run("UNWIND $rows AS r MATCH (d:Dataset {id: r[1]})"
+        _run(tx, "UNWIND $rows AS r MATCH (d:Dataset {id: r[1]})"
                " MERGE (f:Field {id: r[0]}) ON CREATE SET f.datasetId = r[1], f.name = r[2]"
-               " MERGE (d)-[:HAS_FIELD]->(f)", rows=[list(f) for f in fields])
-        tx.run("UNWIND $rows AS r MATCH (s:Field {id: r.source}), (t:Field {id: r.target})"
+               " MERGE (d)-[:HAS_FIELD]->(f)", [list(f) for f in fields])
+        _run(tx, "UNWIND $rows AS r MATCH (s:Field {id: r.source}), (t:Field {id: r.target})"
                " MERGE (s)-[e:DERIVES {type: r.type, subtype: r.subtype}]->(t)"
                " SET e.description = coalesce(r.description, e.description),"
                "  e.masking = r.masking, e.jobId = coalesce(r.job, e.jobId)",
-               rows=[{"source": c.source_id, "target": c.target_id, "type": c.type,
+               [{"source": c.source_id, "target": c.target_id, "type": c.type,
                       "subtype": c.subtype, "description": c.description, "masking": c.masking,
                       "job": e.job.id if e.job else None} for c, e in edges.values()])
 
