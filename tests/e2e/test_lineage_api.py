@@ -91,3 +91,17 @@ def test_cli_prints_a_tree(server: Server) -> None:
     assert len(as_json["nodes"]) == 6  # C, its producer J1, its 4 consumers
     missing = server.cli("lineage", d("nope"), *env_url, check=False)
     assert missing.returncode == 1 and "no node" in missing.stderr
+
+
+def test_graphiql_page_loads_in_a_browser_but_queries_need_a_token(server: Server) -> None:
+    import httpx
+
+    page = httpx.get(server.url + "/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+    r = httpx.get(server.url + "/graphql", params={"query": "{ namespaces }"},
+                  headers={"Accept": "application/json"})
+    assert r.status_code == 401
+    sneaky = httpx.get(server.url + "/graphql", params={"query": "{ namespaces }"},
+                       headers={"Accept": "text/html"})
+    assert "namespaces" not in sneaky.text or "<html" in sneaky.text.lower()
+    assert '"data"' not in sneaky.text
