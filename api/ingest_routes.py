@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -22,6 +23,7 @@ from headwater.ingestion.intake import (
 )
 
 router = APIRouter()
+log = logging.getLogger("headwater.ingestion")
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -47,8 +49,13 @@ async def _dead_letter(committer: GroupCommitter, raw: Any, body: bytes | None,
     import orjson
 
     payload = body if body is not None else orjson.dumps(raw)
-    await committer.call(committer.store.add_dead_letter, payload, "invalid event", exc.errors)
+    letter = await committer.call(committer.store.add_dead_letter, payload, "invalid event",
+                                  exc.errors)
     EVENTS.labels("invalid").inc()
+    run = raw.get("run") if isinstance(raw, dict) else None
+    log.warning("invalid event dead-lettered", extra={
+        "deadLetter": letter, "errors": exc.errors[:10],
+        "runId": run.get("runId") if isinstance(run, dict) else None})
 
 
 @router.post("/api/v1/lineage", status_code=201)

@@ -28,6 +28,9 @@ from tests.e2e.conftest import Server, free_port  # noqa: E402
 
 LINEAGE = """query($id: ID!, $depth: Int!) { lineage(nodeId: $id, direction: DOWNSTREAM,
   depth: $depth) { nodes { id depth } edges { source target } truncated } }"""
+IMPACT = """query($ns: String!, $name: String!, $field: String!) { impactAnalysis(change: {
+  namespace: $ns, name: $name, dropFields: [$field]}) { breaking findings
+  affectedFields { field depth } affectedDatasets { name depth owners } affectedJobs { id } } }"""
 COLUMN = """query($ns: String!, $name: String!, $field: String!) { columnLineage(namespace: $ns,
   name: $name, field: $field, direction: DOWNSTREAM, depth: 10) {
   nodes { id depth } edges { source target transformation } truncated } }"""
@@ -82,6 +85,16 @@ def pick_start(store: Store) -> str:
     raise SystemExit("no start node with 500-2,000 reachable nodes: the generator changed?")
 
 
+def pick_impact_field(store: Store) -> tuple[str, str, str, int]:
+    """A source column with at least 10,000 downstream column edges (within 20 hops)."""
+    for i in range(0, 5000, 3):
+        for f in FIELDS[:3]:
+            g = store.walk(field_id(NS, name(i), f), "column", "DOWNSTREAM", 20, 20_000)
+            if len(g.edges) >= 10_000:
+                return NS, name(i), f, len(g.edges)
+    raise SystemExit("no column with >= 10,000 downstream edges: the generator changed?")
+
+
 def run(backend: str, samples: int, datasets: int, jobs: int) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-lineage-{backend}-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
@@ -122,6 +135,10 @@ def run(backend: str, samples: int, datasets: int, jobs: int) -> dict[str, objec
                     timed(gql(LINEAGE, id=start, depth=depth), samples))
             result["columnLineage_depth10"] = percentiles(timed(
                 gql(COLUMN, ns=col_start[0], name=col_start[1], field=col_start[2]), samples))
+            ins, iname, ifield, iedges = pick_impact_field(store)
+            result["impact_downstream_edges"] = iedges
+            result["impactAnalysis"] = percentiles(timed(
+                gql(IMPACT, ns=ins, name=iname, field=ifield), max(20, samples // 10)))
         raw = raw_query(store, backend)
         result["raw_depth10"] = percentiles(timed(lambda: raw(start, 10), samples))
     finally:
@@ -142,8 +159,8 @@ def main() -> None:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print("\n| backend | reachable (depth 10) | lineage d5 p50/p95 | lineage d10 p50/p95 |"
-          " columnLineage d10 p50/p95 | raw query d10 p50/p95 |")
-    print("|---|---|---|---|---|---|")
+          " columnLineage d10 p50/p95 | raw query d10 p50/p95 | impactAnalysis p50/p95 |")
+    print("|---|---|---|---|---|---|---|")
     def pp(r: dict[str, object], key: str) -> str:
         v = r[key]
         return f"{v['p50_ms']:.1f} / {v['p95_ms']:.1f} ms"  # type: ignore[index]
@@ -151,7 +168,8 @@ def main() -> None:
     for r in results:
         print(f"| {r['backend']} | {r['reachable_depth10']} | {pp(r, 'lineage_depth5')} | "
               f"{pp(r, 'lineage_depth10')} | {pp(r, 'columnLineage_depth10')} | "
-              f"{pp(r, 'raw_depth10')} |")
+              f"{pp(r, 'raw_depth10')} | {pp(r, 'impactAnalysis')}"
+              f" ({r['impact_downstream_edges']} edges) |")
 
 
 if __name__ == "__main__":

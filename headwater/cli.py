@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import logging
 import socket
 import sys
 from pathlib import Path
@@ -46,12 +45,13 @@ def serve(host: str | None, port: int | None, store: str | None, policy_engine: 
     import uvicorn
 
     from headwater.app import create_app
+    from headwater.logs import configure
 
     settings = Settings.load(host=host, port=port, store=store, policy_engine=policy_engine,
                              data_dir=data_dir, auth=False if no_auth else None)
     if not settings.auth and not _loopback(settings.host):
         raise click.UsageError(f"--no-auth is only allowed on loopback, not on {settings.host}")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure(settings.log_format)
     app = create_app(settings, only=only)
     where = f"http://{settings.host}:{settings.port}"
     click.echo(f"Headwater on {where}  (store: {settings.store}, data: {settings.data_dir})", err=True)

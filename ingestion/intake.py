@@ -142,7 +142,9 @@ class GroupCommitter:
                 for p in batch:
                     await self._commit(loop, [p])
                 return
-            log.exception("store write failed")
+            log.exception("store write failed", extra={
+                "eventIds": [e.event_id for e in batch[0].events][:20],
+                "runIds": sorted({e.run.id for e in batch[0].events if e.run})[:20]})
             if not batch[0].future.done():
                 batch[0].future.set_exception(exc)
             return

@@ -31,10 +31,10 @@ def _wipe_neo4j(env: dict[str, str]) -> None:
 
     user, password = env.get("HEADWATER_NEO4J_USER"), env.get("HEADWATER_NEO4J_PASSWORD")
     auth = (user, password) if user else None
-    with neo4j.GraphDatabase.driver(env["HEADWATER_NEO4J_URI"], auth=auth) as driver:
-        with driver.session() as session:  # auto-commit: batches of deletes for big graphs
-            session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
-                        ).consume()
+    # An auto-commit session: CALL ... IN TRANSACTIONS deletes a big graph in batches.
+    with (neo4j.GraphDatabase.driver(env["HEADWATER_NEO4J_URI"], auth=auth) as driver,
+          driver.session() as session):
+        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
 
 
 def make_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Store:
