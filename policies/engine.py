@@ -1,0 +1,148 @@
+"""Policy engines: one Rego bundle (``policies/rego``), two ways to evaluate it.
+
+``opa``: a running OPA server, through opa-python-client; Headwater can push the bundle to it at
+start, or OPA can load the directory itself (``opa run --server policies/rego``).
+``embedded``: in-process, with regopy (a Rego v1 interpreter), so the default install needs no
+server. Both return the same documents for the same input; the tests hold them to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+import orjson
+
+BUNDLE = Path(__file__).parent / "rego"
+
+
+class PolicyEngineUnavailable(RuntimeError):
+    """The engine could not answer (down, too slow, or answered garbage): callers fail closed."""
+
+
+def bundle_files(bundle: Path = BUNDLE) -> tuple[list[Path], Path]:
+    modules = sorted(p for p in bundle.glob("*.rego") if not p.name.endswith("_test.rego"))
+    return modules, bundle / "data.json"
+
+
+def bundle_revision(bundle: Path = BUNDLE) -> str:
+    """A digest of the policies and their data: which rules made a decision."""
+    modules, data = bundle_files(bundle)
+    h = hashlib.sha256()
+    for p in [*modules, data]:
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return "sha256:" + h.hexdigest()[:16]
+
+
+class PolicyEngine(Protocol):
+    kind: str
+
+    def evaluate(self, path: str, input: dict[str, Any]) -> Any:
+        """The document at ``path`` (e.g. ``headwater/gate/decision``) for ``input``."""
+        ...
+
+    def revision(self) -> str: ...
+
+    def ping(self) -> None: ...
+
+
+class EmbeddedEngine:
+    kind = "embedded"
+
+    def __init__(self, bundle: Path = BUNDLE) -> None:
+        import regopy
+
+        self._regopy = regopy
+        self._bundle = bundle
+        self._revision = bundle_revision(bundle)
+        modules, data = bundle_files(bundle)
+        self._interpreter = regopy.Interpreter()
+        for p in modules:
+            self._interpreter.add_module(p.name, p.read_text())
+        self._interpreter.add_data_json(data.read_text())
+        self._lock = threading.Lock()  # one interpreter, one evaluation at a time
+
+    def evaluate(self, path: str, input: dict[str, Any]) -> Any:
+        query = "data." + path.strip("/").replace("/", ".")
+        with self._lock:
+            try:
+                self._interpreter.set_input_term(orjson.dumps(input).decode())  # JSON is Rego
+                output = self._interpreter.query(query)
+            except self._regopy.RegoError as exc:
+                raise PolicyEngineUnavailable(f"embedded Rego evaluation failed: {exc}") from exc
+        try:
+            return orjson.loads(str(output))["expressions"][0]
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise PolicyEngineUnavailable(f"embedded engine gave no value for {query}") from exc
+
+    def revision(self) -> str:
+        return self._revision
+
+    def ping(self) -> None:
+        self.evaluate("headwater/config/quality/severity", {})
+
+
+class OpaEngine:
+    kind = "opa"
+
+    def __init__(self, url: str, timeout: float = 2.0, bundle: Path = BUNDLE) -> None:
+        from opa_client import OpaClient
+
+        parsed = urlparse(url)
+        self.url = url
+        self._bundle = bundle
+        self._client = OpaClient(host=parsed.hostname or "127.0.0.1",
+                                 port=parsed.port or (443 if parsed.scheme == "https" else 80),
+                                 ssl=parsed.scheme == "https", timeout=timeout,
+                                 retries=0)  # fail fast: the gate decides what a failure means
+        self._revision = bundle_revision(bundle)
+
+    def push_bundle(self) -> None:
+        """Load the bundle's policies and data into the server (for an OPA that was not
+        started on the directory)."""
+        modules, data = bundle_files(self._bundle)
+        try:
+            for p in modules:
+                self._client.update_policy_from_string(p.read_text(), f"headwater/{p.stem}")
+            for key, value in orjson.loads(data.read_bytes())["headwater"].items():
+                self._client.update_or_create_data(value, f"headwater/{key}")
+        except Exception as exc:  # the client raises its own and requests' errors
+            raise PolicyEngineUnavailable(f"could not load the bundle into OPA at {self.url}: "
+                                          f"{exc}") from exc
+
+    def evaluate(self, path: str, input: dict[str, Any]) -> Any:
+        package, _, rule = path.strip("/").rpartition("/")
+        try:
+            answer = self._client.query_rule(input_data=input, package_path=package,
+                                             rule_name=rule)
+        except Exception as exc:
+            raise PolicyEngineUnavailable(f"OPA at {self.url} did not answer: {exc}") from exc
+        if not isinstance(answer, dict) or "result" not in answer:
+            raise PolicyEngineUnavailable(f"OPA at {self.url} has no {path} (bundle not loaded?)")
+        return answer["result"]
+
+    def revision(self) -> str:
+        return self._revision
+
+    def ping(self) -> None:
+        try:
+            healthy = self._client.check_health()
+        except Exception as exc:
+            raise PolicyEngineUnavailable(f"OPA at {self.url} is unreachable: {exc}") from exc
+        if not healthy:
+            raise PolicyEngineUnavailable(f"OPA at {self.url} reports unhealthy")
+
+
+def open_engine(kind: str, *, url: str | None = None, timeout: float = 2.0,
+                push_bundle: bool = False) -> PolicyEngine:
+    if kind == "embedded":
+        return EmbeddedEngine()
+    if kind == "opa":
+        engine = OpaEngine(url or "http://127.0.0.1:8181", timeout=timeout)
+        if push_bundle:
+            engine.push_bundle()
+        return engine
+    raise ValueError(f"unknown policy engine {kind!r}: choose 'embedded' or 'opa'")

@@ -1,0 +1,39 @@
+# The gate's answer: deny beats mask beats allow. Entry point: data.headwater.gate.decision
+package headwater.gate
+
+import data.headwater.gate.pii
+import data.headwater.gate.purpose
+import data.headwater.gate.quality
+import data.headwater.gate.retention
+
+all_reasons := ((pii.reasons | retention.reasons) | purpose.reasons) | quality.reasons
+
+denials := {r |
+	some r in all_reasons
+	r.severity == "deny"
+}
+
+strength := {"partial": 1, "hash": 2, "redact": 3, "null": 4}
+
+# One directive per field: the strongest strategy any of its classifications asks for.
+masks contains m if {
+	some m in pii.masks
+	not stronger(m)
+}
+
+stronger(m) if {
+	some o in pii.masks
+	o.dataset == m.dataset
+	o.field == m.field
+	strength[o.strategy] > strength[m.strategy]
+}
+
+verdict := "deny" if count(denials) > 0
+else := "mask" if count(masks) > 0
+else := "allow"
+
+decision := {
+	"decision": verdict,
+	"reasons": [r | some r in all_reasons],
+	"masks": [m | some m in masks],
+}

@@ -1,0 +1,120 @@
+package headwater.gate_test
+
+import data.headwater.gate
+
+field(name, classes) := {"name": name, "classifications": classes, "inherited": []}
+
+ds(id, fields, extra) := object.union({
+	"id": concat(":", ["dataset", "pg", id]), "namespace": "pg", "name": id, "tags": [],
+	"retentionDays": null, "purposes": [], "piiAllowed": [],
+	"quality": {"failed": [], "passed": []}, "fields": fields,
+}, extra)
+
+flow(src, sf, dst, df) := {"from": {"namespace": "pg", "name": src, "field": sf},
+	"to": {"namespace": "pg", "name": dst, "field": df}, "transformation": "DIRECT/IDENTITY",
+	"masking": false}
+
+job := {"namespace": "etl", "name": "copy", "tags": []}
+
+customers := ds("customers", [field("id", []), field("email", ["pii.email"])], {})
+
+test_clean_run_is_allowed if {
+	d := gate.decision with input as {"job": job, "context": {"purpose": "billing"},
+		"inputs": [ds("a", [field("x", [])], {})], "outputs": [ds("b", [field("x", [])], {})],
+		"flows": [flow("a", "x", "b", "x")]}
+	d.decision == "allow"
+	d.reasons == []
+	d.masks == []
+}
+
+test_pii_into_unapproved_output_is_masked if {
+	d := gate.decision with input as {"job": job, "context": {}, "inputs": [customers],
+		"outputs": [ds("export", [field("email", [])], {})],
+		"flows": [flow("customers", "email", "export", "email"), flow("customers", "id", "export", "id")]}
+	d.decision == "mask"
+	d.masks == [{"dataset": "dataset:pg:export", "field": "email", "strategy": "hash"}]
+}
+
+test_pii_into_approved_output_is_allowed if {
+	d := gate.decision with input as {"job": job, "context": {}, "inputs": [customers],
+		"outputs": [ds("crm", [field("email", [])], {"piiAllowed": ["pii"]})],
+		"flows": [flow("customers", "email", "crm", "email")]}
+	d.decision == "allow"
+}
+
+test_inherited_pii_counts if {
+	derived := ds("derived", [{"name": "contact", "classifications": [], "inherited": ["pii.phone"]}], {})
+	d := gate.decision with input as {"job": job, "context": {}, "inputs": [derived],
+		"outputs": [ds("out", [field("c", [])], {})], "flows": [flow("derived", "contact", "out", "c")]}
+	d.masks == [{"dataset": "dataset:pg:out", "field": "c", "strategy": "partial"}]
+}
+
+test_pii_is_denied_when_the_job_may_not_mask if {
+	d := gate.decision with input as {"job": object.union(job, {"tags": ["masking:forbidden"]}),
+		"context": {}, "inputs": [customers], "outputs": [ds("export", [field("email", [])], {})],
+		"flows": [flow("customers", "email", "export", "email")]}
+	d.decision == "deny"
+	[r] := d.reasons
+	r.rule == "pii_placement"
+	r.field == "email"
+}
+
+test_masking_flow_carries_no_pii if {
+	f := object.union(flow("customers", "email", "export", "email_hash"), {"masking": true})
+	d := gate.decision with input as {"job": job, "context": {}, "inputs": [customers],
+		"outputs": [ds("export", [field("email_hash", [])], {})], "flows": [f]}
+	d.decision == "allow"
+}
+
+test_unknown_flows_with_pii_deny if {
+	d := gate.decision with input as {"job": job, "context": {}, "inputs": [customers],
+		"outputs": [ds("export", [], {})], "flows": []}
+	d.decision == "deny"
+}
+
+test_output_keeping_data_longer_than_inputs_is_denied if {
+	d := gate.decision with input as {"job": job, "context": {},
+		"inputs": [ds("a", [field("x", [])], {"retentionDays": 30})],
+		"outputs": [ds("b", [field("x", [])], {"retentionDays": 90})],
+		"flows": [flow("a", "x", "b", "x")]}
+	d.decision == "deny"
+	[r] := d.reasons
+	r.rule == "retention"
+	contains(r.message, "90 days, longer than the 30 days")
+}
+
+test_output_without_retention_fed_by_pii_with_retention_is_denied if {
+	d := gate.decision with input as {"job": job, "context": {},
+		"inputs": [object.union(customers, {"retentionDays": 365})],
+		"outputs": [ds("crm", [field("email", [])], {"piiAllowed": ["pii"]})],
+		"flows": [flow("customers", "email", "crm", "email")]}
+	d.decision == "deny"
+	{r.rule | some r in d.reasons} == {"retention"}
+}
+
+test_purpose_not_allowed_is_denied if {
+	d := gate.decision with input as {"job": job, "context": {"purpose": "marketing"},
+		"inputs": [ds("a", [], {"purposes": ["billing", "support"]})], "outputs": [], "flows": []}
+	d.decision == "deny"
+	[r] := d.reasons
+	r.message == "dataset:pg:a may only be processed for billing, support, not for marketing"
+}
+
+test_allowed_purpose_and_undeclared_purpose if {
+	a := ds("a", [], {"purposes": ["billing"]})
+	ok := gate.decision with input as {"job": job, "context": {"purpose": "billing"}, "inputs": [a], "outputs": [], "flows": []}
+	ok.decision == "allow"
+	missing := gate.decision with input as {"job": job, "context": {}, "inputs": [a], "outputs": [], "flows": []}
+	missing.decision == "deny"
+}
+
+test_failed_quality_is_denied_or_warned if {
+	bad := ds("a", [], {"quality": {"failed": ["not_null(id)"], "passed": []}})
+	d := gate.decision with input as {"job": job, "context": {}, "inputs": [bad], "outputs": [], "flows": []}
+	d.decision == "deny"
+	w := gate.decision with input as {"job": job, "context": {}, "inputs": [bad], "outputs": [], "flows": []}
+		with data.headwater.config.quality.severity as "warn"
+	w.decision == "allow"
+	[r] := w.reasons
+	r.severity == "warn"
+}

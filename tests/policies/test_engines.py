@@ -1,0 +1,159 @@
+"""The same decisions from the embedded engine and a real OPA server, for every rule."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from headwater.policies.engine import (
+    BUNDLE,
+    EmbeddedEngine,
+    OpaEngine,
+    PolicyEngine,
+    PolicyEngineUnavailable,
+)
+from tests.harness.services import ensure_opa, opa_binary, start_opa
+
+
+def field(name: str, *classes: str, inherited: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {"name": name, "classifications": list(classes), "inherited": list(inherited)}
+
+
+def ds(name: str, fields: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {"id": f"dataset:pg:{name}", "namespace": "pg", "name": name, "tags": [],
+            "retentionDays": None, "purposes": [], "piiAllowed": [],
+            "quality": {"failed": [], "passed": []}, "fields": fields, **extra}
+
+
+def flow(src: str, sf: str, dst: str, df: str, masking: bool = False) -> dict[str, Any]:
+    return {"from": {"namespace": "pg", "name": src, "field": sf},
+            "to": {"namespace": "pg", "name": dst, "field": df},
+            "transformation": "DIRECT/IDENTITY", "masking": masking}
+
+
+JOB = {"namespace": "etl", "name": "copy", "tags": []}
+CUSTOMERS = ds("customers", [field("id"), field("email", "pii.email"),
+                             field("phone", inherited=("pii.phone",))])
+
+
+def gate_input(inputs: list, outputs: list, flows: list, purpose: str | None = None,
+               job: dict | None = None) -> dict[str, Any]:
+    return {"job": job or JOB, "context": {"purpose": purpose} if purpose else {},
+            "inputs": inputs, "outputs": outputs, "flows": flows}
+
+
+CASES = {
+    "allow": (gate_input([ds("a", [field("x")])], [ds("b", [field("x")])],
+                         [flow("a", "x", "b", "x")]),
+              {"decision": "allow", "reasons": [], "masks": []}),
+    "mask": (gate_input([CUSTOMERS], [ds("export", [field("email"), field("tel"), field("id")])],
+                        [flow("customers", "email", "export", "email"),
+                         flow("customers", "phone", "export", "tel"),
+                         flow("customers", "id", "export", "id")]),
+             {"decision": "mask", "reasons": [], "masks": [
+                 {"dataset": "dataset:pg:export", "field": "email", "strategy": "hash"},
+                 {"dataset": "dataset:pg:export", "field": "tel", "strategy": "partial"}]}),
+    "pii_deny": (gate_input([CUSTOMERS], [ds("export", [field("email")])],
+                            [flow("customers", "email", "export", "email")],
+                            job={**JOB, "tags": ["masking:forbidden"]}),
+                 {"decision": "deny", "masks": [], "reasons": [{
+                     "rule": "pii_placement", "severity": "deny", "dataset": "dataset:pg:export",
+                     "field": "email", "message": "pii.email (from dataset:pg:customers.email) "
+                     "would flow into email of dataset:pg:export, which is not approved for it: "
+                     "tag it pii-allowed:pii.email, or let the job mask"}]}),
+    "retention": (gate_input([ds("a", [field("x")], retentionDays=30)],
+                             [ds("b", [field("x")], retentionDays=90)],
+                             [flow("a", "x", "b", "x")]),
+                  {"decision": "deny", "masks": [], "reasons": [{
+                      "rule": "retention", "severity": "deny", "dataset": "dataset:pg:b",
+                      "field": None, "message": "dataset:pg:b keeps data 90 days, longer than "
+                      "the 30 days its inputs allow: lower its retention"}]}),
+    "purpose": (gate_input([ds("a", [], purposes=["billing"])], [], [], purpose="marketing"),
+                {"decision": "deny", "masks": [], "reasons": [{
+                    "rule": "purpose", "severity": "deny", "dataset": "dataset:pg:a",
+                    "field": None,
+                    "message": "dataset:pg:a may only be processed for billing, not for marketing"
+                }]}),
+    "quality": (gate_input([ds("a", [], quality={"failed": ["not_null(id)"], "passed": []})],
+                           [], []),
+                {"decision": "deny", "masks": [], "reasons": [{
+                    "rule": "quality", "severity": "deny", "dataset": "dataset:pg:a",
+                    "field": None,
+                    "message": "dataset:pg:a failed its latest quality checks: not_null(id)"}]}),
+}
+
+
+def normalised(decision: dict[str, Any]) -> dict[str, Any]:
+    key = lambda d: sorted(d.items(), key=str)  # noqa: E731
+    return {"decision": decision["decision"], "reasons": sorted(decision["reasons"], key=key),
+            "masks": sorted(decision["masks"], key=key)}
+
+
+@pytest.fixture(scope="module")
+def stock_opa() -> Iterator[str]:
+    """A stock OPA that loaded the bundle directory itself."""
+    service = start_opa(str(BUNDLE))
+    yield service.url
+    service.stop()
+
+
+@pytest.fixture(params=["embedded", "opa"])
+def engine(request: pytest.FixtureRequest) -> PolicyEngine:
+    if request.param == "embedded":
+        return EmbeddedEngine()
+    return OpaEngine(request.getfixturevalue("stock_opa"))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_each_rule_on_each_engine(engine: PolicyEngine, case: str) -> None:
+    given, expected = CASES[case]
+    assert normalised(engine.evaluate("headwater/gate/decision", given)) == expected
+
+
+def test_stock_opa_and_embedded_agree_on_every_case(stock_opa: str) -> None:
+    embedded, opa = EmbeddedEngine(), OpaEngine(stock_opa)
+    for given, _ in CASES.values():
+        assert normalised(embedded.evaluate("headwater/gate/decision", given)) == normalised(
+            opa.evaluate("headwater/gate/decision", given))
+    held = {"dataset": {"tags": ["legal-hold:case-17", "finance"]}}
+    assert embedded.evaluate("headwater/erasure/decision", held) == opa.evaluate(
+        "headwater/erasure/decision", held)
+
+
+def test_bundle_pushed_into_an_empty_opa() -> None:
+    service = ensure_opa()
+    try:
+        engine = OpaEngine(service.url)
+        engine.push_bundle()
+        given, expected = CASES["mask"]
+        assert normalised(engine.evaluate("headwater/gate/decision", given)) == expected
+    finally:
+        service.stop()
+
+
+def test_opa_killed_then_back() -> None:
+    service = start_opa(str(BUNDLE))
+    port = int(service.url.rsplit(":", 1)[1])
+    engine = OpaEngine(service.url, timeout=1.0)
+    given, expected = CASES["allow"]
+    assert normalised(engine.evaluate("headwater/gate/decision", given)) == expected
+    service.stop()
+    with pytest.raises(PolicyEngineUnavailable, match="did not answer"):
+        engine.evaluate("headwater/gate/decision", given)
+    with pytest.raises(PolicyEngineUnavailable):
+        engine.ping()
+    again = start_opa(str(BUNDLE), port=port)
+    try:
+        assert normalised(engine.evaluate("headwater/gate/decision", given)) == expected
+    finally:
+        again.stop()
+
+
+def test_opa_test_passes_on_the_bundle() -> None:
+    result = subprocess.run([str(opa_binary()), "test", str(BUNDLE), "-v"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "FAIL" not in result.stdout and "PASS: " in result.stdout
