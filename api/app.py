@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,14 +13,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from strawberry.fastapi import GraphQLRouter
 
 from headwater import __version__
-from headwater.api import graphql_schema, ingest_routes, lineage_routes, problems
+from headwater.api import gate_routes, graphql_schema, ingest_routes, lineage_routes, problems
 from headwater.api.auth import TokenCache
 from headwater.api.security import principal_role
 from headwater.catalog import Store, StoreError
 from headwater.ingestion.intake import GroupCommitter
+from headwater.policies.engine import PolicyEngine, PolicyEngineUnavailable
+from headwater.policies.gate import Gate
 
 
-def build_app(settings: Any, store: Store, *, only: str | None = None) -> FastAPI:
+def build_app(settings: Any, store: Store, engine: PolicyEngine, *,
+              only: str | None = None) -> FastAPI:
     """``only``: ``"ingestion"`` or ``"api"`` to serve one half (see docker-compose.yml)."""
     committer = GroupCommitter(store)
 
@@ -37,6 +41,8 @@ def build_app(settings: Any, store: Store, *, only: str | None = None) -> FastAP
     app.state.store = store
     app.state.committer = committer
     app.state.tokens = TokenCache(store) if settings.auth else None
+    app.state.engine = engine
+    app.state.gate = Gate(store, engine, settings.gate_fail_open_environments)
     problems.install(app)
 
     if only in (None, "ingestion"):
@@ -52,6 +58,7 @@ def build_app(settings: Any, store: Store, *, only: str | None = None) -> FastAP
             return graphql_schema.Context(store, role, committer.call)
 
         app.include_router(lineage_routes.router)
+        app.include_router(gate_routes.router)
         app.include_router(GraphQLRouter(graphql_schema.schema, context_getter=context),
                            prefix="/graphql")
 
@@ -67,6 +74,11 @@ def build_app(settings: Any, store: Store, *, only: str | None = None) -> FastAP
             checks["store"] = "ok"
         except StoreError as exc:
             checks["store"] = str(exc)
+        try:
+            await asyncio.to_thread(engine.ping)
+            checks["policyEngine"] = "ok"
+        except PolicyEngineUnavailable as exc:
+            checks["policyEngine"] = str(exc)
         ready = all(v == "ok" for v in checks.values())
         return ORJSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 

@@ -21,7 +21,15 @@ from strawberry.fastapi import BaseContext
 
 from headwater import lineage as lineage_api
 from headwater.api.auth import RANK
-from headwater.catalog import DatasetRecord, FieldRecord, Graph, JobRecord, RunRecord, Store
+from headwater.catalog import (
+    DatasetRecord,
+    DecisionRecord,
+    FieldRecord,
+    Graph,
+    JobRecord,
+    RunRecord,
+    Store,
+)
 from headwater.catalog.ids import field_id
 from headwater.catalog.model import CLASSIFICATION, SchemaVersionRecord
 from headwater.lineage import impact as impact_api
@@ -246,6 +254,48 @@ async def _datasets(info: Info, ids: list[str]) -> list[Dataset]:
 
 
 @strawberry.type
+class GateReason:
+    rule: str
+    message: str
+    severity: str | None
+    dataset: str | None
+    field: str | None
+
+
+@strawberry.type
+class MaskDirective:
+    dataset: str
+    field: str
+    strategy: str
+
+
+@strawberry.type
+class GateDecision:
+    id: strawberry.ID
+    decision: str
+    reasons: list[GateReason]
+    masks: list[MaskDirective]
+    policy_revision: str
+    engine: str
+    principal: str
+    job_id: str | None
+    run_id: str | None
+    decided_at: datetime
+
+    @staticmethod
+    def of(d: DecisionRecord) -> GateDecision:
+        return GateDecision(
+            id=strawberry.ID(d.id), decision=d.decision,
+            reasons=[GateReason(rule=r.get("rule", ""), message=r.get("message", ""),
+                                severity=r.get("severity"), dataset=r.get("dataset"),
+                                field=r.get("field")) for r in d.reasons],
+            masks=[MaskDirective(dataset=m["dataset"], field=m["field"], strategy=m["strategy"])
+                   for m in d.masks],
+            policy_revision=d.policy_revision, engine=d.engine, principal=d.principal,
+            job_id=d.job_id, run_id=d.run_id, decided_at=datetime.fromisoformat(d.time))
+
+
+@strawberry.type
 class Run:
     id: strawberry.ID
     state: RunState
@@ -261,6 +311,11 @@ class Run:
                    ended_at=_dt(r.ended_at), error_message=r.error_message,
                    parent_run_id=strawberry.ID(r.parent_run_id) if r.parent_run_id else None,
                    job_id=r.job_id)
+
+    @strawberry.field(description="The gate's latest decision for this run, if it asked.")
+    async def gate_decision(self, info: Info) -> GateDecision | None:
+        rows = await info.context.call(info.context.store.decisions, 1, str(self.id))
+        return GateDecision.of(rows[0]) if rows else None
 
     @strawberry.field
     async def job(self, info: Info) -> Job:
@@ -430,6 +485,17 @@ class ImpactReport:
 
 @strawberry.type
 class Query:
+    @strawberry.field
+    async def gate_decisions(self, info: Info, first: int = 50,
+                             run_id: strawberry.ID | None = None,
+                             job_id: strawberry.ID | None = None) -> list[GateDecision]:
+        if not 0 <= first <= MAX_PAGE:
+            raise ValueError(f"first must be between 0 and {MAX_PAGE}")
+        rows = await info.context.call(info.context.store.decisions, first,
+                                       str(run_id) if run_id else None,
+                                       str(job_id) if job_id else None)
+        return [GateDecision.of(d) for d in rows]
+
     @strawberry.field
     async def namespaces(self, info: Info) -> list[str]:
         return await info.context.call(info.context.store.namespaces)

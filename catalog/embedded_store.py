@@ -25,8 +25,10 @@ from headwater.catalog.model import (
     TERMINAL_STATES,
     DatasetRecord,
     DeadLetter,
+    DecisionRecord,
     EventWrite,
     FieldRecord,
+    Flow,
     Graph,
     GraphEdge,
     GraphNode,
@@ -96,6 +98,13 @@ CREATE TABLE IF NOT EXISTS quality_results (
 CREATE INDEX IF NOT EXISTS quality_dataset ON quality_results(dataset_id, observed_at);
 CREATE TABLE IF NOT EXISTS declassified_edges (
   source_id TEXT NOT NULL, target_id TEXT NOT NULL, PRIMARY KEY (source_id, target_id));
+CREATE INDEX IF NOT EXISTS column_edges_job ON column_edges(job_id);
+CREATE TABLE IF NOT EXISTS decisions (
+  id TEXT PRIMARY KEY, time TEXT NOT NULL, principal TEXT NOT NULL, job_id TEXT, run_id TEXT,
+  decision TEXT NOT NULL, reasons BLOB NOT NULL, masks BLOB NOT NULL,
+  policy_revision TEXT NOT NULL, engine TEXT NOT NULL, input_digest TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);
+CREATE INDEX IF NOT EXISTS decisions_run ON decisions(run_id, time);
 CREATE TABLE IF NOT EXISTS dead_letters (
   id TEXT PRIMARY KEY, received_at TEXT NOT NULL, reason TEXT NOT NULL, errors BLOB NOT NULL,
   payload BLOB NOT NULL);
@@ -541,6 +550,18 @@ class EmbeddedStore:
             for r in rows
         ]
 
+    def latest_quality(self, dataset_ids: Sequence[str]) -> dict[str, list[QualityRecord]]:
+        out: dict[str, list[QualityRecord]] = {i: [] for i in dataset_ids}
+        for r in self._in(
+            "SELECT * FROM (SELECT q.*, row_number() OVER (PARTITION BY dataset_id, assertion,"
+            " coalesce(field, '') ORDER BY observed_at DESC) AS n FROM quality_results q"
+            " WHERE dataset_id IN ({ids})) WHERE n = 1 ORDER BY assertion, field", dataset_ids,
+        ):
+            out[r["dataset_id"]].append(QualityRecord(
+                r["assertion"], bool(r["success"]), r["field"], r["run_id"], r["observed_at"],
+                r["source"], orjson.loads(r["value"]) if r["value"] else None))
+        return out
+
     def job(self, namespace: str, name: str) -> JobRecord | None:
         rows = self._rows("SELECT id FROM jobs WHERE namespace = ? AND name = ?", (namespace, name))
         return self.jobs_by_id([rows[0][0]])[0] if rows else None
@@ -731,6 +752,34 @@ class EmbeddedStore:
 
     def event_count(self) -> int:
         return int(self._rows("SELECT count(*) FROM events")[0][0])
+
+    def job_flows(self, job_id: str) -> list[Flow]:
+        return [
+            Flow(sn, sname, sf, tn, tname, tf, f"{t}/{st}" if st else t, bool(m))
+            for sn, sname, sf, tn, tname, tf, t, st, m in self._db.execute(
+                "SELECT sd.namespace, sd.name, e.source_field, td.namespace, td.name,"
+                " e.target_field, e.type, e.subtype, e.masking FROM column_edges e"
+                " JOIN datasets sd ON sd.id = e.source_dataset"
+                " JOIN datasets td ON td.id = e.target_dataset WHERE e.job_id = ?"
+                " ORDER BY 1, 2, 3, 4, 5, 6", (job_id,))
+        ]
+
+    def log_decision(self, d: DecisionRecord) -> None:
+        self._edit(("INSERT INTO decisions(id, time, principal, job_id, run_id, decision, reasons,"
+                    " masks, policy_revision, engine, input_digest) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (d.id, d.time, d.principal, d.job_id, d.run_id, d.decision,
+                     orjson.dumps(d.reasons), orjson.dumps(d.masks), d.policy_revision, d.engine,
+                     d.input_digest)))
+
+    def decisions(self, first: int = 50, run_id: str | None = None,
+                  job_id: str | None = None) -> list[DecisionRecord]:
+        rows = self._rows(
+            "SELECT * FROM decisions WHERE (:run IS NULL OR run_id = :run)"
+            " AND (:job IS NULL OR job_id = :job) ORDER BY time DESC, id LIMIT :first",
+            {"run": run_id, "job": job_id, "first": first})  # type: ignore[arg-type]
+        return [DecisionRecord(r["id"], r["time"], r["principal"], r["job_id"], r["run_id"],
+                               r["decision"], orjson.loads(r["reasons"]), orjson.loads(r["masks"]),
+                               r["policy_revision"], r["engine"], r["input_digest"]) for r in rows]
 
     # -- steward edits ----------------------------------------------------------------------
 

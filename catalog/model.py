@@ -255,6 +255,37 @@ class Graph:
     truncated: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """A column derivation a job performs (from its last reported column lineage)."""
+
+    source_namespace: str
+    source_name: str
+    source_field: str
+    target_namespace: str
+    target_name: str
+    target_field: str
+    transformation: str
+    masking: bool
+
+
+@dataclass(slots=True)
+class DecisionRecord:
+    """One gate decision, as the decision log keeps it."""
+
+    id: str
+    time: str
+    principal: str
+    job_id: str | None
+    run_id: str | None
+    decision: str
+    reasons: list[dict[str, Any]]
+    masks: list[dict[str, Any]]
+    policy_revision: str
+    engine: str
+    input_digest: str
+
+
 @dataclass(slots=True)
 class DeadLetter:
     id: str

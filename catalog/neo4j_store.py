@@ -25,8 +25,10 @@ from headwater.catalog.model import (
     TERMINAL_STATES,
     DatasetRecord,
     DeadLetter,
+    DecisionRecord,
     EventWrite,
     FieldRecord,
+    Flow,
     Graph,
     GraphEdge,
     GraphNode,
@@ -48,6 +50,9 @@ CONSTRAINTS = [
     "CREATE INDEX schema_dataset IF NOT EXISTS FOR (n:SchemaVersion) ON (n.datasetId)",
     "CREATE INDEX run_job IF NOT EXISTS FOR (n:Run) ON (n.jobId)",
     "CREATE INDEX quality_dataset IF NOT EXISTS FOR (n:Quality) ON (n.datasetId)",
+    "CREATE INDEX derives_job IF NOT EXISTS FOR ()-[e:DERIVES]-() ON (e.jobId)",
+    "CREATE INDEX decision_time IF NOT EXISTS FOR (n:Decision) ON (n.time)",
+    "CREATE INDEX decision_run IF NOT EXISTS FOR (n:Decision) ON (n.runId)",
 ]
 
 INHERIT_DEPTH = 20
@@ -413,6 +418,19 @@ class Neo4jStore:
                               orjson.loads(q["value"]) if q.get("value") else None)
                 for q in (r["q"] for r in rows)]
 
+    def latest_quality(self, dataset_ids: Sequence[str]) -> dict[str, list[QualityRecord]]:
+        out: dict[str, list[QualityRecord]] = {i: [] for i in dataset_ids}
+        for r in self._read(
+            "UNWIND $ids AS id MATCH (q:Quality {datasetId: id})"
+            " WITH id, q ORDER BY q.observedAt DESC"
+            " WITH id, q.assertion AS a, coalesce(q.field, '') AS f, head(collect(q)) AS q"
+            " RETURN id, q ORDER BY a, f", ids=list(dataset_ids)):
+            q = r["q"]
+            out[r["id"]].append(QualityRecord(q["assertion"], q["success"], q.get("field"),
+                                              q.get("runId"), q["observedAt"], q["source"],
+                                              orjson.loads(q["value"]) if q.get("value") else None))
+        return out
+
     def job(self, namespace: str, name: str) -> JobRecord | None:
         rows = self._read("MATCH (j:Job {namespace: $ns, name: $name}) RETURN j.id AS id",
                           ns=namespace, name=name)
@@ -557,6 +575,37 @@ class Neo4jStore:
                           " RETURN d.id AS id ORDER BY id LIMIT $first",
                           **params, after=after or "", first=first)
         return [r["id"] for r in page], int(total)
+
+    def job_flows(self, job_id: str) -> list[Flow]:
+        rows = self._read(
+            "MATCH (s:Field)-[e:DERIVES {jobId: $job}]->(t:Field)"
+            " MATCH (sd:Dataset {id: s.datasetId}), (td:Dataset {id: t.datasetId})"
+            " RETURN sd.namespace AS sn, sd.name AS sname, s.name AS sf, td.namespace AS tn,"
+            " td.name AS tname, t.name AS tf, e.type AS type, e.subtype AS subtype,"
+            " e.masking AS masking ORDER BY sn, sname, sf, tn, tname, tf", job=job_id)
+        return [Flow(r["sn"], r["sname"], r["sf"], r["tn"], r["tname"], r["tf"],
+                     f"{r['type']}/{r['subtype']}" if r["subtype"] else r["type"],
+                     bool(r["masking"])) for r in rows]
+
+    def log_decision(self, d: DecisionRecord) -> None:
+        self._edit("CREATE (:Decision {id: $id, time: $time, principal: $principal, jobId: $job,"
+                   " runId: $run, decision: $decision, reasons: $reasons, masks: $masks,"
+                   " policyRevision: $revision, engine: $engine, inputDigest: $digest})",
+                   id=d.id, time=d.time, principal=d.principal, job=d.job_id, run=d.run_id,
+                   decision=d.decision, reasons=orjson.dumps(d.reasons).decode(),
+                   masks=orjson.dumps(d.masks).decode(), revision=d.policy_revision,
+                   engine=d.engine, digest=d.input_digest)
+
+    def decisions(self, first: int = 50, run_id: str | None = None,
+                  job_id: str | None = None) -> list[DecisionRecord]:
+        rows = self._read("MATCH (d:Decision) WHERE ($run IS NULL OR d.runId = $run)"
+                          " AND ($job IS NULL OR d.jobId = $job)"
+                          " RETURN d ORDER BY d.time DESC, d.id LIMIT $first",
+                          run=run_id, job=job_id, first=first)
+        return [DecisionRecord(d["id"], d["time"], d["principal"], d.get("jobId"),
+                               d.get("runId"), d["decision"], orjson.loads(d["reasons"]),
+                               orjson.loads(d["masks"]), d["policyRevision"], d["engine"],
+                               d["inputDigest"]) for d in (r["d"] for r in rows)]
 
     # -- steward edits ----------------------------------------------------------------------
 

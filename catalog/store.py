@@ -8,8 +8,10 @@ from typing import Any, Protocol, runtime_checkable
 from headwater.catalog.model import (
     DatasetRecord,
     DeadLetter,
+    DecisionRecord,
     EventWrite,
     FieldRecord,
+    Flow,
     Graph,
     JobRecord,
     QualityRecord,
@@ -50,6 +52,10 @@ class Store(Protocol):
 
     def quality_results(self, dataset_id: str, first: int = 20) -> list[QualityRecord]:
         """Newest first."""
+        ...
+
+    def latest_quality(self, dataset_ids: Sequence[str]) -> dict[str, list[QualityRecord]]:
+        """Per dataset, the newest result of each (assertion, field)."""
         ...
 
     def job(self, namespace: str, name: str) -> JobRecord | None: ...
@@ -99,6 +105,18 @@ class Store(Protocol):
                       classification: str | None, first: int, after: str | None
                       ) -> tuple[list[str], int]:
         """(dataset ids ordered by id after the cursor id ``after``, total count matching)."""
+        ...
+
+    def job_flows(self, job_id: str) -> list[Flow]:
+        """The column derivations the job last reported (its outputs' column lineage)."""
+        ...
+
+    # -- decision log ---------------------------------------------------------------------
+    def log_decision(self, decision: DecisionRecord) -> None: ...
+
+    def decisions(self, first: int = 50, run_id: str | None = None,
+                  job_id: str | None = None) -> list[DecisionRecord]:
+        """Newest first."""
         ...
 
     # -- steward edits (each its own transaction) ------------------------------------------

@@ -185,12 +185,15 @@ def render_tree(graph: dict, root: str, direction: str) -> str:
     return "\n".join(lines)
 
 
-def split_dataset(value: str, namespaces: list[str]) -> tuple[str, str]:
+def split_dataset(value: str, namespaces: list[str], lenient: bool = False) -> tuple[str, str]:
     """``NS:NAME`` split at the last colon that leaves a known namespace (namespaces contain
-    colons: ``postgres://db:5432:shop.public.orders``)."""
+    colons: ``postgres://db:5432:shop.public.orders``); ``lenient``: else at the last colon."""
     known = sorted((ns for ns in namespaces if value.startswith(ns + ":")), key=len, reverse=True)
     if known:
         return known[0], value[len(known[0]) + 1:]
+    if lenient and ":" in value.strip(":"):
+        ns, _, name = value.rpartition(":")
+        return ns, name
     raise click.BadParameter(f"{value!r} does not start with a known namespace and ':'; known "
                              f"namespaces: {', '.join(namespaces) or 'none yet'}")
 
@@ -266,3 +269,57 @@ def impact(target: str, drop_field: tuple[str, ...], rename_field: tuple[str, ..
             console.print(f"• {finding}")
     if fail_on_breaking and report["breaking"]:
         sys.exit(1)
+
+
+@main.group()
+def gate() -> None:
+    """Ask the policy gate before a run."""
+
+
+GATE_EXIT = {"allow": 0, "mask": 3, "deny": 2}
+
+
+@gate.command("check")
+@click.option("--event", "event_file", type=click.Path(exists=True, dir_okay=False,
+                                                       path_type=Path),
+              help="An OpenLineage START event (JSON) describing the planned run.")
+@click.option("--job", "job_ref", help="NS:NAME of the job (instead of --event).")
+@click.option("--input", "inputs", multiple=True, help="NS:NAME of an input dataset.")
+@click.option("--output", "outputs", multiple=True, help="NS:NAME of an output dataset.")
+@click.option("--purpose", help="Why the run processes data.")
+@click.option("--environment", help="dev, prod, … (some environments may fail open).")
+@click.option("--json", "as_json", is_flag=True)
+@url_option
+def gate_check(event_file: Path | None, job_ref: str | None, inputs: tuple[str, ...],
+               outputs: tuple[str, ...], purpose: str | None, environment: str | None,
+               as_json: bool, url: str) -> None:
+    """Exit 0 allow, 3 mask (directives printed), 2 deny (reasons printed), 1 error."""
+    from headwater.client import Client, HeadwaterError
+
+    try:
+        with Client(url) as client:
+            if event_file is not None:
+                decision = client.gate(event=json.loads(event_file.read_text()), purpose=purpose,
+                                       environment=environment)
+            elif job_ref:
+                known = client.graphql("{ namespaces }")["namespaces"]
+                decision = client.gate(
+                    split_dataset(job_ref, known, lenient=True),
+                    [split_dataset(i, known, lenient=True) for i in inputs],
+                    [split_dataset(o, known, lenient=True) for o in outputs],
+                    purpose=purpose, environment=environment)
+            else:
+                raise click.UsageError("give --event FILE, or --job with --input/--output")
+    except (HeadwaterError, ValueError, click.BadParameter) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps({"decision": decision.decision, "reasons": decision.reasons,
+                               "masks": decision.masks, "decisionId": decision.decision_id}))
+    else:
+        click.echo(f"{decision.decision.upper()}  (decision {decision.decision_id})")
+        for m in decision.masks:
+            click.echo(f"  mask {m['dataset']} {m['field']} with {m['strategy']}")
+        for r in decision.reasons:
+            click.echo(f"  {r.get('severity', 'deny')}: [{r['rule']}] {r['message']}")
+    sys.exit(GATE_EXIT[decision.decision])

@@ -3,9 +3,27 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """What the gate said: ``allow``, ``mask`` (apply ``masks``) or ``deny`` (see ``reasons``)."""
+
+    decision: str
+    reasons: list[dict[str, Any]]
+    masks: list[dict[str, Any]]
+    decision_id: str
+    policy_revision: str
+
+    @property
+    def allowed(self) -> bool:
+        """The run may go ahead (possibly with masking)."""
+        return self.decision in ("allow", "mask")
 
 
 class HeadwaterError(RuntimeError):
@@ -31,6 +49,14 @@ class Client:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def _post(self, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.post(path, **kwargs)
+        except httpx.TransportError as exc:
+            raise HeadwaterError(0, f"cannot reach Headwater at {self.url} ({exc}): is it "
+                                 "running? Set --url or HEADWATER_URL") from None
+        return self._check(response)
+
     def _check(self, response: httpx.Response) -> Any:
         if response.status_code >= 400:
             try:
@@ -42,13 +68,33 @@ class Client:
         return response.json()
 
     def send_batch(self, body: bytes) -> dict[str, Any]:
-        return self._check(self._http.post(
-            "/api/v1/lineage/batch", content=body, headers={"Content-Type": "application/json"}
-        ))
+        return self._post("/api/v1/lineage/batch", content=body,
+                          headers={"Content-Type": "application/json"})
+
+    def gate(self, job: tuple[str, str] | None = None, inputs: Sequence[tuple[str, str]] = (),
+             outputs: Sequence[tuple[str, str]] = (), *, purpose: str | None = None,
+             environment: str | None = None, event: dict[str, Any] | None = None
+             ) -> GateDecision:
+        """Ask the gate before a run: pass the planned OpenLineage START ``event``, or the job
+        and its inputs/outputs as (namespace, name) pairs. For an Airflow task, Dagster op or
+        Prefect flow: ``if not client.gate(...).allowed: raise ...``."""
+        if event is not None:
+            body: dict[str, Any] = dict(event)
+            if purpose or environment:
+                body["context"] = {"purpose": purpose, "environment": environment}
+        elif job is not None:
+            body = {"job": {"namespace": job[0], "name": job[1]},
+                    "inputs": [{"namespace": n, "name": m} for n, m in inputs],
+                    "outputs": [{"namespace": n, "name": m} for n, m in outputs],
+                    "context": {"purpose": purpose, "environment": environment}}
+        else:
+            raise ValueError("pass either event= or job=")
+        answer = self._post("/api/v1/gate", json=body)
+        return GateDecision(answer["decision"], answer["reasons"], answer["masks"],
+                            answer["decisionId"], answer["policyRevision"])
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = self._check(self._http.post("/graphql", json={"query": query,
-                                                             "variables": variables or {}}))
+        body = self._post("/graphql", json={"query": query, "variables": variables or {}})
         if body.get("errors"):
             raise HeadwaterError(200, "; ".join(e["message"] for e in body["errors"]))
         return body["data"]

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     neo4j_database: str | None = None
     policy_engine: Literal["embedded", "opa"] = "embedded"
     opa_url: str = "http://127.0.0.1:8181"
+    opa_push_bundle: bool = False  # load policies/rego into OPA at start (else OPA loads it)
+    gate_timeout_seconds: float = 2.0
+    gate_fail_open_environments: list[str] = []  # e.g. ["dev"]: allow when the engine is down
     host: str = "127.0.0.1"
     port: int = 5000
     auth: bool = True

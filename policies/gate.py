@@ -1,0 +1,140 @@
+"""The run gate: enrich a planned run with catalog facts, ask the policy, log the decision.
+
+Fail closed: an engine that is down, slow past its timeout or answering garbage gives ``deny``
+with reason ``policy_engine_unavailable``, unless the run's environment is configured fail-open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from prometheus_client import Counter, Histogram
+
+from headwater.catalog import DatasetRecord, DecisionRecord, Flow, Store
+from headwater.catalog.ids import dataset_id, field_id, job_id
+from headwater.policies.engine import PolicyEngine, PolicyEngineUnavailable
+
+DECISIONS = Counter("headwater_gate_decisions_total", "Gate decisions", ["decision"])
+GATE_SECONDS = Histogram("headwater_gate_seconds", "Gate latency by phase", ["phase"],
+                         buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5))
+VERDICTS = ("allow", "mask", "deny")
+
+
+@dataclass
+class GateRequest:
+    job: tuple[str, str]
+    inputs: list[tuple[str, str]]
+    outputs: list[tuple[str, str]]
+    purpose: str | None = None
+    environment: str | None = None
+    principal: str | None = None
+    run_id: str | None = None
+    job_tags: list[str] = field(default_factory=list)
+    flows: list[Flow] | None = None  # planned column flows; None: use the job's last known
+
+
+@dataclass
+class GateDecision:
+    record: DecisionRecord
+    enrich_ms: float
+    evaluate_ms: float
+
+
+def _dataset_doc(ref: tuple[str, str], record: DatasetRecord | None, fields: list[Any],
+                 inherited: dict[str, list[str]], quality: list[Any]) -> dict[str, Any]:
+    tags = sorted(record.tags) if record else []
+    return {
+        "id": dataset_id(*ref), "namespace": ref[0], "name": ref[1], "known": record is not None,
+        "tags": tags, "retentionDays": record.retention_days if record else None,
+        "purposes": sorted(t.split(":", 1)[1] for t in tags if t.startswith("purpose:")),
+        "piiAllowed": sorted(t.split(":", 1)[1] for t in tags if t.startswith("pii-allowed:")),
+        "quality": {
+            "failed": sorted({_assertion(q) for q in quality if not q.success}),
+            "passed": sorted({_assertion(q) for q in quality if q.success}),
+        },
+        "fields": [{"name": f.name, "type": f.type, "classifications": f.classifications,
+                    "inherited": inherited.get(field_id(*ref, f.name), [])} for f in fields],
+    }
+
+
+def _assertion(q: Any) -> str:
+    return f"{q.assertion}({q.field})" if q.field else q.assertion
+
+
+class Gate:
+    def __init__(self, store: Store, engine: PolicyEngine,
+                 fail_open_environments: Sequence[str] = ()) -> None:
+        self.store = store
+        self.engine = engine
+        self.fail_open = set(fail_open_environments)
+
+    def enrich(self, req: GateRequest) -> dict[str, Any]:
+        """The policy's input document (documented in policies/rego/README.md). A handful of
+        bulk store reads, whatever the number of datasets and fields."""
+        refs = [*req.inputs, *req.outputs]
+        ids = [dataset_id(*r) for r in refs]
+        records = dict(zip(ids, self.store.datasets_by_id(ids), strict=True))
+        fields = self.store.fields(ids)
+        inherited = self.store.inherited_classifications(
+            [field_id(*r, f.name) for r, i in zip(refs, ids, strict=True) for f in fields[i]])
+        quality = self.store.latest_quality([dataset_id(*r) for r in req.inputs])
+        flows = req.flows if req.flows is not None else self.store.job_flows(job_id(*req.job))
+        known = set(refs)
+        return {
+            "job": {"namespace": req.job[0], "name": req.job[1], "tags": sorted(req.job_tags)},
+            "context": {k: v for k, v in (("purpose", req.purpose),
+                                          ("environment", req.environment),
+                                          ("principal", req.principal)) if v is not None},
+            "inputs": [_dataset_doc(r, records[dataset_id(*r)], fields[dataset_id(*r)], inherited,
+                                    quality.get(dataset_id(*r), [])) for r in req.inputs],
+            "outputs": [_dataset_doc(r, records[dataset_id(*r)], fields[dataset_id(*r)], inherited,
+                                     []) for r in req.outputs],
+            "flows": [{"from": {"namespace": f.source_namespace, "name": f.source_name,
+                                "field": f.source_field},
+                       "to": {"namespace": f.target_namespace, "name": f.target_name,
+                              "field": f.target_field},
+                       "transformation": f.transformation, "masking": f.masking}
+                      for f in flows
+                      if (f.source_namespace, f.source_name) in known
+                      and (f.target_namespace, f.target_name) in known],
+        }
+
+    def decide(self, req: GateRequest, principal: str) -> GateDecision:
+        started = time.perf_counter()
+        document = self.enrich(req)
+        enriched = time.perf_counter()
+        try:
+            answer = self.engine.evaluate("headwater/gate/decision", document)
+            if not (isinstance(answer, dict) and answer.get("decision") in VERDICTS
+                    and isinstance(answer.get("reasons"), list)
+                    and isinstance(answer.get("masks"), list)):
+                raise PolicyEngineUnavailable(f"the policy answered garbage: {answer!r:.200}")
+            verdict, reasons, masks = answer["decision"], answer["reasons"], answer["masks"]
+        except PolicyEngineUnavailable as exc:
+            fail_open = req.environment in self.fail_open
+            verdict, masks = ("allow" if fail_open else "deny"), []
+            reasons = [{"rule": "policy_engine_unavailable", "severity": "warn" if fail_open
+                        else "deny", "dataset": None, "field": None,
+                        "message": f"{exc}" + (" (fail-open environment)" if fail_open else
+                                               "; the gate fails closed")}]
+        evaluated = time.perf_counter()
+        key = lambda d: orjson.dumps(d, option=orjson.OPT_SORT_KEYS)  # noqa: E731
+        record = DecisionRecord(
+            id=str(uuid.uuid4()), time=datetime.now(UTC).isoformat(timespec="microseconds"),
+            principal=principal, job_id=job_id(*req.job), run_id=req.run_id, decision=verdict,
+            reasons=sorted(reasons, key=key), masks=sorted(masks, key=key),
+            policy_revision=self.engine.revision(), engine=self.engine.kind,
+            input_digest="sha256:" + hashlib.sha256(
+                orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32])
+        self.store.log_decision(record)
+        DECISIONS.labels(verdict).inc()
+        GATE_SECONDS.labels("enrich").observe(enriched - started)
+        GATE_SECONDS.labels("evaluate").observe(evaluated - enriched)
+        return GateDecision(record, (enriched - started) * 1000, (evaluated - enriched) * 1000)
