@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 import orjson
 
 BUNDLE = Path(__file__).parent / "rego"
+ENTRYPOINTS = ("headwater/gate/decision", "headwater/erasure/decision")
 
 
 class PolicyEngineUnavailable(RuntimeError):
@@ -63,14 +64,18 @@ class EmbeddedEngine:
         for p in modules:
             self._interpreter.add_module(p.name, p.read_text())
         self._interpreter.add_data_json(data.read_text())
+        # Compiled once; each evaluation then only binds the input.
+        self._bundle_compiled = self._interpreter.build(None, ENTRYPOINTS)
         self._lock = threading.Lock()  # one interpreter, one evaluation at a time
 
     def evaluate(self, path: str, input: dict[str, Any]) -> Any:
-        query = "data." + path.strip("/").replace("/", ".")
+        path = path.strip("/")
+        query = "data." + path.replace("/", ".")
         with self._lock:
             try:
                 self._interpreter.set_input_term(orjson.dumps(input).decode())  # JSON is Rego
-                output = self._interpreter.query(query)
+                output = (self._interpreter.query_bundle_entrypoint(self._bundle_compiled, path)
+                          if path in ENTRYPOINTS else self._interpreter.query(query))
             except self._regopy.RegoError as exc:
                 raise PolicyEngineUnavailable(f"embedded Rego evaluation failed: {exc}") from exc
         try:

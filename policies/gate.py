@@ -97,9 +97,11 @@ class Gate:
             "outputs": [_dataset_doc(r, records[dataset_id(*r)], fields[dataset_id(*r)], inherited,
                                      []) for r in req.outputs],
             "flows": [{"from": {"namespace": f.source_namespace, "name": f.source_name,
-                                "field": f.source_field},
+                                "field": f.source_field,
+                                "dataset": dataset_id(f.source_namespace, f.source_name)},
                        "to": {"namespace": f.target_namespace, "name": f.target_name,
-                              "field": f.target_field},
+                              "field": f.target_field,
+                              "dataset": dataset_id(f.target_namespace, f.target_name)},
                        "transformation": f.transformation, "masking": f.masking}
                       for f in flows
                       if (f.source_namespace, f.source_name) in known

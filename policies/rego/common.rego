@@ -1,4 +1,5 @@
-# Helpers the gate rules share.
+# Helpers the gate rules share. Lookups go through objects built once per evaluation, so a
+# rule over every flow never rescans the datasets or their fields.
 package headwater.common
 
 import data.headwater.config
@@ -13,41 +14,31 @@ is_pii(c) if {
 	covers(c, p)
 }
 
-# Direct and inherited classifications of a field of a dataset.
-classes_of(ds, field) := {c |
-	some f in ds.fields
-	f.name == field
-	some c in array.concat(f.classifications, f.inherited)
+datasets := {d.id: d | some d in array.concat(input.inputs, input.outputs)}
+
+# dataset id -> field name -> direct and inherited classifications
+field_classes := {d.id: {f.name: array.concat(f.classifications, f.inherited) | some f in d.fields} |
+	some d in array.concat(input.inputs, input.outputs)
 }
 
-all_classes(ds) := {c |
-	some f in ds.fields
+pii_inputs := {d.id |
+	some d in input.inputs
+	some f in d.fields
 	some c in array.concat(f.classifications, f.inherited)
-}
-
-has_pii(ds) if {
-	some c in all_classes(ds)
 	is_pii(c)
 }
 
-same(a, b) if {
-	a.namespace == b.namespace
-	a.name == b.name
-}
+input_ids := {d.id | some d in input.inputs}
 
-# The input or output document a flow endpoint names.
-dataset(ref) := d if {
-	some d in array.concat(input.inputs, input.outputs)
-	same(d, ref)
-}
-
-# Ids of the inputs an output's fields derive from: from the planned flows when there are
-# any, otherwise (nothing known) every input.
-feeding(out) := {src.id |
+# output id -> ids of the inputs its fields derive from: from the planned flows when there
+# are any, otherwise (nothing known) every input.
+flow_sources[out] contains src if {
 	some flow in input.flows
-	same(flow.to, out)
-	some src in input.inputs
-	same(src, flow.from)
-} if count(input.flows) > 0
+	out := flow.to.dataset
+	src := flow.from.dataset
+	src in input_ids
+}
 
-else := {src.id | some src in input.inputs}
+feeds := {out.id: object.get(flow_sources, out.id, set()) | some out in input.outputs} if {
+	count(input.flows) > 0
+} else := {out.id: input_ids | some out in input.outputs}

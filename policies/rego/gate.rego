@@ -16,16 +16,17 @@ denials := {r |
 strength := {"partial": 1, "hash": 2, "redact": 3, "null": 4}
 
 # One directive per field: the strongest strategy any of its classifications asks for.
-masks contains m if {
+# (Grouped with a multi-value rule, one pass over the candidates.)
+asked[key] contains m.strategy if {
 	some m in pii.masks
-	not stronger(m)
+	key := [m.dataset, m.field]
 }
 
-stronger(m) if {
-	some o in pii.masks
-	o.dataset == m.dataset
-	o.field == m.field
-	strength[o.strategy] > strength[m.strategy]
+masks contains {"dataset": key[0], "field": key[1], "strategy": best} if {
+	some key, strategies in asked
+	top := max({strength[s] | some s in strategies})
+	some best in strategies
+	strength[best] == top
 }
 
 verdict := "deny" if count(denials) > 0

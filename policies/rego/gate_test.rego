@@ -10,8 +10,8 @@ ds(id, fields, extra) := object.union({
 	"quality": {"failed": [], "passed": []}, "fields": fields,
 }, extra)
 
-flow(src, sf, dst, df) := {"from": {"namespace": "pg", "name": src, "field": sf},
-	"to": {"namespace": "pg", "name": dst, "field": df}, "transformation": "DIRECT/IDENTITY",
+flow(src, sf, dst, df) := {"from": {"namespace": "pg", "name": src, "field": sf, "dataset": concat(":", ["dataset", "pg", src])},
+	"to": {"namespace": "pg", "name": dst, "field": df, "dataset": concat(":", ["dataset", "pg", dst])}, "transformation": "DIRECT/IDENTITY",
 	"masking": false}
 
 job := {"namespace": "etl", "name": "copy", "tags": []}

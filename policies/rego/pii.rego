@@ -14,13 +14,13 @@ approved(out, c) if {
 violations contains v if {
 	some flow in input.flows
 	not flow.masking
-	src := common.dataset(flow.from)
-	out := common.dataset(flow.to)
-	some c in common.classes_of(src, flow.from.field)
+	src := flow.from.dataset
+	some c in common.field_classes[src][flow.from.field]
 	common.is_pii(c)
+	out := common.datasets[flow.to.dataset]
 	not approved(out, c)
 	v := {"dataset": out.id, "field": flow.to.field, "classification": c,
-		"source": sprintf("%s.%s", [src.id, flow.from.field])}
+		"source": concat(".", [src, flow.from.field])}
 }
 
 # No flows known: any PII field of any input may reach any output (field unknown).
@@ -33,7 +33,7 @@ violations contains v if {
 	some out in input.outputs
 	not approved(out, c)
 	v := {"dataset": out.id, "field": null, "classification": c,
-		"source": sprintf("%s.%s", [src.id, f.name])}
+		"source": concat(".", [src.id, f.name])}
 }
 
 masking_allowed if "masking:allowed" in input.job.tags
@@ -74,5 +74,5 @@ reasons contains r if {
 	not maskable(v)
 	where := object.get({"null": "an unknown column"}, sprintf("%v", [v.field]), v.field)
 	r := {"rule": "pii_placement", "severity": "deny", "dataset": v.dataset, "field": v.field,
-		"message": sprintf("%s (from %s) would flow into %s of %s, which is not approved for it: tag it pii-allowed:%s, or let the job mask", [v.classification, v.source, where, v.dataset, v.classification])}
+		"message": concat("", [v.classification, " (from ", v.source, ") would flow into ", where, " of ", v.dataset, ", which is not approved for it: tag it pii-allowed:", v.classification, ", or let the job mask"])}
 }

@@ -9,7 +9,7 @@ reasons contains r if {
 	out.retentionDays != null
 	days := {i.retentionDays |
 		some i in input.inputs
-		i.id in common.feeding(out)
+		i.id in common.feeds[out.id]
 		i.retentionDays != null
 	}
 	count(days) > 0
@@ -23,9 +23,9 @@ reasons contains r if {
 	some out in input.outputs
 	out.retentionDays == null
 	some i in input.inputs
-	i.id in common.feeding(out)
+	i.id in common.feeds[out.id]
 	i.retentionDays != null
-	common.has_pii(i)
+	i.id in common.pii_inputs
 	r := {"rule": "retention", "severity": "deny", "dataset": out.id, "field": null,
 		"message": sprintf("%s has no retention but receives PII from %s, kept at most %d days: set a retention on it", [out.id, i.id, i.retentionDays])}
 }

@@ -29,8 +29,8 @@ def ds(name: str, fields: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
 
 
 def flow(src: str, sf: str, dst: str, df: str, masking: bool = False) -> dict[str, Any]:
-    return {"from": {"namespace": "pg", "name": src, "field": sf},
-            "to": {"namespace": "pg", "name": dst, "field": df},
+    return {"from": {"namespace": "pg", "name": src, "field": sf, "dataset": f"dataset:pg:{src}"},
+            "to": {"namespace": "pg", "name": dst, "field": df, "dataset": f"dataset:pg:{dst}"},
             "transformation": "DIRECT/IDENTITY", "masking": masking}
 
 
