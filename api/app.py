@@ -13,7 +13,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from strawberry.fastapi import GraphQLRouter
 
 from headwater import __version__
-from headwater.api import gate_routes, graphql_schema, ingest_routes, lineage_routes, problems
+from headwater.api import (
+    gate_routes,
+    graphql_schema,
+    ingest_routes,
+    lineage_routes,
+    problems,
+    quality_routes,
+)
 from headwater.api.auth import TokenCache
 from headwater.api.security import principal_role
 from headwater.catalog import Store, StoreError
@@ -47,6 +54,7 @@ def build_app(settings: Any, store: Store, engine: PolicyEngine, *,
 
     if only in (None, "ingestion"):
         app.include_router(ingest_routes.router)
+        app.include_router(quality_routes.router)
     if only in (None, "api"):
         async def context(request: Request) -> graphql_schema.Context:
             if (request.method == "GET" and "query" not in request.query_params

@@ -18,6 +18,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.fastapi import BaseContext
+from strawberry.scalars import JSON
 
 from headwater import lineage as lineage_api
 from headwater.api.auth import RANK
@@ -27,10 +28,11 @@ from headwater.catalog import (
     FieldRecord,
     Graph,
     JobRecord,
+    QualityRecord,
     RunRecord,
     Store,
 )
-from headwater.catalog.ids import field_id
+from headwater.catalog.ids import dataset_id, field_id
 from headwater.catalog.model import CLASSIFICATION, SchemaVersionRecord
 from headwater.lineage import impact as impact_api
 
@@ -121,12 +123,22 @@ class Field:
     description: str | None
     classifications: list[str]
     field_id: strawberry.Private[str | None] = None
+    dataset_id: strawberry.Private[str | None] = None
 
     @staticmethod
     def of(f: FieldRecord, namespace: str | None = None, name: str | None = None) -> Field:
+        where = (namespace, name) if namespace and name else None
         return Field(name=f.name, type=f.type, description=f.description,
                      classifications=f.classifications,
-                     field_id=field_id(namespace, name, f.name) if namespace and name else None)
+                     field_id=field_id(*where, f.name) if where else None,
+                     dataset_id=dataset_id(*where) if where else None)
+
+    @strawberry.field(description="Quality results about this column, newest first.")
+    async def quality_results(self, info: Info, first: int = 20,
+                              failures_only: bool = False) -> list[QualityResult]:
+        if not self.dataset_id:
+            return []
+        return await _quality(info, self.dataset_id, first, None, self.name, failures_only)
 
     @strawberry.field(description="Classifications that flow here from upstream fields along "
                       "column lineage (not through masking or declassifying derivations).")
@@ -185,6 +197,29 @@ class QualityResult:
     run_id: strawberry.ID | None
     observed_at: datetime
     source: str
+    observed_value: JSON | None = None
+
+    @staticmethod
+    def of(q: QualityRecord) -> QualityResult:
+        return QualityResult(assertion=q.assertion, field=q.field, success=q.success,
+                             run_id=strawberry.ID(q.run_id) if q.run_id else None,
+                             observed_at=datetime.fromisoformat(q.observed_at), source=q.source,
+                             observed_value=q.value)
+
+
+@strawberry.type
+class QualitySummary:
+    status: str  # "passing", "failing" or "unknown" (no results yet)
+    failing: list[QualityResult]
+    latest: list[QualityResult]  # the newest result of each assertion
+
+
+async def _quality(info: Info, dataset: str, first: int, run_id: strawberry.ID | None,
+                   field: str | None, failures_only: bool) -> list[QualityResult]:
+    rows = await info.context.call(info.context.store.quality_results, dataset,
+                                   max(0, min(first, MAX_PAGE)), str(run_id) if run_id else None,
+                                   field, failures_only)
+    return [QualityResult.of(q) for q in rows]
 
 
 @strawberry.type
@@ -225,14 +260,20 @@ class Dataset:
         return [SchemaVersion.of(v, rows[i + 1] if i + 1 < len(rows) else None)
                 for i, v in enumerate(rows[:first])]
 
-    @strawberry.field
-    async def quality_results(self, info: Info, first: int = 20) -> list[QualityResult]:
-        rows = await info.context.call(info.context.store.quality_results, self.id,
-                                       max(0, min(first, 500)))
-        return [QualityResult(assertion=q.assertion, field=q.field, success=q.success,
-                              run_id=strawberry.ID(q.run_id) if q.run_id else None,
-                              observed_at=datetime.fromisoformat(q.observed_at), source=q.source)
-                for q in rows]
+    @strawberry.field(description="Newest first; filter by run, by field, or failures only.")
+    async def quality_results(self, info: Info, first: int = 20,
+                              run_id: strawberry.ID | None = None, field: str | None = None,
+                              failures_only: bool = False) -> list[QualityResult]:
+        return await _quality(info, self.id, first, run_id, field, failures_only)
+
+    @strawberry.field(description="The latest status of each assertion on this dataset.")
+    async def quality_summary(self, info: Info) -> QualitySummary:
+        latest = (await info.context.call(info.context.store.latest_quality, [self.id]))[self.id]
+        results = [QualityResult.of(q) for q in latest]
+        failing = [r for r in results if not r.success]
+        return QualitySummary(status="unknown" if not results else
+                              "failing" if failing else "passing",
+                              failing=failing, latest=results)
 
     @strawberry.field
     async def producers(self, info: Info) -> list[Job]:

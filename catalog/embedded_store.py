@@ -427,10 +427,11 @@ class EmbeddedStore:
             ],
         )
         quality = [
-            (digest(d.id, q.field or "", q.assertion, e.run.id if e.run else e.event_id, q.source),
-             d.id, q.field, q.assertion, int(q.success), e.run.id if e.run else None,
-             e.event_time, q.source, orjson.dumps(q.value), orjson.dumps(q.details))
+            (digest(d.id, q.field or "", q.assertion, run or e.event_id, q.source),
+             d.id, q.field, q.assertion, int(q.success), run, e.event_time, q.source,
+             orjson.dumps(q.value), orjson.dumps(q.details))
             for e in events for d in e.all_datasets() for q in d.quality
+            for run in [q.run_id or (e.run.id if e.run else None)]
         ]
         db.executemany(
             "INSERT OR IGNORE INTO quality_results(id, dataset_id, field, assertion, success,"
@@ -537,11 +538,16 @@ class EmbeddedStore:
             for r in rows
         ]
 
-    def quality_results(self, dataset_id: str, first: int = 20) -> list[QualityRecord]:
+    def quality_results(self, dataset_id: str, first: int = 20, run_id: str | None = None,
+                        field: str | None = None, failures_only: bool = False
+                        ) -> list[QualityRecord]:
         rows = self._rows(
-            "SELECT * FROM quality_results WHERE dataset_id = ?"
-            " ORDER BY observed_at DESC, assertion LIMIT ?",
-            (dataset_id, first),
+            "SELECT * FROM quality_results WHERE dataset_id = :ds"
+            " AND (:run IS NULL OR run_id = :run) AND (:field IS NULL OR field = :field)"
+            " AND (:failed = 0 OR success = 0)"
+            " ORDER BY observed_at DESC, assertion, field LIMIT :first",
+            {"ds": dataset_id, "run": run_id, "field": field, "failed": int(failures_only),
+             "first": first},  # type: ignore[arg-type]
         )
         return [
             QualityRecord(r["assertion"], bool(r["success"]), r["field"], r["run_id"],

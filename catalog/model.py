@@ -76,6 +76,7 @@ class QualityWrite:
     source: str = "openlineage"  # openlineage | great_expectations
     value: Any = None  # observed value, when known
     details: dict[str, Any] | None = None
+    run_id: str | None = None  # when the result is not part of a run event but names its run
 
 
 @dataclass(slots=True)

@@ -235,12 +235,12 @@ class Neo4jStore:
                    [{"id": field_id(*names[ds], field), "dataset": ds, "field": field,
                           "classes": sorted(cs)} for (ds, field), cs in classes.items()])
         quality = [
-            {"id": digest(d.id, q.field or "", q.assertion, e.run.id if e.run else e.event_id,
-                          q.source),
+            {"id": digest(d.id, q.field or "", q.assertion, run or e.event_id, q.source),
              "dataset": d.id, "field": q.field, "assertion": q.assertion, "success": q.success,
-             "run": e.run.id if e.run else None, "t": e.event_time, "source": q.source,
+             "run": run, "t": e.event_time, "source": q.source,
              "value": orjson.dumps(q.value).decode()}
             for e in events for d in e.all_datasets() for q in d.quality
+            for run in [q.run_id or (e.run.id if e.run else None)]
         ]
         _run(tx, "UNWIND $rows AS r MERGE (q:Quality {id: r.id}) ON CREATE SET"
                " q.datasetId = r.dataset, q.field = r.field, q.assertion = r.assertion,"
@@ -409,10 +409,15 @@ class Neo4jStore:
                                      for n, t, d in orjson.loads(r["s"]["fields"])])
                 for r in rows]
 
-    def quality_results(self, dataset_id: str, first: int = 20) -> list[QualityRecord]:
-        rows = self._read("MATCH (q:Quality {datasetId: $id}) RETURN q"
-                          " ORDER BY q.observedAt DESC, q.assertion LIMIT $n",
-                          id=dataset_id, n=first)
+    def quality_results(self, dataset_id: str, first: int = 20, run_id: str | None = None,
+                        field: str | None = None, failures_only: bool = False
+                        ) -> list[QualityRecord]:
+        rows = self._read("MATCH (q:Quality {datasetId: $id})"
+                          " WHERE ($run IS NULL OR q.runId = $run)"
+                          " AND ($field IS NULL OR q.field = $field)"
+                          " AND (NOT $failed OR NOT q.success)"
+                          " RETURN q ORDER BY q.observedAt DESC, q.assertion, q.field LIMIT $n",
+                          id=dataset_id, n=first, run=run_id, field=field, failed=failures_only)
         return [QualityRecord(q["assertion"], q["success"], q.get("field"), q.get("runId"),
                               q["observedAt"], q["source"],
                               orjson.loads(q["value"]) if q.get("value") else None)

@@ -50,8 +50,10 @@ class Store(Protocol):
         """Newest first."""
         ...
 
-    def quality_results(self, dataset_id: str, first: int = 20) -> list[QualityRecord]:
-        """Newest first."""
+    def quality_results(self, dataset_id: str, first: int = 20, run_id: str | None = None,
+                        field: str | None = None, failures_only: bool = False
+                        ) -> list[QualityRecord]:
+        """Newest first, optionally only one run's, one field's, or the failures."""
         ...
 
     def latest_quality(self, dataset_ids: Sequence[str]) -> dict[str, list[QualityRecord]]:

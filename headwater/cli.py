@@ -323,3 +323,40 @@ def gate_check(event_file: Path | None, job_ref: str | None, inputs: tuple[str, 
         for r in decision.reasons:
             click.echo(f"  {r.get('severity', 'deny')}: [{r['rule']}] {r['message']}")
     sys.exit(GATE_EXIT[decision.decision])
+
+
+@main.group()
+def quality() -> None:
+    """Data-quality results from outside OpenLineage."""
+
+
+@quality.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False,
+                                                                    path_type=Path))
+@click.option("--dataset-map", "maps", multiple=True,
+              help="ASSET=NAMESPACE|NAME (ASSET: 'datasource/asset' or 'asset').")
+@click.option("--run-id", help="The OpenLineage run these validations belong to.")
+@url_option
+def quality_import(files: tuple[Path, ...], maps: tuple[str, ...], run_id: str | None,
+                   url: str) -> None:
+    """Import Great Expectations validation results (JSON) already on disk."""
+    from headwater.client import Client, HeadwaterError
+    from headwater.ingestion.great_expectations import quality_results
+
+    mapping = dict(_pairs(maps, "--dataset-map"))
+    results = []
+    for path in files:
+        try:
+            results += quality_results(json.loads(path.read_text()), mapping, run_id)
+        except ValueError as exc:
+            raise click.ClickException(f"{path}: not a JSON file: {exc}") from None
+    if not results:
+        raise click.ClickException("no expectation results found: expected GE validation "
+                                   "results (or a checkpoint result) as JSON")
+    try:
+        with Client(url) as client:
+            answer = client.send_quality(results, source="great_expectations")
+    except HeadwaterError as exc:
+        raise click.ClickException(str(exc)) from None
+    failed = sum(not r["success"] for r in results)
+    click.echo(json.dumps({**answer, "failed": failed, "total": len(results)}))

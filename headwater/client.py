@@ -71,6 +71,10 @@ class Client:
         return self._post("/api/v1/lineage/batch", content=body,
                           headers={"Content-Type": "application/json"})
 
+    def send_quality(self, results: list[dict[str, Any]], source: str) -> dict[str, Any]:
+        """Quality results (see ``ingestion.great_expectations.quality_results``)."""
+        return self._post("/api/v1/quality", json={"source": source, "results": results})
+
     def gate(self, job: tuple[str, str] | None = None, inputs: Sequence[tuple[str, str]] = (),
              outputs: Sequence[tuple[str, str]] = (), *, purpose: str | None = None,
              environment: str | None = None, event: dict[str, Any] | None = None

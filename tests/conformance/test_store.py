@@ -214,3 +214,23 @@ def test_dataset_event_and_job_event(store: Store) -> None:
     assert store.dataset(PG, "shop.public.orders") is not None
     jid = job_id("etl", "static")
     assert store.job_datasets([jid])[jid] == ([], [ORDERS])
+
+
+def test_quality_filters_and_latest_per_assertion(store: Store) -> None:
+    def checked(success: bool, second: int, run_id: str) -> dict:
+        d = dataset(PG, "shop.public.orders", s=schema("id"))
+        d["inputFacets"] = {"dataQualityAssertions": {"assertions": [
+            {"assertion": "not_null", "success": success, "column": "id"},
+            {"assertion": "row_count", "success": True}]}}
+        return run_event("COMPLETE", run_id=run_id, inputs=[d], time=ts(second))
+
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    write(store, checked(False, 1, first), checked(True, 2, second))
+    assert [(q.assertion, q.success) for q in store.quality_results(ORDERS, failures_only=True)
+            ] == [("not_null", False)]
+    assert {q.run_id for q in store.quality_results(ORDERS, run_id=first)} == {first}
+    assert [q.assertion for q in store.quality_results(ORDERS, field="id")] == [
+        "not_null", "not_null"]
+    latest = store.latest_quality([ORDERS])[ORDERS]
+    assert [(q.assertion, q.success, q.run_id) for q in latest] == [
+        ("not_null", True, second), ("row_count", True, second)]

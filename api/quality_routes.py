@@ -1,0 +1,81 @@
+"""``POST /api/v1/quality``: quality results from outside OpenLineage (Great Expectations)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import ORJSONResponse
+from pydantic import BaseModel, Field, ValidationError
+
+from headwater.api.problems import Problem
+from headwater.api.security import require
+from headwater.catalog import DatasetWrite, EventWrite, QualityWrite, StoreError
+from headwater.catalog.ids import dataset_id, digest
+from headwater.ingestion.intake import InvalidEvent, parse_json
+
+router = APIRouter()
+MAX_RESULTS = 50_000
+
+
+class QualityItem(BaseModel):
+    namespace: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    assertion: str = Field(min_length=1)
+    field: str | None = None
+    success: bool
+    observedValue: Any = None
+    details: dict[str, Any] | None = None
+    runId: str | None = None
+    observedAt: datetime
+
+
+class QualityBatch(BaseModel):
+    source: Literal["great_expectations", "openlineage", "custom"] = "custom"
+    results: list[QualityItem] = Field(max_length=MAX_RESULTS)
+
+
+def quality_events(batch: QualityBatch) -> list[EventWrite]:
+    """One store event per dataset and validation time, idempotent by content: sending the
+    same results twice stores them once."""
+    groups: dict[tuple[str, str, datetime], list[QualityItem]] = defaultdict(list)
+    for item in batch.results:
+        groups[item.namespace, item.name, item.observedAt].append(item)
+    events = []
+    for (namespace, name, at), items in groups.items():
+        payload = orjson.dumps({"source": batch.source, "results": [i.model_dump(mode="json")
+                                                                   for i in items]},
+                               option=orjson.OPT_SORT_KEYS)
+        when = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+        events.append(EventWrite(
+            event_id=digest(payload), kind="quality",
+            event_time=when.isoformat(timespec="microseconds"), payload=payload,
+            datasets=[DatasetWrite(namespace=namespace, name=name,
+                                   id=dataset_id(namespace, name), role="dataset",
+                                   quality=[QualityWrite(i.assertion, i.success, i.field,
+                                                         batch.source, i.observedValue,
+                                                         i.details, i.runId) for i in items])]))
+    return events
+
+
+@router.post("/api/v1/quality", status_code=201)
+async def post_quality(request: Request, _: str = Depends(require("producer"))
+                       ) -> ORJSONResponse:
+    try:
+        batch = QualityBatch.model_validate(parse_json(await request.body()))
+    except InvalidEvent as exc:
+        raise Problem(400, "the body is not JSON", exc.errors) from None
+    except ValidationError as exc:
+        raise Problem(422, "invalid quality results: fix the entries listed in 'errors'",
+                      InvalidEvent.from_pydantic(exc).errors) from None
+    events = quality_events(batch)
+    try:
+        stored = await request.app.state.committer.submit(events)
+    except StoreError as exc:
+        raise Problem(503, f"nothing was stored, retry later: {exc}") from None
+    new = sum(len(e.datasets[0].quality) for e, s in zip(events, stored, strict=True) if s)
+    return ORJSONResponse({"created": new, "duplicate": len(batch.results) - new},
+                          status_code=201)
