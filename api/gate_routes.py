@@ -50,7 +50,8 @@ def gate_request(body: Any) -> GateRequest:
                       targets[e.target_dataset].namespace, targets[e.target_dataset].name,
                       e.target_field, f"{e.type}/{e.subtype}" if e.subtype else e.type, e.masking)
                  for e in event.column_edges if e.target_dataset in targets]
-        context = body.get("context") if isinstance(body.get("context"), dict) else {}
+        given = body.get("context")
+        context: dict[str, Any] = given if isinstance(given, dict) else {}
         return GateRequest(
             job=(event.job.namespace, event.job.name),
             inputs=[(d.namespace, d.name) for d in event.inputs],

@@ -166,17 +166,17 @@ def analyse(store: Store, change: SchemaChange) -> ImpactReport:
 
     # Findings a reviewer should read.
     for fname, what in sorted(changed.items()):
-        f = fields.get(fname)
-        if f and f.classifications and "retyped" not in what:
+        spec = fields.get(fname)
+        if spec and spec.classifications and "retyped" not in what:
             heirs = [a for fid, a in affected.items() if fname in inherited_from[fid]]
-            for c in f.classifications:
+            for c in spec.classifications:
                 for a in heirs:
                     findings.append(f"{a.namespace} {a.name}.{a.field} would lose its inherited "
                                     f"{c} classification ({fname} is {what})")
-        if "retyped" in what and f:
+        if "retyped" in what and spec:
             new_type = dict(change.change_types)[fname]
-            if narrows(f.type, new_type):
-                findings.append(f"{fname} narrows from {f.type} to {new_type}: downstream readers "
+            if narrows(spec.type, new_type):
+                findings.append(f"{fname} narrows from {spec.type} to {new_type}: downstream readers "
                                 "of it may overflow or truncate")
     watched = {q.field for q in store.quality_results(ds.id, 1000) if q.field}
     for fname in sorted(watched & {f for f, w in changed.items() if "retyped" not in w}):
