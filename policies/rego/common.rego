@@ -1,5 +1,6 @@
-# Helpers the gate rules share. Lookups go through objects built once per evaluation, so a
-# rule over every flow never rescans the datasets or their fields.
+# Helpers the gate rules share. Everything per field or per flow goes through small objects
+# built once per evaluation: OPA hashes lookups, but the embedded engine (regopy) scans them,
+# so the fewer keys, the faster both are.
 package headwater.common
 
 import data.headwater.config
@@ -14,31 +15,41 @@ is_pii(c) if {
 	covers(c, p)
 }
 
-datasets := {d.id: d | some d in array.concat(input.inputs, input.outputs)}
+all_datasets := array.concat(input.inputs, input.outputs)
 
-# dataset id -> field name -> direct and inherited classifications
-field_classes := {d.id: {f.name: array.concat(f.classifications, f.inherited) | some f in d.fields} |
-	some d in array.concat(input.inputs, input.outputs)
-}
-
-pii_inputs := {d.id |
-	some d in input.inputs
+# Every classification the document mentions, then the PII ones among them: a handful, so no
+# rule re-derives "is this PII" per field or per flow.
+mentioned := {c |
+	some d in all_datasets
 	some f in d.fields
 	some c in array.concat(f.classifications, f.inherited)
-	is_pii(c)
 }
+
+pii_classes := {c | some c in mentioned; is_pii(c)}
+
+# dataset id -> field name -> its PII classifications (direct and inherited); fields holding
+# no PII are left out, so most flows miss at the first key.
+pii_fields := {d.id: fields |
+	some d in all_datasets
+	fields := {f.name: cs |
+		some f in d.fields
+		cs := {c | some c in array.concat(f.classifications, f.inherited); c in pii_classes}
+		count(cs) > 0
+	}
+	count(fields) > 0
+}
+
+pii_inputs := {d.id | some d in input.inputs; pii_fields[d.id]}
 
 input_ids := {d.id | some d in input.inputs}
 
 # output id -> ids of the inputs its fields derive from: from the planned flows when there
-# are any, otherwise (nothing known) every input.
-flow_sources[out] contains src if {
-	some flow in input.flows
-	out := flow.to.dataset
-	src := flow.from.dataset
-	src in input_ids
-}
+# are any, otherwise (nothing known) every input. Deduplicated to (output, input) pairs first,
+# so the grouping below runs over at most inputs x outputs entries, not over every flow.
+flow_pairs := {[flow.to.dataset, flow.from.dataset] | some flow in input.flows}
 
-feeds := {out.id: object.get(flow_sources, out.id, set()) | some out in input.outputs} if {
+feeds := {out.id: {p[1] | some p in flow_pairs; p[0] == out.id; p[1] in input_ids} |
+	some out in input.outputs
+} if {
 	count(input.flows) > 0
 } else := {out.id: input_ids | some out in input.outputs}

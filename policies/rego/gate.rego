@@ -15,18 +15,20 @@ denials := {r |
 
 strength := {"partial": 1, "hash": 2, "redact": 3, "null": 4}
 
-# One directive per field: the strongest strategy any of its classifications asks for.
-# (Grouped with a multi-value rule, one pass over the candidates.)
-asked[key] contains m.strategy if {
+# One directive per output field. Usually each field gets one strategy and pii.masks is the
+# answer; when several PII sources ask for different ones, the strongest wins.
+masks := pii.masks if {
+	count({[m.dataset, m.field] | some m in pii.masks}) == count(pii.masks)
+} else := {m |
 	some m in pii.masks
-	key := [m.dataset, m.field]
+	not overruled(m)
 }
 
-masks contains {"dataset": key[0], "field": key[1], "strategy": best} if {
-	some key, strategies in asked
-	top := max({strength[s] | some s in strategies})
-	some best in strategies
-	strength[best] == top
+overruled(m) if {
+	some o in pii.masks
+	o.field == m.field
+	o.dataset == m.dataset
+	strength[o.strategy] > strength[m.strategy]
 }
 
 verdict := "deny" if count(denials) > 0

@@ -5,35 +5,32 @@ package headwater.gate.pii
 import data.headwater.common
 import data.headwater.config
 
-approved(out, c) if {
-	some a in out.piiAllowed
-	common.covers(c, a)
+# output id -> the PII classifications it is approved for ("pii-allowed:pii" covers pii.*).
+approved := {out.id: {c | some c in common.pii_classes; some a in out.piiAllowed; common.covers(c, a)} |
+	some out in input.outputs
 }
 
 # Planned column flows that carry PII into an unapproved output field.
 violations contains v if {
 	some flow in input.flows
 	not flow.masking
-	src := flow.from.dataset
-	some c in common.field_classes[src][flow.from.field]
-	common.is_pii(c)
-	out := common.datasets[flow.to.dataset]
-	not approved(out, c)
-	v := {"dataset": out.id, "field": flow.to.field, "classification": c,
-		"source": concat(".", [src, flow.from.field])}
+	some c in common.pii_fields[flow.from.dataset][flow.from.field]
+	ok := approved[flow.to.dataset]
+	not c in ok
+	v := {"dataset": flow.to.dataset, "field": flow.to.field, "classification": c,
+		"source": concat(".", [flow.from.dataset, flow.from.field])}
 }
 
 # No flows known: any PII field of any input may reach any output (field unknown).
 violations contains v if {
 	count(input.flows) == 0
 	some src in input.inputs
-	some f in src.fields
-	some c in array.concat(f.classifications, f.inherited)
-	common.is_pii(c)
+	some name, classes in common.pii_fields[src.id]
+	some c in classes
 	some out in input.outputs
-	not approved(out, c)
+	not c in approved[out.id]
 	v := {"dataset": out.id, "field": null, "classification": c,
-		"source": concat(".", [src.id, f.name])}
+		"source": concat(".", [src.id, name])}
 }
 
 masking_allowed if "masking:allowed" in input.job.tags
@@ -41,38 +38,46 @@ masking_allowed if "masking:allowed" in input.job.tags
 masking_allowed if {
 	config.masking.default_allowed
 	not "masking:forbidden" in input.job.tags
-	not sprintf("%s:%s", [input.job.namespace, input.job.name]) in config.masking.deny_jobs
+	not concat(":", [input.job.namespace, input.job.name]) in config.masking.deny_jobs
 }
 
-# The strategy of the longest configured classification that covers c.
-configured(c) := [p |
-	some p in object.keys(config.masking.strategies)
+# The strategy of the longest configured classification that covers c. Compared pairwise, not
+# with max(): regopy 1.5 orders numbers as strings in max/min/sort (max({3, 15}) == 3).
+strategy(c) := config.masking.strategies[p] if {
+	some p, _ in config.masking.strategies
 	common.covers(c, p)
-]
-
-strategy(c) := s if {
-	candidates := configured(c)
-	count(candidates) > 0
-	longest := max({count(p) | some p in candidates})
-	some p in candidates
-	count(p) == longest
-	s := config.masking.strategies[p]
+	not longer_match(c, p)
 } else := config.masking.default_strategy
 
-maskable(v) if {
+longer_match(c, p) if {
+	some q, _ in config.masking.strategies
+	common.covers(c, q)
+	count(q) > count(p)
+}
+
+strategies := {c: strategy(c) | some c in common.pii_classes}
+
+masks contains {"dataset": v.dataset, "field": v.field, "strategy": strategies[v.classification]} if {
 	masking_allowed
+	some v in violations
 	v.field != null
 }
 
-masks contains {"dataset": v.dataset, "field": v.field, "strategy": strategy(v.classification)} if {
+unmaskable contains v if {
+	not masking_allowed
 	some v in violations
-	maskable(v)
 }
 
-reasons contains r if {
+unmaskable contains v if {
 	some v in violations
-	not maskable(v)
-	where := object.get({"null": "an unknown column"}, sprintf("%v", [v.field]), v.field)
+	v.field == null
+}
+
+column(v) := "an unknown column" if v.field == null
+else := v.field
+
+reasons contains r if {
+	some v in unmaskable
 	r := {"rule": "pii_placement", "severity": "deny", "dataset": v.dataset, "field": v.field,
-		"message": concat("", [v.classification, " (from ", v.source, ") would flow into ", where, " of ", v.dataset, ", which is not approved for it: tag it pii-allowed:", v.classification, ", or let the job mask"])}
+		"message": concat("", [v.classification, " (from ", v.source, ") would flow into ", column(v), " of ", v.dataset, ", which is not approved for it: tag it pii-allowed:", v.classification, ", or let the job mask"])}
 }

@@ -4,28 +4,31 @@ package headwater.gate.retention
 
 import data.headwater.common
 
+kept := {i.id: i.retentionDays | some i in input.inputs; i.retentionDays != null}
+
+# The shortest by comparison, not min(): regopy 1.5 orders numbers as strings in min/max/sort
+# (min({90, 365}) == 365 there), which would let an output outlive its inputs.
+shortest(days) := s if {
+	some s in days
+	every d in days { s <= d }
+}
+
 reasons contains r if {
 	some out in input.outputs
 	out.retentionDays != null
-	days := {i.retentionDays |
-		some i in input.inputs
-		i.id in common.feeds[out.id]
-		i.retentionDays != null
-	}
-	count(days) > 0
-	shortest := min(days)
-	out.retentionDays > shortest
+	days := {kept[id] | some id in common.feeds[out.id]}
+	limit := shortest(days)
+	out.retentionDays > limit
 	r := {"rule": "retention", "severity": "deny", "dataset": out.id, "field": null,
-		"message": sprintf("%s keeps data %d days, longer than the %d days its inputs allow: lower its retention", [out.id, out.retentionDays, shortest])}
+		"message": sprintf("%s keeps data %d days, longer than the %d days its inputs allow: lower its retention", [out.id, out.retentionDays, limit])}
 }
 
 reasons contains r if {
 	some out in input.outputs
 	out.retentionDays == null
-	some i in input.inputs
-	i.id in common.feeds[out.id]
-	i.retentionDays != null
-	i.id in common.pii_inputs
+	some id in common.feeds[out.id]
+	days := kept[id]
+	id in common.pii_inputs
 	r := {"rule": "retention", "severity": "deny", "dataset": out.id, "field": null,
-		"message": sprintf("%s has no retention but receives PII from %s, kept at most %d days: set a retention on it", [out.id, i.id, i.retentionDays])}
+		"message": sprintf("%s has no retention but receives PII from %s, kept at most %d days: set a retention on it", [out.id, id, days])}
 }
