@@ -73,7 +73,9 @@ class EmbeddedEngine:
         query = "data." + path.replace("/", ".")
         with self._lock:
             try:
-                self._interpreter.set_input_term(orjson.dumps(input).decode())  # JSON is Rego
+                # Built node by node: 3-4x faster than set_input_term, which parses the JSON
+                # text as a Rego term (~150 ms for a 5x5x20 gate input).
+                self._interpreter.set_input(self._regopy.Input(input))
                 output = (self._interpreter.query_bundle_entrypoint(self._bundle_compiled, path)
                           if path in ENTRYPOINTS else self._interpreter.query(query))
             except self._regopy.RegoError as exc:

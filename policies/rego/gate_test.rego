@@ -118,3 +118,81 @@ test_failed_quality_is_denied_or_warned if {
 	[r] := w.reasons
 	r.severity == "warn"
 }
+
+# The longest configured classification wins: pii.customer_id -> hash, not pii -> redact.
+# (Guards against engines that order numbers as strings: count("pii.customer_id") is 15.)
+test_most_specific_strategy_applies if {
+	src := ds("orders", [field("cust", ["pii.customer_id"]), field("note", ["pii.address"])], {})
+	d := gate.decision with input as {"job": job, "context": {}, "inputs": [src],
+		"outputs": [ds("out", [field("c", []), field("n", [])], {})],
+		"flows": [flow("orders", "cust", "out", "c"), flow("orders", "note", "out", "n")]}
+	d.masks == [
+		{"dataset": "dataset:pg:out", "field": "c", "strategy": "hash"},
+		{"dataset": "dataset:pg:out", "field": "n", "strategy": "redact"},
+	]
+}
+
+# One directive per output field: fed by an email (hash) and a phone (partial), it is hashed.
+test_strongest_strategy_wins_per_field if {
+	src := ds("contacts", [field("email", ["pii.email"]), field("phone", ["pii.phone"])], {})
+	d := gate.decision with input as {"job": job, "context": {}, "inputs": [src],
+		"outputs": [ds("out", [field("contact", [])], {})],
+		"flows": [flow("contacts", "email", "out", "contact"), flow("contacts", "phone", "out", "contact")]}
+	d.masks == [{"dataset": "dataset:pg:out", "field": "contact", "strategy": "hash"}]
+}
+
+test_approval_by_parent_classification_and_masking_knobs if {
+	approved := gate.decision with input as {"job": job, "context": {}, "inputs": [customers],
+		"outputs": [ds("crm", [field("email", [])], {"piiAllowed": ["pii"]})],
+		"flows": [flow("customers", "email", "crm", "email")]}
+	approved.decision == "allow"
+	listed := gate.decision with input as {"job": job, "context": {}, "inputs": [customers],
+		"outputs": [ds("export", [field("email", [])], {})],
+		"flows": [flow("customers", "email", "export", "email")]}
+		with data.headwater.config.masking.deny_jobs as ["etl:copy"]
+	listed.decision == "deny"
+	opted_in := gate.decision with input as {"job": object.union(job, {"tags": ["masking:allowed"]}),
+		"context": {}, "inputs": [customers], "outputs": [ds("export", [field("email", [])], {})],
+		"flows": [flow("customers", "email", "export", "email")]}
+		with data.headwater.config.masking.default_allowed as false
+	opted_in.decision == "mask"
+}
+
+# The shortest input retention is the limit, whatever the number of digits (90 < 365).
+test_retention_limit_is_the_shortest_input if {
+	d := gate.decision with input as {"job": job, "context": {},
+		"inputs": [ds("a", [field("x", [])], {"retentionDays": 90}), ds("c", [field("y", [])], {"retentionDays": 365})],
+		"outputs": [ds("b", [field("x", []), field("y", [])], {"retentionDays": 180})],
+		"flows": [flow("a", "x", "b", "x"), flow("c", "y", "b", "y")]}
+	[r] := d.reasons
+	r.message == "dataset:pg:b keeps data 180 days, longer than the 90 days its inputs allow: lower its retention"
+}
+
+test_retention_within_the_limit_and_unrelated_inputs_are_allowed if {
+	d := gate.decision with input as {"job": job, "context": {},
+		"inputs": [ds("a", [field("x", [])], {"retentionDays": 365}), ds("c", [field("y", [])], {"retentionDays": 7})],
+		"outputs": [ds("b", [field("x", [])], {"retentionDays": 365})],
+		"flows": [flow("a", "x", "b", "x")]}
+	d.decision == "allow"
+}
+
+test_quality_passing_inputs_are_allowed if {
+	good := ds("a", [], {"quality": {"failed": [], "passed": ["not_null(id)", "row_count"]}})
+	d := gate.decision with input as {"job": job, "context": {}, "inputs": [good], "outputs": [], "flows": []}
+	d.decision == "allow"
+}
+
+test_purpose_untagged_inputs_take_any_purpose if {
+	d := gate.decision with input as {"job": job, "context": {"purpose": "marketing"},
+		"inputs": [ds("a", [], {})], "outputs": [], "flows": []}
+	d.decision == "allow"
+}
+
+test_deny_beats_mask if {
+	d := gate.decision with input as {"job": job, "context": {"purpose": "marketing"},
+		"inputs": [object.union(customers, {"purposes": ["billing"]})],
+		"outputs": [ds("export", [field("email", [])], {})],
+		"flows": [flow("customers", "email", "export", "email")]}
+	d.decision == "deny"
+	d.masks == [{"dataset": "dataset:pg:export", "field": "email", "strategy": "hash"}]
+}

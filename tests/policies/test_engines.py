@@ -83,6 +83,51 @@ CASES = {
                     "rule": "quality", "severity": "deny", "dataset": "dataset:pg:a",
                     "field": None,
                     "message": "dataset:pg:a failed its latest quality checks: not_null(id)"}]}),
+    # regopy 1.5 orders numbers as strings in min/max/sort: these two cases caught the embedded
+    # engine picking "pii" over "pii.customer_id" (3 > 15) and 365 days as shorter than 90.
+    "mask_most_specific_and_strongest": (
+        gate_input([ds("orders", [field("cust", "pii.customer_id"), field("email", "pii.email"),
+                                  field("phone", "pii.phone")])],
+                   [ds("out", [field("c"), field("contact")])],
+                   [flow("orders", "cust", "out", "c"), flow("orders", "email", "out", "contact"),
+                    flow("orders", "phone", "out", "contact")]),
+        {"decision": "mask", "reasons": [], "masks": [
+            {"dataset": "dataset:pg:out", "field": "c", "strategy": "hash"},
+            {"dataset": "dataset:pg:out", "field": "contact", "strategy": "hash"}]}),
+    "retention_shortest_input": (
+        gate_input([ds("a", [field("x")], retentionDays=90),
+                    ds("c", [field("y")], retentionDays=365)],
+                   [ds("b", [field("x"), field("y")], retentionDays=180)],
+                   [flow("a", "x", "b", "x"), flow("c", "y", "b", "y")]),
+        {"decision": "deny", "masks": [], "reasons": [{
+            "rule": "retention", "severity": "deny", "dataset": "dataset:pg:b", "field": None,
+            "message": "dataset:pg:b keeps data 180 days, longer than the 90 days its inputs "
+            "allow: lower its retention"}]}),
+    "retention_pii_output_without_retention": (
+        gate_input([{**CUSTOMERS, "retentionDays": 365}],
+                   [ds("crm", [field("email")], piiAllowed=["pii"])],
+                   [flow("customers", "email", "crm", "email")]),
+        {"decision": "deny", "masks": [], "reasons": [{
+            "rule": "retention", "severity": "deny", "dataset": "dataset:pg:crm", "field": None,
+            "message": "dataset:pg:crm has no retention but receives PII from "
+            "dataset:pg:customers, kept at most 365 days: set a retention on it"}]}),
+    "no_flows_known_pii_denies": (
+        gate_input([CUSTOMERS], [ds("export", [])], []),
+        {"decision": "deny", "masks": [], "reasons": [{
+            "rule": "pii_placement", "severity": "deny", "dataset": "dataset:pg:export",
+            "field": None, "message": f"{c} (from dataset:pg:customers.{f}) would flow into an "
+            f"unknown column of dataset:pg:export, which is not approved for it: tag it "
+            f"pii-allowed:{c}, or let the job mask"} for f, c in (("email", "pii.email"),
+                                                                  ("phone", "pii.phone"))]}),
+    "allow_each_rule_satisfied": (
+        gate_input([ds("a", [field("x")], retentionDays=30, purposes=["billing"],
+                       quality={"failed": [], "passed": ["row_count"]}), CUSTOMERS],
+                   [ds("b", [field("x"), field("email")], retentionDays=30,
+                       piiAllowed=["pii.email"])],
+                   [flow("a", "x", "b", "x"), flow("customers", "email", "b", "email"),
+                    flow("customers", "phone", "b", "tel", masking=True)],
+                   purpose="billing"),
+        {"decision": "allow", "reasons": [], "masks": []}),
 }
 
 
