@@ -138,7 +138,7 @@ def run(backend: str, samples: int, datasets: int, jobs: int) -> dict[str, objec
             ins, iname, ifield, iedges = pick_impact_field(store)
             result["impact_downstream_edges"] = iedges
             result["impactAnalysis"] = percentiles(timed(
-                gql(IMPACT, ns=ins, name=iname, field=ifield), max(20, samples // 10)))
+                gql(IMPACT, ns=ins, name=iname, field=ifield), max(10, samples // 20)))
         raw = raw_query(store, backend)
         result["raw_depth10"] = percentiles(timed(lambda: raw(start, 10), samples))
     finally:

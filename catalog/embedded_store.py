@@ -485,11 +485,12 @@ class EmbeddedStore:
                           (namespace, name))
         return self.datasets_by_id([rows[0][0]])[0] if rows else None
 
-    def datasets_by_id(self, ids: Sequence[str]) -> list[DatasetRecord | None]:
+    def datasets_by_id(self, ids: Sequence[str], facets: bool = True
+                       ) -> list[DatasetRecord | None]:
         rows = {r["id"]: r for r in self._in("SELECT * FROM datasets WHERE id IN ({ids})", ids)}
         found = list(rows)
         tags, owners = self._tags_owners(found)
-        facets = self._facets(found)
+        facet_map = self._facets(found) if facets else {}
         out: list[DatasetRecord | None] = []
         for i in ids:
             r = rows.get(i)
@@ -499,7 +500,7 @@ class EmbeddedStore:
                     tags=tags.get(i, []), owners=owners.get(i, []),
                     retention_days=retention_days(r["retention_days"], tags.get(i, [])),
                     lifecycle_state=r["lifecycle_state"],
-                    updated_at=r["updated_at"], facets=facets.get(i, {}),
+                    updated_at=r["updated_at"], facets=facet_map.get(i, {}),
                 )
             )
         return out

@@ -373,17 +373,18 @@ class Neo4jStore:
                           ns=namespace, name=name)
         return self.datasets_by_id([rows[0]["id"]])[0] if rows else None
 
-    def datasets_by_id(self, ids: Sequence[str]) -> list[DatasetRecord | None]:
+    def datasets_by_id(self, ids: Sequence[str], facets: bool = True
+                       ) -> list[DatasetRecord | None]:
         found = {r["d"]["id"]: r["d"] for r in self._read(
             "UNWIND $ids AS id MATCH (d:Dataset {id: id}) RETURN d", ids=list(ids))}
-        facets = self._facets(list(found))
+        facet_map = self._facets(list(found)) if facets else {}
         return [
             None if (d := found.get(i)) is None else DatasetRecord(
                 id=i, namespace=d["namespace"], name=d["name"], description=d.get("description"),
                 tags=sorted(d.get("tags") or []), owners=sorted(d.get("owners") or []),
                 retention_days=retention_days(d.get("retentionDays"), d.get("tags") or []),
                 lifecycle_state=d.get("lifecycleState"), updated_at=d.get("updatedAt"),
-                facets=facets.get(i, {}))
+                facets=facet_map.get(i, {}))
             for i in ids
         ]
 

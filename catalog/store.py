@@ -40,7 +40,10 @@ class Store(Protocol):
     # -- reads ----------------------------------------------------------------------------
     def dataset(self, namespace: str, name: str) -> DatasetRecord | None: ...
 
-    def datasets_by_id(self, ids: Sequence[str]) -> list[DatasetRecord | None]: ...
+    def datasets_by_id(self, ids: Sequence[str], facets: bool = True
+                       ) -> list[DatasetRecord | None]:
+        """In the order asked; ``facets=False`` skips the facets (cheaper for many ids)."""
+        ...
 
     def fields(self, dataset_ids: Sequence[str]) -> dict[str, list[FieldRecord]]:
         """Current schema per dataset, with direct classifications, in schema order."""

@@ -148,7 +148,8 @@ def analyse(store: Store, change: SchemaChange) -> ImpactReport:
                         "level (its producer did not report which columns it reads)")
 
     affected_ids = {**field_datasets, **{i: ddepth[i] // 2 for i in dataset_level}}
-    records = {d.id: d for d in store.datasets_by_id(list(affected_ids)) if d is not None}
+    records = {d.id: d for d in store.datasets_by_id(list(affected_ids), facets=False)
+               if d is not None}
     datasets = sorted(
         (AffectedDataset(r.namespace, r.name, affected_ids[r.id], r.owners)
          for r in records.values()),
@@ -160,9 +161,10 @@ def analyse(store: Store, change: SchemaChange) -> ImpactReport:
     consumers = store.dataset_jobs(sources)
     candidate_jobs = sorted({j for i in sources for j in consumers[i][1]})
     outputs = store.job_datasets(candidate_jobs)
+    affected_set, direct = set(affected_ids), set(consumers[ds.id][1])
     jobs = sorted(j for j in candidate_jobs
-                  if set(outputs[j][1]) & set(affected_ids)
-                  or (j in consumers[ds.id][1] and not set(outputs[j][1]) & has_lineage))
+                  if not affected_set.isdisjoint(outputs[j][1])
+                  or (j in direct and has_lineage.isdisjoint(outputs[j][1])))
 
     # Findings a reviewer should read.
     for fname, what in sorted(changed.items()):
