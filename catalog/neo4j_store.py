@@ -57,7 +57,7 @@ CONSTRAINTS = [
 
 INHERIT_DEPTH = 20
 # Derivations that carry classifications: not masking, not declassified by a steward.
-_CARRIES = "all(r IN rels WHERE NOT r.masking AND NOT coalesce(r.declassified, false))"
+_CARRIES = "DERIVES WHERE NOT r.masking AND NOT coalesce(r.declassified, false)"
 _CLASSES = "coalesce(f.tagClasses, []) + coalesce(f.stewardClasses, [])"
 
 
@@ -504,12 +504,13 @@ class Neo4jStore:
         left, right = ("<-", "-") if direction == "UPSTREAM" else ("-", "->")
         start_label = {"field": "Field", "dataset": "Dataset", "job": "Job"}.get(
             node_kind(start) or "", "Dataset")
-        # DISTINCT end nodes with the shortest length lets Neo4j expand breadth first and
-        # prune paths to nodes it has already reached (no path enumeration).
+        # ANY SHORTEST: one breadth-first search from the start, one shortest path per node
+        # reached; a plain variable-length match would enumerate every path (exponential in a
+        # graph full of diamonds).
         rows = self._read(
             f"MATCH (s:{start_label} {{id: $start}})"
-            f" MATCH p = (s){left}[:{rel}*0..{depth + 1}]{right}(n)"
-            " WITH n, min(length(p)) AS d ORDER BY d, n.id LIMIT $limit"
+            f" MATCH p = ANY SHORTEST (s){left}[:{rel}]{right}{{0,{depth + 1}}}(n)"
+            " WITH n, length(p) AS d ORDER BY d, n.id LIMIT $limit"
             " RETURN n.id AS id, d, labels(n) AS labels, n.namespace AS namespace,"
             " n.name AS name, n.datasetId AS datasetId",
             start=start, limit=limit + 1)
@@ -548,7 +549,7 @@ class Neo4jStore:
     def inherited_classifications(self, field_ids: Sequence[str]) -> dict[str, list[str]]:
         rows = self._read(
             "UNWIND $ids AS id MATCH (t:Field {id: id})"
-            f" MATCH (t)<-[rels:DERIVES*1..{INHERIT_DEPTH}]-(f:Field) WHERE {_CARRIES}"
+            f" MATCH ANY SHORTEST (t)<-[r:{_CARRIES}]-{{1,{INHERIT_DEPTH}}}(f:Field)"
             f" WITH DISTINCT id, f UNWIND {_CLASSES} AS c"
             " RETURN id, collect(DISTINCT c) AS classes", ids=list(field_ids))
         return {r["id"]: sorted(r["classes"]) for r in rows if r["classes"]}
@@ -569,8 +570,7 @@ class Neo4jStore:
             prefix = (
                 "MATCH (f:Field) WHERE any(c IN " + _CLASSES + " WHERE c = $class"
                 " OR c STARTS WITH $class + '.')"
-                f" OPTIONAL MATCH (f)-[rels:DERIVES*1..{INHERIT_DEPTH}]->(t:Field)"
-                f" WHERE {_CARRIES}"
+                f" OPTIONAL MATCH ANY SHORTEST (f)-[r:{_CARRIES}]->{{1,{INHERIT_DEPTH}}}(t:Field)"
                 " WITH collect(DISTINCT f.datasetId) + collect(DISTINCT t.datasetId) AS held ")
             where.append("d.id IN held")
         cond = " AND ".join(where)
