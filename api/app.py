@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,6 +15,7 @@ from strawberry.fastapi import GraphQLRouter
 
 from headwater import __version__
 from headwater.api import (
+    erasure_routes,
     gate_routes,
     graphql_schema,
     ingest_routes,
@@ -25,6 +27,7 @@ from headwater.api.auth import TokenCache
 from headwater.api.security import principal_role
 from headwater.catalog import Store, StoreError
 from headwater.ingestion.intake import GroupCommitter
+from headwater.policies import erasure
 from headwater.policies.engine import PolicyEngine, PolicyEngineUnavailable
 from headwater.policies.gate import Gate
 
@@ -33,13 +36,23 @@ def build_app(settings: Any, store: Store, engine: PolicyEngine, *,
               only: str | None = None) -> FastAPI:
     """``only``: ``"ingestion"`` or ``"api"`` to serve one half (see docker-compose.yml)."""
     committer = GroupCommitter(store)
+    erasures, worker = erasure.from_settings(settings, store, engine)
+    run_worker = settings.erasure_worker and only in (None, "api")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await committer.start()
+        stop = threading.Event()
+        thread = threading.Thread(target=worker.run, args=(stop,), name="erasure-worker",
+                                  daemon=True)
+        if run_worker:
+            thread.start()
         try:
             yield
         finally:
+            stop.set()
+            if run_worker:
+                await asyncio.to_thread(thread.join, 30)
             await committer.stop()
 
     app = FastAPI(title="Headwater", version=__version__, lifespan=lifespan,
@@ -50,6 +63,7 @@ def build_app(settings: Any, store: Store, engine: PolicyEngine, *,
     app.state.tokens = TokenCache(store) if settings.auth else None
     app.state.engine = engine
     app.state.gate = Gate(store, engine, settings.gate_fail_open_environments)
+    app.state.erasures = erasures
     problems.install(app)
 
     if only in (None, "ingestion"):
@@ -62,11 +76,12 @@ def build_app(settings: Any, store: Store, engine: PolicyEngine, *,
                 # The GraphiQL page itself: a browser cannot send a token to load it; the
                 # queries it sends carry the token set in its headers editor.
                 return graphql_schema.Context(store, "viewer", None)
-            _, role = principal_role(request)
-            return graphql_schema.Context(store, role, committer.call)
+            principal, role = principal_role(request)
+            return graphql_schema.Context(store, role, committer.call, erasures, principal)
 
         app.include_router(lineage_routes.router)
         app.include_router(gate_routes.router)
+        app.include_router(erasure_routes.router)
         app.include_router(GraphQLRouter(graphql_schema.schema, context_getter=context),
                            prefix="/graphql")
 

@@ -35,6 +35,9 @@ from headwater.catalog import (
 from headwater.catalog.ids import dataset_id, field_id
 from headwater.catalog.model import CLASSIFICATION, SchemaVersionRecord
 from headwater.lineage import impact as impact_api
+from headwater.policies.erasure.model import Request as ErasureModel
+from headwater.policies.erasure.model import parse_iso
+from headwater.policies.erasure.service import ErasureError, Erasures
 
 MAX_PAGE = 500
 
@@ -48,9 +51,12 @@ def _dt(value: str | None) -> datetime | None:
 
 class Context(BaseContext):
     def __init__(self, store: Store, role: str,
-                 write: Callable[..., Awaitable[Any]] | None = None) -> None:
+                 write: Callable[..., Awaitable[Any]] | None = None,
+                 erasures: Erasures | None = None, principal: str = "anonymous") -> None:
         super().__init__()
         self.store = store
+        self.erasures = erasures
+        self.principal = principal
         self.role = role
         self.write = write  # runs a store edit on the writer thread
         self.inherited = self._mapped_sparse(store.inherited_classifications)
@@ -524,6 +530,75 @@ class ImpactReport:
     findings: list[str]
 
 
+@strawberry.enum
+class ErasureStatus(Enum):
+    RECEIVED = "RECEIVED"
+    PLANNED = "PLANNED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    PARTIAL = "PARTIAL"
+    FAILED = "FAILED"
+
+
+@strawberry.input
+class IdentifierInput:
+    kind: str
+    value: str
+
+
+@strawberry.input
+class ErasureRequestInput:
+    identifiers: list[IdentifierInput]
+    jurisdiction: str = "GDPR"
+    reason: str | None = None
+
+
+@strawberry.type
+class ErasureTask:
+    id: strawberry.ID
+    dataset_id: strawberry.Private[str]
+    action: str
+    status: str
+    attempts: int
+    rows_affected: int | None
+    exemption: str | None
+    error: str | None
+    review_reason: str | None
+    connector: str | None
+
+    @strawberry.field
+    async def dataset(self, info: Info) -> Dataset:
+        record = await info.context.datasets.load(self.dataset_id)
+        if record is None:
+            raise ValueError(f"{self.dataset_id} is no longer in the catalog")
+        return Dataset.of(record)
+
+
+@strawberry.type
+class ErasureRequest:
+    id: strawberry.ID
+    status: ErasureStatus
+    jurisdiction: str
+    received_at: datetime
+    deadline: datetime
+    overdue: bool
+    completed_at: datetime | None
+    tasks: list[ErasureTask]
+
+    @classmethod
+    def of(cls, r: ErasureModel) -> ErasureRequest:
+        return cls(
+            id=strawberry.ID(r.id), status=ErasureStatus(r.status), jurisdiction=r.jurisdiction,
+            received_at=parse_iso(r.received_at), deadline=parse_iso(r.deadline),
+            overdue=r.overdue(),
+            completed_at=parse_iso(r.completed_at) if r.completed_at else None,
+            tasks=[ErasureTask(id=strawberry.ID(t.id), dataset_id=t.dataset, action=t.action,
+                               status=t.status, attempts=t.attempts,
+                               rows_affected=t.rows_affected, exemption=t.exemption,
+                               error=t.last_error, review_reason=t.review_reason,
+                               connector=t.connector) for t in r.tasks])
+
+
 @strawberry.type
 class Query:
     @strawberry.field
@@ -591,6 +666,15 @@ class Query:
                             direction.value, depth)
 
     @strawberry.field
+    async def erasure_request(self, info: Info, id: strawberry.ID) -> ErasureRequest | None:
+        info.context.require("steward")
+        assert info.context.erasures is not None
+        try:
+            return ErasureRequest.of(await info.context.call(info.context.erasures.get, str(id)))
+        except ErasureError:
+            return None
+
+    @strawberry.field
     async def dataset(self, info: Info, namespace: str, name: str) -> Dataset | None:
         record = await info.context.call(info.context.store.dataset, namespace, name)
         return Dataset.of(record) if record else None
@@ -629,6 +713,18 @@ async def _reloaded(info: Info, namespace: str, name: str) -> Dataset:
 
 @strawberry.type
 class Mutation:
+    @strawberry.mutation
+    async def file_erasure_request(self, info: Info, input: ErasureRequestInput) -> ErasureRequest:
+        info.context.require("steward")
+        assert info.context.erasures is not None
+        try:
+            req = await info.context.call(
+                info.context.erasures.file, [(i.kind, i.value) for i in input.identifiers],
+                input.jurisdiction, input.reason, info.context.principal)
+        except ErasureError as exc:
+            raise ValueError(str(exc)) from exc
+        return ErasureRequest.of(req)
+
     @strawberry.mutation
     async def classify_field(self, info: Info, namespace: str, name: str, field: str,
                              classifications: list[str]) -> Field:

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 TITLES = {
     400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
-    405: "Method not allowed", 413: "Payload too large", 422: "Invalid event",
+    405: "Method not allowed", 409: "Conflict", 413: "Payload too large", 422: "Invalid event",
     503: "Service unavailable",
 }
 

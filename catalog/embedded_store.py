@@ -96,6 +96,18 @@ CREATE TABLE IF NOT EXISTS quality_results (
   success INTEGER NOT NULL, run_id TEXT, observed_at TEXT NOT NULL, source TEXT NOT NULL,
   value BLOB, details BLOB);
 CREATE INDEX IF NOT EXISTS quality_dataset ON quality_results(dataset_id, observed_at);
+CREATE TABLE IF NOT EXISTS erasures (
+  id TEXT PRIMARY KEY, version INTEGER NOT NULL, status TEXT NOT NULL, received_at TEXT NOT NULL,
+  doc BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS erasures_status ON erasures(status, received_at);
+CREATE TABLE IF NOT EXISTS erasure_audit (
+  request_id TEXT NOT NULL, seq INTEGER NOT NULL, entry BLOB NOT NULL,
+  PRIMARY KEY (request_id, seq)) WITHOUT ROWID;
+-- The audit trail is evidence: nothing may rewrite or remove it.
+CREATE TRIGGER IF NOT EXISTS erasure_audit_no_update BEFORE UPDATE ON erasure_audit
+  BEGIN SELECT RAISE(ABORT, 'the erasure audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS erasure_audit_no_delete BEFORE DELETE ON erasure_audit
+  BEGIN SELECT RAISE(ABORT, 'the erasure audit trail is append-only'); END;
 CREATE TABLE IF NOT EXISTS declassified_edges (
   source_id TEXT NOT NULL, target_id TEXT NOT NULL, PRIMARY KEY (source_id, target_id));
 CREATE INDEX IF NOT EXISTS column_edges_job ON column_edges(job_id);
@@ -787,6 +799,92 @@ class EmbeddedStore:
         return [DecisionRecord(r["id"], r["time"], r["principal"], r["job_id"], r["run_id"],
                                r["decision"], orjson.loads(r["reasons"]), orjson.loads(r["masks"]),
                                r["policy_revision"], r["engine"], r["input_digest"]) for r in rows]
+
+    # -- erasure workflow -------------------------------------------------------------------
+    def classification_holders(self, classifications: Sequence[str]
+                               ) -> list[tuple[str, str, str, bool]]:
+        rows = self._db.execute(
+            "WITH RECURSIVE wanted(c) AS (SELECT value FROM json_each(?1)),"
+            " classified(dataset_id, field, classification) AS ("
+            "  SELECT DISTINCT fc.dataset_id, fc.field, fc.classification"
+            "  FROM field_classifications fc JOIN wanted w ON fc.classification = w.c"
+            "   OR substr(fc.classification, 1, length(w.c) + 1) = w.c || '.'),"
+            # (field, classification) pairs: UNION drops repeats, so cycles end.
+            " down(node, classification) AS ("
+            "  SELECT f.id, c.classification FROM classified c JOIN field_nodes f"
+            "   ON f.dataset_id = c.dataset_id AND f.field = c.field UNION"
+            "  SELECT e.target_id, d.classification FROM down d"
+            "   JOIN column_edges e ON e.source_id = d.node"
+            "  WHERE e.masking = 0 AND NOT EXISTS (SELECT 1 FROM declassified_edges x"
+            "   WHERE x.source_id = e.source_id AND x.target_id = e.target_id))"
+            " SELECT dataset_id, field, classification, 1 FROM classified UNION"
+            " SELECT f.dataset_id, f.field, d.classification, 0 FROM down d"
+            "  JOIN field_nodes f ON f.id = d.node WHERE NOT EXISTS (SELECT 1 FROM classified c"
+            "   WHERE c.dataset_id = f.dataset_id AND c.field = f.field"
+            "   AND c.classification = d.classification)"
+            " ORDER BY 1, 2, 3",
+            (orjson.dumps(list(classifications)).decode(),)).fetchall()
+        return [(d, f, c, bool(direct)) for d, f, c, direct in rows]
+
+    def downstream_dataset_edges(self, dataset_ids: Sequence[str]
+                                 ) -> list[tuple[str, str, str]]:
+        rows = self._db.execute(
+            "WITH RECURSIVE down(ds) AS (SELECT value FROM json_each(?1) UNION"
+            "  SELECT o.dst FROM down JOIN edges i ON i.src = down.ds JOIN edges o ON o.src = i.dst)"
+            " SELECT DISTINCT down.ds, i.dst, o.dst FROM down JOIN edges i ON i.src = down.ds"
+            " JOIN edges o ON o.src = i.dst ORDER BY 1, 2, 3",
+            (orjson.dumps(list(dataset_ids)).decode(),)).fetchall()
+        return [(a, j, b) for a, j, b in rows]
+
+    def _audit_rows(self, doc: dict[str, Any], audit: Sequence[dict[str, Any]]
+                    ) -> list[tuple[str, Sequence[Any]]]:
+        return [("INSERT INTO erasure_audit(request_id, seq, entry) VALUES (?,?,?)",
+                 (doc["id"], e["seq"], orjson.dumps(e))) for e in audit]
+
+    def create_erasure(self, doc: dict[str, Any], audit: Sequence[dict[str, Any]]) -> None:
+        self._edit(("INSERT INTO erasures(id, version, status, received_at, doc) VALUES (?,?,?,?,?)",
+                    (doc["id"], doc["version"], doc["status"], doc["receivedAt"],
+                     orjson.dumps(doc))), *self._audit_rows(doc, audit))
+
+    def update_erasure(self, doc: dict[str, Any], expected_version: int,
+                       audit: Sequence[dict[str, Any]]) -> bool:
+        with self._write_lock:
+            db = self._writer
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                changed = db.execute(
+                    "UPDATE erasures SET version = ?, status = ?, doc = ? WHERE id = ?"
+                    " AND version = ?", (doc["version"], doc["status"], orjson.dumps(doc),
+                                         doc["id"], expected_version)).rowcount
+                if changed:
+                    for sql, params in self._audit_rows(doc, audit):
+                        db.execute(sql, params)
+                db.execute("COMMIT" if changed else "ROLLBACK")
+                return bool(changed)
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise StoreError(f"embedded store write failed: {exc}") from exc
+
+    def erasure(self, request_id: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT doc FROM erasures WHERE id = ?", (request_id,)).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    def erasures(self, statuses: Sequence[str] | None = None, first: int = 100
+                 ) -> list[dict[str, Any]]:
+        if statuses is None:
+            rows = self._db.execute("SELECT doc FROM erasures ORDER BY received_at, id LIMIT ?",
+                                    (first,)).fetchall()
+        else:
+            rows = self._db.execute(
+                "SELECT doc FROM erasures WHERE status IN (SELECT value FROM json_each(?))"
+                " ORDER BY received_at, id LIMIT ?",
+                (orjson.dumps(list(statuses)).decode(), first)).fetchall()
+        return [orjson.loads(r[0]) for r in rows]
+
+    def erasure_audit(self, request_id: str) -> list[dict[str, Any]]:
+        return [orjson.loads(r[0]) for r in self._db.execute(
+            "SELECT entry FROM erasure_audit WHERE request_id = ? ORDER BY seq", (request_id,))]
 
     # -- steward edits ----------------------------------------------------------------------
 

@@ -53,6 +53,10 @@ CONSTRAINTS = [
     "CREATE INDEX derives_job IF NOT EXISTS FOR ()-[e:DERIVES]-() ON (e.jobId)",
     "CREATE INDEX decision_time IF NOT EXISTS FOR (n:Decision) ON (n.time)",
     "CREATE INDEX decision_run IF NOT EXISTS FOR (n:Decision) ON (n.runId)",
+    "CREATE CONSTRAINT erasure_id IF NOT EXISTS FOR (n:Erasure) REQUIRE n.id IS UNIQUE",
+    "CREATE INDEX erasure_status IF NOT EXISTS FOR (n:Erasure) ON (n.status, n.receivedAt)",
+    "CREATE CONSTRAINT erasure_audit_key IF NOT EXISTS FOR (n:ErasureAudit)"
+    " REQUIRE (n.requestId, n.seq) IS UNIQUE",
 ]
 
 INHERIT_DEPTH = 20
@@ -612,6 +616,81 @@ class Neo4jStore:
                                d.get("runId"), d["decision"], orjson.loads(d["reasons"]),
                                orjson.loads(d["masks"]), d["policyRevision"], d["engine"],
                                d["inputDigest"]) for d in (r["d"] for r in rows)]
+
+    # -- erasure workflow -------------------------------------------------------------------
+    def classification_holders(self, classifications: Sequence[str]
+                               ) -> list[tuple[str, str, str, bool]]:
+        matching = f"[c IN {_CLASSES} WHERE any(w IN $wanted WHERE c = w OR c STARTS WITH w + '.')]"
+        rows = self._read(
+            f"MATCH (f:Field) WITH f, {matching} AS cs WHERE size(cs) > 0"
+            # One breadth-first search per classified field, each reached field once.
+            f" OPTIONAL MATCH ANY SHORTEST (f)-[r:{_CARRIES}]->+(t:Field)"
+            " WITH cs, collect(DISTINCT [f.datasetId, f.name, true])"
+            "  + collect(DISTINCT [t.datasetId, t.name, false]) AS held"
+            " UNWIND held AS h WITH h, cs WHERE h[0] IS NOT NULL"
+            " UNWIND cs AS c RETURN h[0] AS d, h[1] AS f, c, h[2] AS direct",
+            wanted=list(classifications))
+        best: dict[tuple[str, str, str], bool] = {}
+        for r in rows:
+            key = (r["d"], r["f"], r["c"])
+            best[key] = best.get(key, False) or bool(r["direct"])
+        return sorted((d, f, c, direct) for (d, f, c), direct in best.items())
+
+    def downstream_dataset_edges(self, dataset_ids: Sequence[str]
+                                 ) -> list[tuple[str, str, str]]:
+        rows = self._read(
+            "UNWIND $ids AS id MATCH (s:Dataset {id: id})"
+            " OPTIONAL MATCH ANY SHORTEST (s)(()-[:INPUT_TO]->(:Job)-[:PRODUCES]->())*(d:Dataset)"
+            " WITH DISTINCT d WHERE d IS NOT NULL"
+            " MATCH (d)-[:INPUT_TO]->(j:Job)-[:PRODUCES]->(o:Dataset)"
+            " RETURN DISTINCT d.id AS a, j.id AS j, o.id AS b", ids=list(dataset_ids))
+        return sorted((r["a"], r["j"], r["b"]) for r in rows)
+
+    def _write_erasure(self, tx: neo4j.ManagedTransaction, doc: dict[str, Any],
+                       audit: Sequence[dict[str, Any]]) -> None:
+        _run(tx, "UNWIND $rows AS r CREATE (:ErasureAudit {requestId: $id, seq: r.seq,"
+             " entry: r.entry})", [{"seq": e["seq"], "entry": orjson.dumps(e).decode()}
+                                   for e in audit], id=doc["id"])
+
+    def create_erasure(self, doc: dict[str, Any], audit: Sequence[dict[str, Any]]) -> None:
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            tx.run("CREATE (:Erasure {id: $id, version: $version, status: $status,"
+                   " receivedAt: $received, doc: $doc})", id=doc["id"], version=doc["version"],
+                   status=doc["status"], received=doc["receivedAt"],
+                   doc=orjson.dumps(doc).decode()).consume()
+            self._write_erasure(tx, doc, audit)
+        self._write_tx(work)
+
+    def update_erasure(self, doc: dict[str, Any], expected_version: int,
+                       audit: Sequence[dict[str, Any]]) -> bool:
+        def work(tx: neo4j.ManagedTransaction) -> bool:
+            # The write lock taken by SET serialises concurrent writers on this node.
+            hit = tx.run("MATCH (e:Erasure {id: $id}) WHERE e.version = $expected"
+                         " SET e.version = $version, e.status = $status, e.doc = $doc"
+                         " RETURN count(e) AS n", id=doc["id"], expected=expected_version,
+                         version=doc["version"], status=doc["status"],
+                         doc=orjson.dumps(doc).decode()).single()
+            if not hit or not hit["n"]:
+                return False
+            self._write_erasure(tx, doc, audit)
+            return True
+        return bool(self._write_tx(work))
+
+    def erasure(self, request_id: str) -> dict[str, Any] | None:
+        rows = self._read("MATCH (e:Erasure {id: $id}) RETURN e.doc AS doc", id=request_id)
+        return orjson.loads(rows[0]["doc"]) if rows else None
+
+    def erasures(self, statuses: Sequence[str] | None = None, first: int = 100
+                 ) -> list[dict[str, Any]]:
+        rows = self._read("MATCH (e:Erasure) WHERE $statuses IS NULL OR e.status IN $statuses"
+                          " RETURN e.doc AS doc ORDER BY e.receivedAt, e.id LIMIT $first",
+                          statuses=list(statuses) if statuses is not None else None, first=first)
+        return [orjson.loads(r["doc"]) for r in rows]
+
+    def erasure_audit(self, request_id: str) -> list[dict[str, Any]]:
+        rows = self._read("MATCH (a:ErasureAudit {requestId: $id}) RETURN a.entry AS entry"
+                          " ORDER BY a.seq", id=request_id)
+        return [orjson.loads(r["entry"]) for r in rows]
 
     # -- steward edits ----------------------------------------------------------------------
 

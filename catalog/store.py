@@ -124,6 +124,45 @@ class Store(Protocol):
         """Newest first."""
         ...
 
+    # -- erasure workflow -------------------------------------------------------------------
+    def classification_holders(self, classifications: Sequence[str]
+                               ) -> list[tuple[str, str, str, bool]]:
+        """Every field holding one of ``classifications`` (itself or a sub-classification:
+        "pii.email" matches "pii.email.work", not "pii"): (dataset id, field, classification,
+        direct). Not direct: inherited along column lineage downstream of such a field, by the
+        rules of ``inherited_classifications``, at any depth, in ONE query. Sorted."""
+        ...
+
+    def downstream_dataset_edges(self, dataset_ids: Sequence[str]
+                                 ) -> list[tuple[str, str, str]]:
+        """(upstream dataset, job, downstream dataset) for every Dataset→Job→Dataset step
+        reachable downstream of ``dataset_ids``, at any depth, in ONE query. Sorted."""
+        ...
+
+    def create_erasure(self, doc: dict[str, Any], audit: Sequence[dict[str, Any]]) -> None:
+        """A new erasure request document (the store reads "id", "version", "status",
+        "receivedAt"; the rest is opaque) with its first audit entries, in one transaction.
+        ``StoreError`` if the id exists."""
+        ...
+
+    def update_erasure(self, doc: dict[str, Any], expected_version: int,
+                       audit: Sequence[dict[str, Any]]) -> bool:
+        """Compare-and-set: replace the document only if the stored "version" is
+        ``expected_version``, appending ``audit`` in the same transaction; ``False`` (nothing
+        written) when another writer came first."""
+        ...
+
+    def erasure(self, request_id: str) -> dict[str, Any] | None: ...
+
+    def erasures(self, statuses: Sequence[str] | None = None, first: int = 100
+                 ) -> list[dict[str, Any]]:
+        """Oldest received first; only those in ``statuses`` when given."""
+        ...
+
+    def erasure_audit(self, request_id: str) -> list[dict[str, Any]]:
+        """The audit entries in "seq" order. Append-only: there is no way to change one."""
+        ...
+
     # -- steward edits (each its own transaction) ------------------------------------------
     def classify_field(self, dataset_id: str, field: str, classifications: Sequence[str]) -> None:
         """Replace the steward-set classifications of a field (tag-derived ones stay)."""

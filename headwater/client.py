@@ -57,6 +57,14 @@ class Client:
                                  "running? Set --url or HEADWATER_URL") from None
         return self._check(response)
 
+    def _get(self, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.get(path, **kwargs)
+        except httpx.TransportError as exc:
+            raise HeadwaterError(0, f"cannot reach Headwater at {self.url} ({exc}): is it "
+                                 "running? Set --url or HEADWATER_URL") from None
+        return self._check(response)
+
     def _check(self, response: httpx.Response) -> Any:
         if response.status_code >= 400:
             try:
@@ -102,3 +110,20 @@ class Client:
         if body.get("errors"):
             raise HeadwaterError(200, "; ".join(e["message"] for e in body["errors"]))
         return body["data"]
+
+    # -- erasure (steward) -----------------------------------------------------------------
+    def file_erasure(self, identifiers: Sequence[tuple[str, str]], jurisdiction: str = "GDPR",
+                     reason: str | None = None) -> dict[str, Any]:
+        return self._post("/api/v1/erasure-requests", json={
+            "identifiers": [{"kind": k, "value": v} for k, v in identifiers],
+            "jurisdiction": jurisdiction, "reason": reason})
+
+    def erasure(self, request_id: str) -> dict[str, Any]:
+        return self._get(f"/api/v1/erasure-requests/{request_id}")
+
+    def erasure_audit(self, request_id: str) -> list[dict[str, Any]]:
+        return self._get(f"/api/v1/erasure-requests/{request_id}/audit")["entries"]
+
+    def erasure_action(self, request_id: str, action: str, **body: Any) -> dict[str, Any]:
+        """``extension`` (reason=…), ``retry``, or ``tasks/<id>/close`` (note=…)."""
+        return self._post(f"/api/v1/erasure-requests/{request_id}/{action}", json=body)

@@ -34,6 +34,17 @@ class Settings(BaseSettings):
     opa_push_bundle: bool = False  # load policies/rego into OPA at start (else OPA loads it)
     gate_timeout_seconds: float = 2.0
     gate_fail_open_environments: list[str] = []  # e.g. ["dev"]: allow when the engine is down
+    secret_key: str | None = None  # keys subject fingerprints, sealing, masking hashes
+    connectors_file: Path | None = None  # erasure connectors (TOML); none: every task is manual
+    erasure_worker: bool = True  # run the erasure worker inside `headwater serve`
+    erasure_deadlines: dict[str, list[str]] = {}  # {"LGPD": ["P15D", "P0D"]}: + GDPR, CCPA
+    erasure_poll_seconds: float = 2.0
+    erasure_lease_seconds: float = 120.0
+    erasure_max_attempts: int = 5
+    erasure_backoff_seconds: float = 5.0
+    erasure_webhook_timeout_seconds: float = 3600.0
+    erasure_notify_url: str | None = None  # where Art. 19 notices to dataset owners are POSTed
+    public_url: str | None = None  # how webhook recipients reach this server (callbacks)
     host: str = "127.0.0.1"
     port: int = 5000
     auth: bool = True

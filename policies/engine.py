@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import orjson
 
 BUNDLE = Path(__file__).parent / "rego"
-ENTRYPOINTS = ("headwater/gate/decision", "headwater/erasure/decision")
+ENTRYPOINTS = ("headwater/gate/decision", "headwater/erasure/decision", "headwater/erasure/plan")
 
 
 class PolicyEngineUnavailable(RuntimeError):

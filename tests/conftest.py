@@ -26,6 +26,18 @@ def neo4j_service() -> Iterator[dict[str, str]]:
         service.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """A real PostgreSQL (HEADWATER_TEST_POSTGRES_DSN, else one the harness starts)."""
+    from tests.harness.services import ensure_postgres
+
+    service = ensure_postgres()
+    try:
+        yield service.env["HEADWATER_TEST_POSTGRES_DSN"]
+    finally:
+        service.stop()
+
+
 def _wipe_neo4j(env: dict[str, str]) -> None:
     import neo4j
 

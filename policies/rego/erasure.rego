@@ -1,23 +1,42 @@
 # Erasure: per dataset, exempt (with its legal basis) or the action to take.
-# Input: {"dataset": {"id", "namespace", "name", "tags": [...], "fields": [...]}, "request": {...}}
+# Input: {"dataset": {...}} for one decision, or {"datasets": [{"id", "tags": [...], ...}]} for
+# the whole plan at once (one evaluation, not one per dataset). See README.md.
 package headwater.erasure
 
 import data.headwater.config
 
-bases contains sprintf("legal hold: %s", [trim_prefix(t, "legal-hold:")]) if {
-	some t in input.dataset.tags
+hold_bases(dataset) := {basis |
+	some t in dataset.tags
 	startswith(t, "legal-hold:")
+	basis := concat("", ["legal hold: ", trim_prefix(t, "legal-hold:")])
 }
 
-bases contains basis if {
-	some t in input.dataset.tags
-	some tag, basis in config.erasure.retention_obligation_tags
-	t == tag
+obligation_bases(dataset) := {basis |
+	some t in dataset.tags
+	basis := config.erasure.retention_obligation_tags[t]
 }
 
-decision := {"exempt": true, "basis": concat("; ", bases), "action": "keep", "strategy": null} if {
+# A dataset may ask for another action than the default: tag erasure-action:anonymise, and
+# erasure-strategy:<hash|redact|partial|null> for how its fields are masked.
+tagged(dataset, prefix, default_value) := value if {
+	values := [trim_prefix(t, prefix) |
+		some t in dataset.tags
+		startswith(t, prefix)
+	]
+	count(values) > 0
+	value := values[0]
+} else := default_value
+
+decide(dataset) := d if {
+	bases := hold_bases(dataset) | obligation_bases(dataset)
 	count(bases) > 0
+	d := {"exempt": true, "basis": concat("; ", bases), "action": "keep", "strategy": null}
 } else := {
-	"exempt": false, "basis": null, "action": config.erasure.default_action,
-	"strategy": config.erasure.anonymise_strategy,
+	"exempt": false, "basis": null,
+	"action": tagged(dataset, "erasure-action:", config.erasure.default_action),
+	"strategy": tagged(dataset, "erasure-strategy:", config.erasure.anonymise_strategy),
 }
+
+decision := decide(input.dataset)
+
+plan := {d.id: decide(d) | some d in input.datasets}

@@ -19,3 +19,19 @@ test_other_datasets_are_erased if {
 	not d.exempt
 	d.action == "delete"
 }
+
+test_a_dataset_can_ask_to_be_anonymised if {
+	d := erasure.decision with input as {"dataset": {"tags": ["erasure-action:anonymise", "erasure-strategy:redact"]}}
+	d.action == "anonymise"
+	d.strategy == "redact"
+}
+
+test_the_plan_decides_every_dataset_at_once if {
+	p := erasure.plan with input as {"datasets": [
+		{"id": "a", "tags": ["tax"]},
+		{"id": "b", "tags": []},
+	]}
+	p.a.exempt
+	contains(p.a.basis, "tax records")
+	p.b.action == "delete"
+}

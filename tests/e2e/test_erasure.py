@@ -1,0 +1,411 @@
+"""GDPR erasure end to end: datasets in a real PostgreSQL, SQLite and CSV files, described to
+Headwater by OpenLineage events with column lineage; a request filed over HTTP; the worker
+erases, verifies and records; then a SIGKILL mid-request."""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import psycopg
+import pytest
+
+from headwater.policies.erasure.model import verify_chain
+from tests.e2e.conftest import Server, free_port, server_env
+from tests.factories import dataset, run_event, schema
+
+SUBJECT = "alice@example.com"
+
+
+def tags(*pairs: tuple[str, str | None], fields: dict[str, str] | None = None) -> dict[str, Any]:
+    """Dataset tags (key, value) and field classifications {field: classification}."""
+    out = [{"key": k, "value": v} if v else {"key": k} for k, v in pairs]
+    out += [{"key": "classification", "value": c, "field": f} for f, c in (fields or {}).items()]
+    return {"tags": {"tags": out}}
+
+
+def derived(mapping: dict[str, tuple[str, str, str]], masking: bool = False) -> dict[str, Any]:
+    return {"columnLineage": {"fields": {out: {"inputFields": [{
+        "namespace": ns, "name": n, "field": f, "transformations": [{
+            "type": "DIRECT", "subtype": "AGGREGATION" if masking else "IDENTITY",
+            "masking": masking}]}]} for out, (ns, n, f) in mapping.items()}}}
+
+
+class World:
+    """The subject's data spread over PostgreSQL, SQLite and CSV, and the events saying so."""
+
+    def __init__(self, dsn: str, root: Path) -> None:
+        self.dsn, self.root = dsn, root
+        self.schema = f"shop_{uuid.uuid4().hex[:8]}"
+        info = psycopg.conninfo.conninfo_to_dict(dsn)
+        self.pg_ns = f"postgres://{info.get('host', '127.0.0.1')}:{info.get('port', 5432)}"
+        self.db = str(info.get("dbname"))
+        self.sqlite_path = root / "app.db"
+        self.sqlite_ns = f"sqlite://{self.sqlite_path}"
+        self.exports = root / "exports"
+        self.csv_path = self.exports / "contacts.csv"
+
+    def pg(self, table: str) -> str:
+        return f"{self.db}.{self.schema}.{table}"
+
+    def create(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as c:
+            s = self.schema
+            c.execute(f"CREATE SCHEMA {s}")
+            c.execute(f"CREATE TABLE {s}.customers (customer_id int, email text, name text)")
+            c.execute(f"INSERT INTO {s}.customers VALUES (42, '{SUBJECT}', 'Alice'),"
+                      " (7, 'bob@example.com', 'Bob'), (42, 'old-alice@example.com', 'Alice')")
+            c.execute(f"CREATE TABLE {s}.orders (order_id int, email text, total numeric)")
+            c.execute(f"INSERT INTO {s}.orders VALUES (1, %(a)s, 10), (2, %(a)s, 20),"
+                      " (3, 'bob@example.com', 5), (4, %(a)s, 7)", {"a": SUBJECT})
+            c.execute(f"CREATE TABLE {s}.invoices (invoice_id int, email text, amount numeric)")
+            c.execute(f"INSERT INTO {s}.invoices VALUES (1, '{SUBJECT}', 99.5)")
+            c.execute(f"CREATE TABLE {s}.daily_signups (day date, signups int)")
+            c.execute(f"INSERT INTO {s}.daily_signups VALUES ('2026-11-01', 2)")
+        with sqlite3.connect(self.sqlite_path) as db:
+            db.execute("CREATE TABLE customer_profiles (customer_id INTEGER, email TEXT, segment TEXT)")
+            db.executemany("INSERT INTO customer_profiles VALUES (?,?,?)",
+                           [(42, SUBJECT, "gold"), (7, "bob@example.com", "silver")])
+        self.exports.mkdir()
+        with self.csv_path.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerows([["email", "segment"], [SUBJECT, "gold"], ["bob@example.com", "silver"]])
+
+    def events(self) -> list[dict[str, Any]]:
+        pg, sq = self.pg_ns, self.sqlite_ns
+        customers = dataset(pg, self.pg("customers"), s=schema("customer_id", "email", "name"),
+                            t=tags(fields={"email": "pii.email", "customer_id": "pii.customer_id"}),
+                            o={"ownership": {"owners": [{"name": "team:crm"}]}})
+        return [
+            run_event("COMPLETE", job=("shop", "load"), outputs=[customers]),
+            run_event("COMPLETE", job=("shop", "invoicing"), outputs=[dataset(
+                pg, self.pg("invoices"), s=schema("invoice_id", "email", "amount"),
+                t=tags(("finance", None), fields={"email": "pii.email"}))]),
+            run_event("COMPLETE", job=("shop", "orders"), inputs=[customers], outputs=[dataset(
+                pg, self.pg("orders"), s=schema("order_id", "email", "total"),
+                c=derived({"email": (pg, self.pg("customers"), "email")}))]),
+            run_event("COMPLETE", job=("crm", "profiles"), inputs=[customers], outputs=[dataset(
+                sq, "customer_profiles", s=schema("customer_id", "email", "segment"),
+                c=derived({"email": (pg, self.pg("customers"), "email"),
+                           "customer_id": (pg, self.pg("customers"), "customer_id")}),
+                o={"ownership": {"owners": [{"name": "team:marketing"}]}})]),
+            run_event("COMPLETE", job=("crm", "export"),
+                      inputs=[dataset(sq, "customer_profiles")], outputs=[dataset(
+                          "file", str(self.csv_path), s=schema("email", "segment"),
+                          c=derived({"email": (sq, "customer_profiles", "email")}))]),
+            run_event("COMPLETE", job=("bi", "signups"), inputs=[customers], outputs=[dataset(
+                pg, self.pg("daily_signups"), s=schema("day", "signups"),
+                c=derived({"signups": (pg, self.pg("customers"), "customer_id")}, masking=True))]),
+        ]
+
+    def connectors_file(self) -> Path:
+        path = self.root / "connectors.toml"
+        path.write_text(f'[[connector]]\nnamespace = "{self.pg_ns}"\ndsn = "{self.dsn}"\n'
+                        f'[[connector]]\nnamespace = "{self.sqlite_ns}"\n'
+                        f'[[connector]]\nnamespace = "file"\nroots = ["{self.exports}"]\n')
+        return path
+
+    def pg_rows(self, table: str) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.dsn) as c:
+            return c.execute(f"SELECT * FROM {self.schema}.{table} ORDER BY 1, 2").fetchall()
+
+    def sqlite_rows(self) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(self.sqlite_path) as db:
+            return db.execute("SELECT * FROM customer_profiles ORDER BY 1").fetchall()
+
+    def csv_rows(self) -> list[list[str]]:
+        with self.csv_path.open(newline="") as fh:
+            return list(csv.reader(fh))
+
+
+def start(backend: str, tmp_path: Path, request: pytest.FixtureRequest, world: World,
+          **extra: str) -> Server:
+    env = server_env(backend, tmp_path, request)
+    env.update({"HEADWATER_CONNECTORS_FILE": str(world.connectors_file()),
+                "HEADWATER_ERASURE_POLL_SECONDS": "0.2", **extra})
+    srv = Server(url=f"http://127.0.0.1:{free_port()}", env=env, data_dir=tmp_path)
+    srv.start()
+    with srv.client("producer") as c:
+        r = c.post("/api/v1/lineage/batch", content=orjson.dumps(world.events()))
+        assert r.status_code == 200, r.text
+    return srv
+
+
+def wait_for(srv: Server, request_id: str, done: Any, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    with srv.client("steward") as c:
+        while True:
+            req = c.get(f"/api/v1/erasure-requests/{request_id}").json()
+            if done(req):
+                return dict(req)
+            assert time.monotonic() < deadline, f"timed out; request: {json.dumps(req)[:3000]}"
+            time.sleep(0.2)
+
+
+def file_request(srv: Server) -> dict[str, Any]:
+    with srv.client("steward") as c:
+        r = c.post("/api/v1/erasure-requests", json={
+            "identifiers": [{"kind": "email", "value": SUBJECT},
+                            {"kind": "customer_id", "value": "42"}],
+            "jurisdiction": "GDPR", "reason": "Art. 17 request by e-mail, ticket 881"})
+    assert r.status_code == 202, r.text
+    return dict(r.json())
+
+
+def short(name: str) -> str:
+    """contacts.csv for a file path, customers for db.schema.customers."""
+    return name.rsplit("/", 1)[-1] if "/" in name else name.rsplit(".", 1)[-1]
+
+
+def by_name(req: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {short(t["dataset"]["name"]): t for t in req["tasks"]}
+
+
+def test_subject_erased_everywhere_exempt_and_review_recorded(
+        backend: str, tmp_path: Path, request: pytest.FixtureRequest, postgres_dsn: str) -> None:
+    world = World(postgres_dsn, tmp_path)
+    world.create()
+    srv = start(backend, tmp_path, request, world)
+    try:
+        filed = file_request(srv)
+        assert filed["status"] == "RECEIVED"
+        assert SUBJECT not in json.dumps(filed), "the clear identifier must not come back"
+        req = wait_for(srv, filed["id"], lambda r: r["status"] not in ("RECEIVED", "PLANNED",
+                                                                        "RUNNING"))
+        tasks = by_name(req)
+        assert req["status"] == "PARTIAL", req  # the aggregate waits for a steward
+        assert {k: (t["action"], t["status"], t["rowsAffected"]) for k, t in tasks.items()} == {
+            "customers": ("delete", "done", 2), "orders": ("delete", "done", 3),
+            "customer_profiles": ("delete", "done", 1), "contacts.csv": ("delete", "done", 1),
+            "invoices": ("keep", "exempt", None), "daily_signups": ("review", "review", None)}
+        assert "financial records" in tasks["invoices"]["exemption"]
+        assert "no identifier column" in tasks["daily_signups"]["reviewReason"]
+        order = [short(t["dataset"]["name"]) for t in req["tasks"]]
+        assert order.index("customers") < order.index("customer_profiles") < order.index(
+            "contacts.csv"), "sources must be erased before what is derived from them"
+
+        # The data: gone from raw and derived datasets, untouched in the exempt and the aggregate.
+        assert world.pg_rows("customers") == [(7, "bob@example.com", "Bob")]
+        assert world.pg_rows("orders") == [(3, "bob@example.com", Decimal(5))]
+        assert world.sqlite_rows() == [(7, "bob@example.com", "silver")]
+        assert world.csv_rows() == [["email", "segment"], ["bob@example.com", "silver"]]
+        assert world.pg_rows("invoices") == [(1, SUBJECT, Decimal("99.5"))]
+        assert world.pg_rows("daily_signups") == [(date(2026, 11, 1), 2)]
+
+        # A steward closes the review with evidence; the request completes, identifiers dropped.
+        with srv.client("steward") as c:
+            r = c.post(f"/api/v1/erasure-requests/{req['id']}/tasks/"
+                       f"{tasks['daily_signups']['id']}/close",
+                       json={"note": "aggregate counts only; no row identifies the subject"})
+            assert r.status_code == 200, r.text
+            done = c.get(f"/api/v1/erasure-requests/{req['id']}").json()
+            audit = c.get(f"/api/v1/erasure-requests/{req['id']}/audit").json()["entries"]
+        assert done["status"] == "COMPLETED" and done["identifiersDropped"]
+
+        events = [e["event"] for e in audit]
+        assert events[0] == "filed" and "planned" in events
+        assert events.count("task_done") == 4 and events.count("verified") == 4
+        exempt = next(e for e in audit if e["event"] == "exempt")
+        assert "financial records" in exempt["basis"]
+        assert any(e["event"] == "review_required" for e in audit)
+        closed = next(e for e in audit if e["event"] == "review_closed")
+        assert closed["note"].startswith("aggregate counts only")
+        notified = {tuple(e["recipients"]) for e in audit if e["event"] == "owners_notified"}
+        assert notified == {("team:crm",), ("team:marketing",)}
+        assert events[-2:] == ["status", "identifiers_dropped"]
+        assert verify_chain(audit), "the audit trail's hash chain must be intact"
+        assert SUBJECT not in json.dumps(audit) and SUBJECT not in json.dumps(done)
+
+        # The CLI shows the same trail.
+        out = subprocess.run(
+            [sys.executable, "-m", "headwater", "erase", "audit", req["id"], "--json",
+             "--url", srv.url], env={**srv.env, "HEADWATER_TOKEN": srv.token("steward")},
+            capture_output=True, text=True, check=True, timeout=60)
+        assert [e["event"] for e in json.loads(out.stdout)] == events
+    finally:
+        srv.stop()
+
+
+def test_worker_killed_mid_request_resumes_without_double_counting(
+        backend: str, tmp_path: Path, request: pytest.FixtureRequest, postgres_dsn: str) -> None:
+    world = World(postgres_dsn, tmp_path)
+    world.create()
+    srv = start(backend, tmp_path, request, world, HEADWATER_ERASURE_WORKER="false",
+                HEADWATER_ERASURE_LEASE_SECONDS="2")
+    worker_log = (tmp_path / "worker.log").open("ab")
+
+    def worker() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "headwater", "erase", "worker"],
+                                env=srv.env, stdout=worker_log, stderr=subprocess.STDOUT)
+
+    # Hold a lock that lets the worker count the orders (SELECT) but blocks its DELETE: the
+    # worker is then stuck inside the orders task, after earlier tasks finished.
+    blocker = psycopg.connect(world.dsn)
+    blocker.execute(f"LOCK TABLE {world.schema}.orders IN EXCLUSIVE MODE")
+    proc = worker()
+    try:
+        filed = file_request(srv)
+
+        def stuck_in_orders(r: dict[str, Any]) -> bool:
+            t = by_name(r).get("orders")
+            return t is not None and t["status"] == "running"
+        before = wait_for(srv, filed["id"], stuck_in_orders)
+        finished_before = {k for k, t in by_name(before).items() if t["status"] == "done"}
+        assert "customers" in finished_before, "sources run first, so customers is already done"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        blocker.rollback()  # the killed worker's DELETE never committed
+        assert len(world.pg_rows("orders")) == 4
+
+        proc = worker()
+        req = wait_for(srv, filed["id"], lambda r: r["status"] == "PARTIAL")
+        tasks = by_name(req)
+        assert (tasks["orders"]["status"], tasks["orders"]["rowsAffected"],
+                tasks["orders"]["attempts"]) == ("done", 3, 1)
+        assert tasks["customers"]["rowsAffected"] == 2
+        assert world.pg_rows("orders") == [(3, "bob@example.com", Decimal(5))]
+        with srv.client("steward") as c:
+            audit = c.get(f"/api/v1/erasure-requests/{filed['id']}/audit").json()["entries"]
+        done_tasks = [e["task"] for e in audit if e["event"] == "task_done"]
+        assert len(done_tasks) == len(set(done_tasks)) == 4, "no task may be done twice"
+        assert any(e["event"] == "resumed" for e in audit)
+        assert any(e["event"] == "attempt_resumed" and e["task"] == tasks["orders"]["id"]
+                   for e in audit)
+        assert verify_chain(audit)
+    finally:
+        proc.kill()
+        blocker.close()
+        srv.stop()
+        worker_log.close()
+
+
+class Recipient(BaseHTTPRequestHandler):
+    """A system Headwater cannot reach itself: it takes instructions and calls back."""
+
+    received: list[tuple[dict[str, Any], dict[str, str]]] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.received.append((body, dict(self.headers)))
+        if len(self.received) == 1:  # the first instruction fails: Headwater must retry
+            self.send_response(503)
+            self.end_headers()
+            return
+        self.send_response(202)
+        self.end_headers()
+
+        def call_back() -> None:
+            time.sleep(0.3)
+            with httpx.Client() as c:
+                wrong = c.post(body["callbackUrl"], json={"token": "forged", "status": "done"})
+                assert wrong.status_code == 403
+                c.post(body["callbackUrl"], json={"token": body["callbackToken"],
+                                                  "status": "done", "rowsAffected": 2})
+        threading.Thread(target=call_back, daemon=True).start()
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def test_webhook_recipient_gets_instruction_retried_and_calls_back(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    recipient = ThreadingHTTPServer(("127.0.0.1", 0), Recipient)
+    threading.Thread(target=recipient.serve_forever, daemon=True).start()
+    hook = f"http://127.0.0.1:{recipient.server_address[1]}/erasure"
+    connectors = tmp_path / "connectors.toml"
+    connectors.write_text(f'[[connector]]\nnamespace = "https://crm.example.com"\n'
+                          f'webhook = "{hook}"\n')
+    env = server_env("embedded", tmp_path, request)
+    env.update({"HEADWATER_CONNECTORS_FILE": str(connectors),
+                "HEADWATER_ERASURE_POLL_SECONDS": "0.2", "HEADWATER_ERASURE_BACKOFF_SECONDS": "0.2"})
+    srv = Server(url=f"http://127.0.0.1:{free_port()}", env=env, data_dir=tmp_path)
+    srv.start()
+    try:
+        contacts = dataset("https://crm.example.com", "contacts", s=schema("email", "name"),
+                           t=tags(fields={"email": "pii.email"}))
+        with srv.client("producer") as c:
+            assert c.post("/api/v1/lineage", json=run_event(
+                "COMPLETE", job=("crm", "sync"), outputs=[contacts])).status_code == 201
+        with srv.client("steward") as c:
+            filed = c.post("/api/v1/erasure-requests", json={
+                "identifiers": [{"kind": "email", "value": SUBJECT}]}).json()
+        req = wait_for(srv, filed["id"], lambda r: r["status"] == "COMPLETED")
+        (task,) = req["tasks"]
+        assert (task["connector"], task["status"], task["rowsAffected"], task["attempts"]) == (
+            "webhook", "done", 2, 2)
+        (first, h1), (second, h2) = Recipient.received
+        assert second["identifiers"] == {"email": [SUBJECT]} and second["action"] == "delete"
+        assert h1["Idempotency-Key"] != h2["Idempotency-Key"]
+        with srv.client("steward") as c:
+            audit = c.get(f"/api/v1/erasure-requests/{filed['id']}/audit").json()["entries"]
+        events = [e["event"] for e in audit]
+        assert events.count("instruction_sent") == 2 and "attempt_failed" in events
+        callback = next(e for e in audit if e["event"] == "callback")
+        assert callback["ok"] and callback["rowsAffected"] == 2
+    finally:
+        srv.stop()
+        recipient.shutdown()
+
+
+def test_filing_rules_deadline_extension_and_graphql(
+        backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    env = server_env(backend, tmp_path, request)
+    env["HEADWATER_ERASURE_WORKER"] = "false"  # keep the request open to extend it
+    srv = Server(url=f"http://127.0.0.1:{free_port()}", env=env, data_dir=tmp_path)
+    srv.start()
+    try:
+        with srv.client("steward") as c:
+            def post(body: dict[str, Any]) -> httpx.Response:
+                return c.post("/api/v1/erasure-requests", json=body)
+            assert post({"identifiers": []}).status_code == 422
+            bad = post({"identifiers": [{"kind": "E-Mail", "value": "x"}]})
+            assert bad.status_code == 422 and "pii.<kind>" in bad.json()["detail"]
+            bad = post({"identifiers": [{"kind": "email", "value": "x"}], "jurisdiction": "XX"})
+            assert bad.status_code == 422 and "GDPR" in bad.json()["detail"]
+            assert c.get("/api/v1/erasure-requests/nope").status_code == 404
+            ccpa = post({"identifiers": [{"kind": "email", "value": "x@y.z"}],
+                         "jurisdiction": "CCPA"}).json()
+            received = datetime.fromisoformat(ccpa["receivedAt"].replace("Z", "+00:00"))
+            deadline = datetime.fromisoformat(ccpa["deadline"].replace("Z", "+00:00"))
+            assert deadline - received == timedelta(days=45)
+            assert c.post(f"/api/v1/erasure-requests/{ccpa['id']}/extension",
+                          json={}).status_code == 422  # a reason is required
+            ext = c.post(f"/api/v1/erasure-requests/{ccpa['id']}/extension",
+                         json={"reason": "records spread over 40 systems"})
+            assert ext.status_code == 200
+            assert ext.json()["deadline"] > ccpa["deadline"]
+            assert ext.json()["extension"]["previousDeadline"] == ccpa["deadline"]
+            again = c.post(f"/api/v1/erasure-requests/{ccpa['id']}/extension",
+                           json={"reason": "more"})
+            assert again.status_code == 409 and "once" in again.json()["detail"]
+        with srv.client("viewer") as c:
+            assert c.get(f"/api/v1/erasure-requests/{ccpa['id']}").status_code == 403
+
+        data = srv.graphql("""mutation { fileErasureRequest(input: {identifiers: [
+            {kind: "email", value: "g@q.l"}], reason: "form"}) {
+            id status jurisdiction receivedAt deadline tasks { action } } }""", role="steward")
+        filed = data["fileErasureRequest"]
+        assert (filed["status"], filed["jurisdiction"], filed["tasks"]) == ("RECEIVED", "GDPR", [])
+        got = srv.graphql("query($id: ID!) { erasureRequest(id: $id) { id status deadline } }",
+                          role="steward", id=filed["id"])
+        assert got["erasureRequest"]["id"] == filed["id"]
+        with srv.client("viewer") as c:
+            body = c.post("/graphql", json={"query": 'mutation { fileErasureRequest(input: '
+                          '{identifiers: [{kind: "email", value: "v@w.x"}]}) { id } }'}).json()
+        assert "steward" in body["errors"][0]["message"]
+    finally:
+        srv.stop()
