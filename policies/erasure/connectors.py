@@ -104,7 +104,8 @@ class SqlConnector:
         return f"{_quote(parts[1])}.{_quote(parts[2])}", name
 
     def _match(self, target: Target) -> tuple[str, list[Any]]:
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         for f, values in sorted(target.keys.items()):
             if not values:
                 continue
