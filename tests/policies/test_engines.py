@@ -166,6 +166,12 @@ def test_stock_opa_and_embedded_agree_on_every_case(stock_opa: str) -> None:
     held = {"dataset": {"tags": ["legal-hold:case-17", "finance"]}}
     assert embedded.evaluate("headwater/erasure/decision", held) == opa.evaluate(
         "headwater/erasure/decision", held)
+    plan = {"datasets": [{"id": "a", "tags": ["tax"]}, {"id": "b", "tags": []},
+                         {"id": "c", "tags": ["erasure-action:anonymise", "erasure-strategy:null"]}]}
+    decided = embedded.evaluate("headwater/erasure/plan", plan)
+    assert decided == opa.evaluate("headwater/erasure/plan", plan)
+    assert (decided["a"]["exempt"], decided["b"]["action"], decided["c"]["strategy"]) == (
+        True, "delete", "null")
 
 
 def test_bundle_pushed_into_an_empty_opa() -> None:
