@@ -159,6 +159,8 @@ class Worker:
         def planned(r: Request) -> list[dict[str, Any]] | None:
             if r.status != "RECEIVED":
                 return None
+            for t in tasks:
+                t.max_attempts = self.config.max_attempts
             r.tasks, r.status, r.planning_error = tasks, "PLANNED", None
             at = iso(now())
             entries: list[dict[str, Any]] = [{

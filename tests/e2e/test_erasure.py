@@ -409,3 +409,51 @@ def test_filing_rules_deadline_extension_and_graphql(
         assert "steward" in body["errors"][0]["message"]
     finally:
         srv.stop()
+
+
+def test_failed_request_retries_only_unfinished_tasks(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    ready, missing = tmp_path / "ready.db", tmp_path / "later.db"
+    with sqlite3.connect(ready) as db:
+        db.execute("CREATE TABLE users (email TEXT)")
+        db.executemany("INSERT INTO users VALUES (?)", [(SUBJECT,), ("bob@example.com",)])
+    connectors = tmp_path / "connectors.toml"
+    connectors.write_text("".join(f'[[connector]]\nnamespace = "sqlite://{p}"\n'
+                                  for p in (ready, missing)))
+    env = server_env("embedded", tmp_path, request)
+    env.update({"HEADWATER_CONNECTORS_FILE": str(connectors), "HEADWATER_ERASURE_MAX_ATTEMPTS": "2",
+                "HEADWATER_ERASURE_POLL_SECONDS": "0.2", "HEADWATER_ERASURE_BACKOFF_SECONDS": "0.1"})
+    srv = Server(url=f"http://127.0.0.1:{free_port()}", env=env, data_dir=tmp_path)
+    srv.start()
+    try:
+        with srv.client("producer") as c:
+            for p in (ready, missing):
+                assert c.post("/api/v1/lineage", json=run_event(
+                    "COMPLETE", job=("app", f"load_{p.stem}"), outputs=[dataset(
+                        f"sqlite://{p}", "users", s=schema("email"),
+                        t=tags(fields={"email": "pii.email"}))])).status_code == 201
+        with srv.client("steward") as c:
+            filed = c.post("/api/v1/erasure-requests", json={
+                "identifiers": [{"kind": "email", "value": SUBJECT}]}).json()
+            failed = wait_for(srv, filed["id"], lambda r: r["status"] == "FAILED")
+            tasks = {Path(t["dataset"]["namespace"]).name: t for t in failed["tasks"]}
+            assert (tasks["ready.db"]["status"], tasks["ready.db"]["rowsAffected"]) == ("done", 1)
+            assert (tasks["later.db"]["status"], tasks["later.db"]["attempts"]) == ("failed", 2)
+            assert "does not exist" in tasks["later.db"]["error"]
+            metrics = c.get("/metrics").text
+            assert "headwater_erasure_open_requests" in metrics
+
+            with sqlite3.connect(missing) as db:  # the operator fixes the cause
+                db.execute("CREATE TABLE users (email TEXT)")
+                db.execute("INSERT INTO users VALUES (?)", (SUBJECT,))
+            assert c.post(f"/api/v1/erasure-requests/{filed['id']}/retry").status_code == 200
+            done = wait_for(srv, filed["id"], lambda r: r["status"] == "COMPLETED")
+            audit = c.get(f"/api/v1/erasure-requests/{filed['id']}/audit").json()["entries"]
+        tasks = {Path(t["dataset"]["namespace"]).name: t for t in done["tasks"]}
+        assert (tasks["later.db"]["status"], tasks["later.db"]["rowsAffected"]) == ("done", 1)
+        started = [e["task"] for e in audit if e["event"] == "attempt_started"]
+        assert started.count(tasks["ready.db"]["id"]) == 1, "a finished task must not run again"
+        with sqlite3.connect(missing) as db:
+            assert db.execute("SELECT count(*) FROM users").fetchone() == (0,)
+    finally:
+        srv.stop()
