@@ -89,8 +89,10 @@ class Erasures:
         self.get(request_id)
         return self.store.erasure_audit(request_id)
 
-    def active(self) -> list[Request]:
-        return [Request.from_doc(d) for d in self.store.erasures(ACTIVE, first=10_000)]
+    def unfinished(self) -> list[Request]:
+        """Every request not COMPLETED: being worked on, or waiting for a steward."""
+        return [Request.from_doc(d) for d in self.store.erasures(
+            (*ACTIVE, "PARTIAL", "FAILED"), first=10_000)]
 
     # -- changes ---------------------------------------------------------------------------
     def update(self, request_id: str,

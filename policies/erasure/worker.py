@@ -35,12 +35,12 @@ from headwater.policies.erasure.connectors import (
     Target,
     Webhook,
 )
-from headwater.policies.erasure.model import Request, Task, iso, now, parse_iso
+from headwater.policies.erasure.model import ACTIVE, Request, Task, iso, now, parse_iso
 from headwater.policies.erasure.service import Erasures, fail_attempt
 
 log = logging.getLogger("headwater.erasure")
-OPEN = Gauge("headwater_erasure_open_requests", "Erasure requests not yet finished")
-OVERDUE = Gauge("headwater_erasure_overdue_requests", "Unfinished erasure requests past deadline")
+OPEN = Gauge("headwater_erasure_open_requests", "Erasure requests not completed yet")
+OVERDUE = Gauge("headwater_erasure_overdue_requests", "Erasure requests not completed by deadline")
 
 
 class _Busy(Exception):
@@ -80,12 +80,12 @@ class Worker:
 
     def run_once(self) -> int:
         """Advance every request with work due; how many were advanced."""
-        active = self.erasures.active()
-        OPEN.set(len(active))
-        OVERDUE.set(sum(r.overdue() for r in active))
+        unfinished = self.erasures.unfinished()
+        OPEN.set(len(unfinished))
+        OVERDUE.set(sum(r.overdue() for r in unfinished))
         advanced = 0
-        for req in active:
-            if self._due(req) and self._leasable(req):
+        for req in unfinished:
+            if req.status in ACTIVE and self._due(req) and self._leasable(req):
                 try:
                     self.advance(req.id)
                     advanced += 1
