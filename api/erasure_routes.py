@@ -62,7 +62,7 @@ def view(req: ErasureRequest) -> dict[str, Any]:
     }
 
 
-async def _call(request: Request, fn: Any, *args: Any) -> Any:
+async def _call(fn: Any, *args: Any) -> Any:
     try:
         return await asyncio.to_thread(fn, *args)
     except ErasureError as exc:
@@ -77,7 +77,7 @@ def _erasures(request: Request) -> Erasures:
 @router.post("", status_code=202)
 async def file_request(body: Filing, request: Request, principal: str = steward
                        ) -> ORJSONResponse:
-    req = await _call(request, _erasures(request).file,
+    req = await _call(_erasures(request).file,
                       [(i.kind, i.value) for i in body.identifiers], body.jurisdiction,
                       body.reason, principal)
     return ORJSONResponse(view(req), status_code=202,
@@ -97,32 +97,32 @@ async def list_requests(request: Request, status: str | None = Query(default=Non
 
 @router.get("/{request_id}")
 async def get_request(request_id: str, request: Request, _: str = steward) -> dict[str, Any]:
-    return view(await _call(request, _erasures(request).get, request_id))
+    return view(await _call(_erasures(request).get, request_id))
 
 
 @router.get("/{request_id}/audit")
 async def audit(request_id: str, request: Request, _: str = steward) -> dict[str, Any]:
-    entries = await _call(request, _erasures(request).audit, request_id)
+    entries = await _call(_erasures(request).audit, request_id)
     return {"requestId": request_id, "entries": entries}
 
 
 @router.post("/{request_id}/extension")
 async def extend(request_id: str, body: Note, request: Request, principal: str = steward
                  ) -> dict[str, Any]:
-    return view(await _call(request, _erasures(request).extend, request_id,
+    return view(await _call(_erasures(request).extend, request_id,
                             body.reason or "", principal))
 
 
 @router.post("/{request_id}/retry")
 async def retry(request_id: str, request: Request, principal: str = steward) -> dict[str, Any]:
     attempts = request.app.state.settings.erasure_max_attempts
-    return view(await _call(request, _erasures(request).retry, request_id, principal, attempts))
+    return view(await _call(_erasures(request).retry, request_id, principal, attempts))
 
 
 @router.post("/{request_id}/tasks/{task_id}/close")
 async def close_review(request_id: str, task_id: str, body: Note, request: Request,
                        principal: str = steward) -> dict[str, Any]:
-    return view(await _call(request, _erasures(request).close_review, request_id, task_id,
+    return view(await _call(_erasures(request).close_review, request_id, task_id,
                             body.note or "", principal))
 
 
@@ -130,7 +130,7 @@ async def close_review(request_id: str, task_id: str, body: Note, request: Reque
 async def callback(request_id: str, task_id: str, body: Callback, request: Request
                    ) -> dict[str, Any]:
     """Called by a webhook recipient; authenticated by the task's one-time callback token."""
-    req = await _call(request, _erasures(request).callback, request_id, task_id, body.token,
+    req = await _call(_erasures(request).callback, request_id, task_id, body.token,
                       body.status == "done", body.rowsAffected, body.message)
     task = req.task(task_id)
     return {"requestId": req.id, "task": task_id, "status": task.status if task else None}

@@ -49,21 +49,19 @@ class Client:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _post(self, path: str, **kwargs: Any) -> Any:
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
-            response = self._http.post(path, **kwargs)
+            response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise HeadwaterError(0, f"cannot reach Headwater at {self.url} ({exc}): is it "
                                  "running? Set --url or HEADWATER_URL") from None
         return self._check(response)
 
+    def _post(self, path: str, **kwargs: Any) -> Any:
+        return self._request("POST", path, **kwargs)
+
     def _get(self, path: str, **kwargs: Any) -> Any:
-        try:
-            response = self._http.get(path, **kwargs)
-        except httpx.TransportError as exc:
-            raise HeadwaterError(0, f"cannot reach Headwater at {self.url} ({exc}): is it "
-                                 "running? Set --url or HEADWATER_URL") from None
-        return self._check(response)
+        return self._request("GET", path, **kwargs)
 
     def _check(self, response: httpx.Response) -> Any:
         if response.status_code >= 400:
