@@ -403,6 +403,20 @@ def test_filing_rules_deadline_extension_and_graphql(
         got = srv.graphql("query($id: ID!) { erasureRequest(id: $id) { id status deadline } }",
                           role="steward", id=filed["id"])
         assert got["erasureRequest"]["id"] == filed["id"]
+        cli_env = {**srv.env, "HEADWATER_TOKEN": srv.token("steward"), "HEADWATER_URL": srv.url}
+        out = subprocess.run([sys.executable, "-m", "headwater", "erase", "request", "--id",
+                              "email=c@d.e", "--id", "customer_id=9", "--jurisdiction", "CCPA"],
+                             env=cli_env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        request_id = out.stdout.split()[0]
+        shown = subprocess.run([sys.executable, "-m", "headwater", "erase", "status", request_id,
+                                "--json"], env=cli_env, capture_output=True, text=True, timeout=60)
+        status = json.loads(shown.stdout)
+        assert (status["jurisdiction"], sorted(i["kind"] for i in status["identifiers"])) == (
+            "CCPA", ["customer_id", "email"])
+        bad = subprocess.run([sys.executable, "-m", "headwater", "erase", "request", "--id",
+                              "email"], env=cli_env, capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 2 and "--id wants A=B, got 'email'" in bad.stderr
         with srv.client("viewer") as c:
             body = c.post("/graphql", json={"query": 'mutation { fileErasureRequest(input: '
                           '{identifiers: [{kind: "email", value: "v@w.x"}]}) { id } }'}).json()
