@@ -77,7 +77,8 @@ def build_app(settings: Any, store: Store, engine: PolicyEngine, *,
                 # queries it sends carry the token set in its headers editor.
                 return graphql_schema.Context(store, "viewer", None)
             principal, role = principal_role(request)
-            return graphql_schema.Context(store, role, committer.call, erasures, principal)
+            return graphql_schema.Context(store, role, committer.call, erasures, principal,
+                                          settings.classification_suggestions)
 
         app.include_router(lineage_routes.router)
         app.include_router(gate_routes.router)

@@ -34,6 +34,7 @@ from headwater.catalog import (
 )
 from headwater.catalog.ids import dataset_id, field_id
 from headwater.catalog.model import CLASSIFICATION, SchemaVersionRecord
+from headwater.lineage import detector
 from headwater.lineage import impact as impact_api
 from headwater.policies.erasure.model import Request as ErasureModel
 from headwater.policies.erasure.model import parse_iso
@@ -52,8 +53,10 @@ def _dt(value: str | None) -> datetime | None:
 class Context(BaseContext):
     def __init__(self, store: Store, role: str,
                  write: Callable[..., Awaitable[Any]] | None = None,
-                 erasures: Erasures | None = None, principal: str = "anonymous") -> None:
+                 erasures: Erasures | None = None, principal: str = "anonymous",
+                 suggestions: bool = False) -> None:
         super().__init__()
+        self.suggestions = suggestions
         self.store = store
         self.erasures = erasures
         self.principal = principal
@@ -150,6 +153,16 @@ class Field:
                       "column lineage (not through masking or declassifying derivations).")
     async def inherited_classifications(self, info: Info) -> list[str]:
         return await info.context.inherited.load(self.field_id) if self.field_id else []
+
+    @strawberry.field(description="Classifications the field's name suggests (email, phone, IP "
+                      "address, national ids) that it does not carry yet: for a steward to "
+                      "accept with classifyField, never applied by themselves. Empty unless "
+                      "HEADWATER_CLASSIFICATION_SUGGESTIONS is on.")
+    async def suggested_classifications(self, info: Info) -> list[str]:
+        if not info.context.suggestions:
+            return []
+        inherited = await info.context.inherited.load(self.field_id) if self.field_id else []
+        return detector.suggest(self.name, [*self.classifications, *inherited])
 
 
 @strawberry.type

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     opa_push_bundle: bool = False  # load policies/rego into OPA at start (else OPA loads it)
     gate_timeout_seconds: float = 2.0
     gate_fail_open_environments: list[str] = []  # e.g. ["dev"]: allow when the engine is down
+    classification_suggestions: bool = False  # Field.suggestedClassifications from names
     secret_key: str | None = None  # keys subject fingerprints, sealing, masking hashes
     connectors_file: Path | None = None  # erasure connectors (TOML); none: every task is manual
     erasure_worker: bool = True  # run the erasure worker inside `headwater serve`

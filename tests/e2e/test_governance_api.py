@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import orjson
+import pytest
 
 from tests.conformance.test_classifications import NS as CRM
 from tests.conformance.test_classifications import chain_events
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, free_port, server_env
 from tests.lineage_graph import NS, events
 
 CLASSIFY = """mutation($ns: String!, $name: String!, $field: String!, $c: [String!]!) {
@@ -74,3 +76,35 @@ def test_impact_cli_exit_codes_and_report(server: Server) -> None:
     unknown = server.cli("impact", "--dataset", "nowhere:B", "--drop-field", "x", *url,
                          check=False)
     assert unknown.returncode == 2 and "known namespaces" in unknown.stderr
+
+
+def test_name_based_suggestions_are_opt_in_and_never_applied(
+        tmp_path: Path, request: pytest.FixtureRequest, server: Server) -> None:
+    from tests.factories import dataset, run_event, schema
+
+    fields = ("email", "phone_number", "email_sent_at", "clientIp", "ssn", "amount", "mail")
+    event = run_event("COMPLETE", job=("shop", "load"), outputs=[dataset(
+        "pg", "customers", s=schema(*fields), t={"tags": {"tags": [
+            {"key": "classification", "value": "pii.email", "field": "email"}]}})])
+    q = """{ dataset(namespace: "pg", name: "customers") {
+             classifications fields { name classifications suggestedClassifications } } }"""
+    own = tmp_path / "suggesting"  # not the data directory of the `server` fixture
+    own.mkdir()
+    on = Server(url=f"http://127.0.0.1:{free_port()}", data_dir=own,
+                env={**server_env("embedded", own, request),
+                     "HEADWATER_CLASSIFICATION_SUGGESTIONS": "true"})
+    on.start()
+    try:
+        for srv in (server, on):
+            with srv.client("producer") as c:
+                assert c.post("/api/v1/lineage", json=event).status_code == 201
+        off = server.graphql(q)["dataset"]
+        assert all(f["suggestedClassifications"] == [] for f in off["fields"])
+        data = on.graphql(q)["dataset"]
+        assert {f["name"]: f["suggestedClassifications"] for f in data["fields"]} == {
+            "email": [],  # already classified
+            "phone_number": ["pii.phone"], "email_sent_at": [], "clientIp": ["pii.ip_address"],
+            "ssn": ["pii.national_id"], "amount": [], "mail": []}
+        assert data["classifications"] == ["pii.email"], "suggestions are never applied"
+    finally:
+        on.stop()
