@@ -51,6 +51,7 @@ CONSTRAINTS = [
     "CREATE INDEX run_job IF NOT EXISTS FOR (n:Run) ON (n.jobId)",
     "CREATE INDEX quality_dataset IF NOT EXISTS FOR (n:Quality) ON (n.datasetId)",
     "CREATE INDEX derives_job IF NOT EXISTS FOR ()-[e:DERIVES]-() ON (e.jobId)",
+    "CREATE INDEX facet_owner IF NOT EXISTS FOR (n:Facet) ON (n.owner)",
     "CREATE INDEX decision_time IF NOT EXISTS FOR (n:Decision) ON (n.time)",
     "CREATE INDEX decision_run IF NOT EXISTS FOR (n:Decision) ON (n.runId)",
     "CREATE CONSTRAINT erasure_id IF NOT EXISTS FOR (n:Erasure) REQUIRE n.id IS UNIQUE",
@@ -525,7 +526,8 @@ class Neo4jStore:
             return Graph([], [], False)
         ids = [r["id"] for r in within]
         if level == "column":
-            owners = {d.id: d for d in self.datasets_by_id(sorted({r["datasetId"] for r in within}))
+            owners = {d.id: d for d in self.datasets_by_id(
+                sorted({r["datasetId"] for r in within}), facets=False)
                       if d is not None}
             nodes = [GraphNode(r["id"], "FIELD", owners[r["datasetId"]].namespace,
                                owners[r["datasetId"]].name, r["name"], r["d"])
