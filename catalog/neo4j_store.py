@@ -511,44 +511,36 @@ class Neo4jStore:
             node_kind(start) or "", "Dataset")
         # ANY SHORTEST: one breadth-first search from the start, one shortest path per node
         # reached; a plain variable-length match would enumerate every path (exponential in a
-        # graph full of diamonds).
+        # graph full of diamonds). Each node comes back with its outgoing edges (those leaving
+        # the returned set are dropped below) and, for fields, its dataset: one round trip.
+        column = level == "column"
         rows = self._read(
             f"MATCH (s:{start_label} {{id: $start}})"
             f" MATCH p = ANY SHORTEST (s){left}[:{rel}]{right}{{0,{depth + 1}}}(n)"
             " WITH n, length(p) AS d ORDER BY d, n.id LIMIT $limit"
-            " RETURN n.id AS id, d, labels(n) AS labels, n.namespace AS namespace,"
-            " n.name AS name, n.datasetId AS datasetId",
+            f" OPTIONAL MATCH (n)-[e:{rel}]->(m)"
+            " WITH n, d, collect([m.id, e.type, e.subtype]) AS out"
+            + (" OPTIONAL MATCH (ds:Dataset {id: n.datasetId})"
+               " RETURN n.id AS id, d, ds.namespace AS namespace, ds.name AS name,"
+               " n.name AS field, out" if column else
+               " RETURN n.id AS id, d, 'Dataset' IN labels(n) AS dataset,"
+               " n.namespace AS namespace, n.name AS name, out"),
             start=start, limit=limit + 1)
+        rows.sort(key=lambda r: (r["d"], r["id"]))
         within = [r for r in rows if r["d"] <= depth]
         truncated = len(within) < len(rows) or len(within) > limit
         within = within[:limit]
-        if not within:
-            return Graph([], [], False)
-        ids = [r["id"] for r in within]
-        if level == "column":
-            owners = {d.id: d for d in self.datasets_by_id(
-                sorted({r["datasetId"] for r in within}), facets=False)
-                      if d is not None}
-            nodes = [GraphNode(r["id"], "FIELD", owners[r["datasetId"]].namespace,
-                               owners[r["datasetId"]].name, r["name"], r["d"])
-                     for r in within if r["datasetId"] in owners]
-            edge_rows = self._read(
-                "UNWIND $ids AS id MATCH (a:Field {id: id})-[e:DERIVES]->(b:Field)"
-                " WHERE b.id IN $ids RETURN a.id AS s, b.id AS t, e.type AS type,"
-                " e.subtype AS subtype ORDER BY s, t, type, subtype", ids=ids)
-            edges = [GraphEdge(r["s"], r["t"], f"{r['type']}/{r['subtype']}" if r["subtype"]
-                               else r["type"]) for r in edge_rows]
-        else:
-            nodes = [GraphNode(r["id"], "DATASET" if "Dataset" in r["labels"] else "JOB",
-                               r["namespace"], r["name"], None, r["d"]) for r in within]
-            edges = [GraphEdge(r["s"], r["t"]) for r in self._read(
-                "UNWIND $datasets AS id MATCH (a:Dataset {id: id})-[:INPUT_TO]->(b:Job)"
-                " WHERE b.id IN $jobs RETURN a.id AS s, b.id AS t UNION"
-                " UNWIND $jobs AS id MATCH (a:Job {id: id})-[:PRODUCES]->(b:Dataset)"
-                " WHERE b.id IN $datasets RETURN a.id AS s, b.id AS t",
-                datasets=[i for i in ids if i.startswith("dataset:")],
-                jobs=[i for i in ids if i.startswith("job:")])]
-            edges.sort(key=lambda e: (e.source, e.target))
+        if column:
+            within = [r for r in within if r["namespace"] is not None]  # a field of no dataset
+        kept = {r["id"] for r in within}
+        nodes = [GraphNode(r["id"], "FIELD" if column else "DATASET" if r["dataset"] else "JOB",
+                           r["namespace"], r["name"], r["field"] if column else None, r["d"])
+                 for r in within]
+        edges = sorted(
+            {GraphEdge(r["id"], target, (f"{kind}/{subtype}" if subtype else kind)
+                       if column else None)
+             for r in within for target, kind, subtype in r["out"] if target in kept},
+            key=lambda e: (e.source, e.target, e.transformation or ""))
         nodes.sort(key=lambda n: (n.depth, n.id))
         return Graph(nodes, edges, truncated)
 
