@@ -225,7 +225,9 @@ class Worker:
                     return [{"at": iso(now()), "actor": self.id, "event": "attempt_started",
                              "task": t.id, "dataset": t.dataset, "connector": connector.kind,
                              "action": t.action, "attempt": t.attempts, "rowsFound": found}]
-                self._write(request_id, started)
+                current = self._write(request_id, started).task(task.id)
+                if current is None or current.status != "running":
+                    return  # someone else changed the task meanwhile: look again next cycle
             affected = connector.erase(target)
             if resumed:
                 affected = max(affected, task.rows_found or 0)
