@@ -55,7 +55,7 @@ class ImpactReport:
 
 
 class ImpactError(ValueError):
-    pass
+    """The change names something the catalog does not know; the message says what."""
 
 
 _WIDTH = {"tinyint": 1, "smallint": 2, "int2": 2, "int": 4, "integer": 4, "int4": 4,

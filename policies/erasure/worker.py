@@ -90,7 +90,7 @@ class Worker:
                     self.advance(req.id)
                     advanced += 1
                 except _Busy:
-                    pass
+                    continue  # another worker leased it first
         return advanced
 
     def _due(self, req: Request) -> bool:
