@@ -35,7 +35,7 @@ from headwater.policies.erasure.connectors import (
     Target,
     Webhook,
 )
-from headwater.policies.erasure.model import ACTIVE, Request, Task, iso, now, parse_iso
+from headwater.policies.erasure.model import ACTIVE, OPEN_TASK, Request, Task, iso, now, parse_iso
 from headwater.policies.erasure.service import Erasures, fail_attempt
 
 log = logging.getLogger("headwater.erasure")
@@ -94,7 +94,7 @@ class Worker:
         return advanced
 
     def _due(self, req: Request) -> bool:
-        return req.status in ("RECEIVED", "PLANNED") or any(self._task_due(t) for t in req.tasks)
+        return req.status in ("RECEIVED", "PLANNED") or bool(self._runnable(req))
 
     def _leasable(self, req: Request) -> bool:
         return (req.lease_owner in (None, self.id) or req.lease_until is None
@@ -123,10 +123,26 @@ class Worker:
         if req.status == "RECEIVED":
             req = self._plan(req)
         for task in list(req.tasks):
-            current = self.erasures.get(request_id).task(task.id)
-            if current is not None and self._task_due(current):
+            latest = self.erasures.get(request_id)
+            current = latest.task(task.id)
+            if current is not None and task.id in self._runnable(latest):
                 self._run_task(request_id, current)
         self._write(request_id, self._release, renew=False)
+
+    def _runnable(self, req: Request) -> set[str]:
+        """Tasks due now whose sources are settled: while a source's erasure is still open (a
+        webhook waiting for its callback, an attempt to retry), what derives from it waits, so a
+        pipeline cannot re-derive what was erased downstream."""
+        held: set[str] = set()
+        ready = set()
+        for t in req.tasks:  # plan order: sources first
+            if held & set(t.upstream):
+                held.add(t.dataset)
+            elif self._task_due(t):
+                ready.add(t.id)
+            if t.status in OPEN_TASK:
+                held.add(t.dataset)
+        return ready
 
     def _release(self, req: Request) -> list[dict[str, Any]]:
         entries = Erasures.settle(req, self.id)

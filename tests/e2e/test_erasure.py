@@ -326,9 +326,13 @@ def test_webhook_recipient_gets_instruction_retried_and_calls_back(
     recipient = ThreadingHTTPServer(("127.0.0.1", 0), Recipient)
     threading.Thread(target=recipient.serve_forever, daemon=True).start()
     hook = f"http://127.0.0.1:{recipient.server_address[1]}/erasure"
+    copy = tmp_path / "copy.db"  # a local copy derived from the CRM: erased after it
+    with sqlite3.connect(copy) as db:
+        db.execute("CREATE TABLE contacts (email TEXT)")
+        db.executemany("INSERT INTO contacts VALUES (?)", [(SUBJECT,), ("bob@example.com",)])
     connectors = tmp_path / "connectors.toml"
     connectors.write_text(f'[[connector]]\nnamespace = "https://crm.example.com"\n'
-                          f'webhook = "{hook}"\n')
+                          f'webhook = "{hook}"\n[[connector]]\nnamespace = "sqlite://{copy}"\n')
     env = server_env("embedded", tmp_path, request)
     env.update({"HEADWATER_CONNECTORS_FILE": str(connectors),
                 "HEADWATER_ERASURE_POLL_SECONDS": "0.2", "HEADWATER_ERASURE_BACKOFF_SECONDS": "0.2"})
@@ -337,16 +341,25 @@ def test_webhook_recipient_gets_instruction_retried_and_calls_back(
     try:
         contacts = dataset("https://crm.example.com", "contacts", s=schema("email", "name"),
                            t=tags(fields={"email": "pii.email"}))
+        derived_copy = dataset(f"sqlite://{copy}", "contacts", s=schema("email"),
+                               c=derived({"email": ("https://crm.example.com", "contacts",
+                                                    "email")}))
         with srv.client("producer") as c:
             assert c.post("/api/v1/lineage", json=run_event(
                 "COMPLETE", job=("crm", "sync"), outputs=[contacts])).status_code == 201
+            assert c.post("/api/v1/lineage", json=run_event(
+                "COMPLETE", job=("crm", "copy"), inputs=[contacts],
+                outputs=[derived_copy])).status_code == 201
         with srv.client("steward") as c:
             filed = c.post("/api/v1/erasure-requests", json={
                 "identifiers": [{"kind": "email", "value": SUBJECT}]}).json()
         req = wait_for(srv, filed["id"], lambda r: r["status"] == "COMPLETED")
-        (task,) = req["tasks"]
+        task, local = req["tasks"]
         assert (task["connector"], task["status"], task["rowsAffected"], task["attempts"]) == (
             "webhook", "done", 2, 2)
+        assert (local["connector"], local["status"], local["rowsAffected"]) == ("sqlite", "done", 1)
+        with sqlite3.connect(copy) as db:
+            assert db.execute("SELECT email FROM contacts").fetchall() == [("bob@example.com",)]
         (first, h1), (second, h2) = Recipient.received
         assert second["identifiers"] == {"email": [SUBJECT]} and second["action"] == "delete"
         assert h1["Idempotency-Key"] != h2["Idempotency-Key"]
@@ -356,6 +369,9 @@ def test_webhook_recipient_gets_instruction_retried_and_calls_back(
         assert events.count("instruction_sent") == 2 and "attempt_failed" in events
         callback = next(e for e in audit if e["event"] == "callback")
         assert callback["ok"] and callback["rowsAffected"] == 2
+        copy_started = next(e for e in audit if e["event"] == "attempt_started"
+                            and e["task"] == local["id"])
+        assert copy_started["seq"] > callback["seq"], "derived data waits for its source"
     finally:
         srv.stop()
         recipient.shutdown()
