@@ -17,7 +17,7 @@ import os
 import sqlite3
 import tempfile
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,11 @@ class Target:
     mask_fields: tuple[str, ...] = ()
     strategy: str | None = None
     hash_key: bytes = b""
+
+    def __post_init__(self) -> None:
+        if self.action not in ("delete", "anonymise"):  # a custom policy's typo must not pass
+            raise ConnectorError(f"{self.name}: unknown erasure action {self.action!r}: the "
+                                 "policy must answer delete or anonymise")
 
     def masker(self) -> Callable[[Any], Any]:
         strategy = self.strategy or "hash"
@@ -135,10 +140,26 @@ class SqlConnector:
         finally:
             conn.close()
 
+    def _check_columns(self, cur: Any, target: Target) -> None:
+        """SQLite reads an unknown double-quoted name as a string, which would match nothing
+        and let a misspelt column "verify" an erasure that never happened: refuse instead."""
+        if self.kind != "sqlite":
+            return  # PostgreSQL refuses unknown columns itself
+        cur.execute("SELECT name FROM pragma_table_info(?)", (target.name,))
+        columns = {r[0] for r in cur.fetchall()}
+        if not columns:
+            raise ConnectorError(f"{target.name}: no such table in {target.namespace}")
+        missing = sorted((set(target.keys) | set(target.mask_fields)) - columns)
+        if missing:
+            raise ConnectorError(f"{target.name} has no column {', '.join(missing)} (it has "
+                                 f"{', '.join(sorted(columns))}): fix the dataset's schema or "
+                                 "classifications")
+
     def count(self, target: Target) -> int:
         table, _ = self._table(target.name)
         where, params = self._match(target)
         with self._transaction() as cur:
+            self._check_columns(cur, target)
             cur.execute(f"SELECT count(*) FROM {table} WHERE {where}", params)
             return int(cur.fetchone()[0])
 
@@ -146,6 +167,7 @@ class SqlConnector:
         table, _ = self._table(target.name)
         where, params = self._match(target)
         with self._transaction() as cur:
+            self._check_columns(cur, target)
             if target.action == "delete":
                 cur.execute(f"DELETE FROM {table} WHERE {where}", params)
                 return int(cur.rowcount)
@@ -157,8 +179,11 @@ class SqlConnector:
             raise ConnectorError(f"{target.name}: nothing to anonymise (no PII fields known)")
         masker = target.masker()
         cols = [_quote(f) for f in target.mask_fields]
-        rowid = "rowid" if self.kind == "sqlite" else "ctid"
-        cur.execute(f"SELECT {rowid}, {', '.join(cols)} FROM {table} WHERE {where}", params)
+        # A row's identity: rowid in SQLite; (tableoid, ctid) in PostgreSQL, where ctid alone
+        # repeats across the partitions of a partitioned table.
+        rowid = "rowid" if self.kind == "sqlite" else "tableoid::text || ':' || ctid::text"
+        lock = "" if self.kind == "sqlite" else " FOR UPDATE"
+        cur.execute(f"SELECT {rowid}, {', '.join(cols)} FROM {table} WHERE {where}{lock}", params)
         rows = cur.fetchall()
         if not rows:
             return 0
@@ -169,12 +194,13 @@ class SqlConnector:
             cur.executemany(f"UPDATE {table} SET {sets} WHERE rowid = ?",
                             [[*m, row[0]] for m, row in zip(masked, rows, strict=True)])
         else:  # one statement for all rows: no round trip per row
-            arrays = [[str(row[0]) for row in rows]] + [list(col) for col in zip(*masked,
-                                                                                  strict=True)]
-            unnest = ", ".join(["%s::tid[]"] + ["%s::text[]"] * len(cols))
-            names = ", ".join(["id"] + [f"c{i}" for i in range(len(cols))])
+            ident = [str(row[0]).split(":", 1) for row in rows]
+            arrays = [[i[0] for i in ident], [i[1] for i in ident]] + [
+                list(col) for col in zip(*masked, strict=True)]
+            unnest = ", ".join(["%s::oid[]", "%s::tid[]"] + ["%s::text[]"] * len(cols))
+            names = ", ".join(["rel", "tid"] + [f"c{i}" for i in range(len(cols))])
             cur.execute(f"UPDATE {table} AS t SET {sets} FROM unnest({unnest}) AS v({names}) "
-                        f"WHERE t.ctid = v.id", arrays)
+                        f"WHERE t.tableoid = v.rel AND t.ctid = v.tid", arrays)
         return len(rows)
 
 
@@ -205,12 +231,17 @@ class FileConnector:
                                  "directory to roots in HEADWATER_CONNECTORS_FILE")
         return path
 
-    def _read(self, path: Path) -> tuple[list[dict[str, Any]], Callable[[list[dict[str, Any]]], bytes]]:
+    def _read(self, path: Path, keys: Iterable[str]
+              ) -> tuple[list[dict[str, Any]], Callable[[list[dict[str, Any]]], bytes]]:
         suffix = path.suffix.lower()
         if suffix == ".csv":
             with path.open(newline="") as fh:
                 reader = csv.DictReader(fh)
                 rows, header = list(reader), list(reader.fieldnames or [])
+            missing = sorted(set(keys) - set(header))
+            if missing:  # else nothing would match, and the erasure would "verify"
+                raise ConnectorError(f"{path} has no column {', '.join(missing)} (header: "
+                                     f"{', '.join(header)}): fix the dataset's schema")
 
             def write_csv(out_rows: list[dict[str, Any]]) -> bytes:
                 buf = io.StringIO()
@@ -246,14 +277,14 @@ class FileConnector:
         path = self._path(target.name)
         if not path.exists():
             return 0  # already gone is erased
-        rows, _ = self._read(path)
+        rows, _ = self._read(path, target.keys)
         return sum(self._matches(r, target) for r in rows)
 
     def erase(self, target: Target) -> int:
         path = self._path(target.name)
         if not path.exists():
             return 0
-        rows, write = self._read(path)
+        rows, write = self._read(path, target.keys)
         hits = [self._matches(r, target) for r in rows]
         if not any(hits):
             return 0

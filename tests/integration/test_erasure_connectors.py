@@ -147,3 +147,49 @@ def test_connectors_file_is_validated(tmp_path: Path) -> None:
     unknown.write_text('[[connector]]\nnamespace = "s3://bucket"\n')
     with pytest.raises(ConnectorError, match="s3://bucket"):
         Connectors.load(unknown)
+
+
+def test_postgres_partitioned_table_masks_only_the_subjects_rows(postgres_dsn: str) -> None:
+    """ctid repeats across partitions: the first row of each partition shares (0,1)."""
+    schema = f"p_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        conn.execute(f"CREATE TABLE {schema}.people (region text, email text)"
+                     " PARTITION BY LIST (region)")
+        for region in ("eu", "us"):
+            conn.execute(f"CREATE TABLE {schema}.people_{region} PARTITION OF {schema}.people"
+                         f" FOR VALUES IN ('{region}')")
+        conn.execute(f"INSERT INTO {schema}.people VALUES ('eu', 'a@x.io'), ('us', 'b@x.io')")
+        info = psycopg.conninfo.conninfo_to_dict(postgres_dsn)
+        name = f"{info['dbname']}.{schema}.people"
+        c = Connectors([{"namespace": "postgres://db:5432", "dsn": postgres_dsn}]).for_dataset(
+            "postgres://db:5432", name)
+        target = Target("postgres://db:5432", name, {"email": ["a@x.io"]}, action="anonymise",
+                        mask_fields=("email",), strategy="redact")
+        assert c.erase(target) == 1  # type: ignore[union-attr]
+        assert conn.execute(f"SELECT region, email FROM {schema}.people ORDER BY 1").fetchall() == [
+            ("eu", "[REDACTED]"), ("us", "b@x.io")]
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_a_misspelt_column_is_an_error_not_zero_rows(tmp_path: Path) -> None:
+    """Else the erasure would "verify" with nothing erased."""
+    db = tmp_path / "app.db"
+    with sqlite3.connect(db) as s:
+        s.execute("CREATE TABLE users (email TEXT)")
+        s.execute("INSERT INTO users VALUES ('a@x.io')")
+    ns = f"sqlite://{db}"
+    c = Connectors([{"namespace": ns}]).for_dataset(ns, "users")
+    with pytest.raises(ConnectorError, match="no column mail"):
+        c.count(Target(ns, "users", {"mail": ["a@x.io"]}))  # type: ignore[union-attr]
+    with pytest.raises(ConnectorError, match="no such table"):
+        c.erase(Target(ns, "nope", {"email": ["a@x.io"]}))  # type: ignore[union-attr]
+    root = tmp_path / "out"
+    root.mkdir()
+    (root / "x.csv").write_text("email\na@x.io\n")
+    files = Connectors([{"namespace": "file", "roots": [str(root)]}]).for_dataset("file", "")
+    with pytest.raises(ConnectorError, match="no column mail"):
+        files.erase(Target("file", str(root / "x.csv"), {"mail": ["a@x.io"]}))  # type: ignore[union-attr]
+    assert (root / "x.csv").read_text() == "email\na@x.io\n"
+    with pytest.raises(ConnectorError, match="unknown erasure action 'keep'"):
+        Target(ns, "users", {"email": ["a@x.io"]}, action="keep")
