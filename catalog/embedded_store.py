@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS schema_versions (
 CREATE TABLE IF NOT EXISTS field_classifications (
   dataset_id TEXT NOT NULL, field TEXT NOT NULL, classification TEXT NOT NULL, source TEXT NOT NULL,
   PRIMARY KEY (dataset_id, field, classification, source));
+-- Who holds a classification (erasure discovery): an index range, not a scan of them all.
+CREATE INDEX IF NOT EXISTS field_classifications_class ON field_classifications(classification);
 CREATE TABLE IF NOT EXISTS tags (node_id TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (node_id, tag));
 CREATE TABLE IF NOT EXISTS owners (
   node_id TEXT NOT NULL, owner TEXT NOT NULL, type TEXT, PRIMARY KEY (node_id, owner));
@@ -100,6 +102,7 @@ CREATE TABLE IF NOT EXISTS erasures (
   id TEXT PRIMARY KEY, version INTEGER NOT NULL, status TEXT NOT NULL, received_at TEXT NOT NULL,
   doc BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS erasures_status ON erasures(status, received_at);
+CREATE INDEX IF NOT EXISTS erasures_received ON erasures(received_at, id);
 CREATE TABLE IF NOT EXISTS erasure_audit (
   request_id TEXT NOT NULL, seq INTEGER NOT NULL, entry BLOB NOT NULL,
   PRIMARY KEY (request_id, seq)) WITHOUT ROWID;
@@ -805,23 +808,29 @@ class EmbeddedStore:
                                ) -> list[tuple[str, str, str, bool]]:
         rows = self._db.execute(
             "WITH RECURSIVE wanted(c) AS (SELECT value FROM json_each(?1)),"
+            # The classification, or one under it: "c." <= x < "c/" ('/' follows '.'), so both
+            # halves are index ranges on field_classifications_class.
             " classified(dataset_id, field, classification) AS ("
-            "  SELECT DISTINCT fc.dataset_id, fc.field, fc.classification"
-            "  FROM field_classifications fc JOIN wanted w ON fc.classification = w.c"
-            "   OR substr(fc.classification, 1, length(w.c) + 1) = w.c || '.'),"
-            # (field, classification) pairs: UNION drops repeats, so cycles end.
+            "  SELECT fc.dataset_id, fc.field, fc.classification FROM wanted w"
+            "   JOIN field_classifications fc ON fc.classification = w.c UNION"
+            "  SELECT fc.dataset_id, fc.field, fc.classification FROM wanted w"
+            "   JOIN field_classifications fc"
+            "   ON fc.classification >= w.c || '.' AND fc.classification < w.c || '/'),"
+            # (field, classification) pairs: UNION drops repeats, so cycles end. The seed is the
+            # field's id (catalog.ids.field_id) built from its dataset: a primary-key lookup,
+            # where matching field_nodes on (dataset, field) would scan them all.
             " down(node, classification) AS ("
-            "  SELECT f.id, c.classification FROM classified c JOIN field_nodes f"
-            "   ON f.dataset_id = c.dataset_id AND f.field = c.field UNION"
-            "  SELECT e.target_id, d.classification FROM down d"
-            "   JOIN column_edges e ON e.source_id = d.node"
+            "  SELECT 'datasetField:' || d.namespace || ':' || d.name || ':' || c.field,"
+            "   c.classification FROM classified c JOIN datasets d ON d.id = c.dataset_id UNION"
+            "  SELECT e.target_id, down.classification FROM down"
+            "   JOIN column_edges e ON e.source_id = down.node"
             "  WHERE e.masking = 0 AND NOT EXISTS (SELECT 1 FROM declassified_edges x"
             "   WHERE x.source_id = e.source_id AND x.target_id = e.target_id))"
             " SELECT dataset_id, field, classification, 1 FROM classified UNION"
-            " SELECT f.dataset_id, f.field, d.classification, 0 FROM down d"
-            "  JOIN field_nodes f ON f.id = d.node WHERE NOT EXISTS (SELECT 1 FROM classified c"
+            " SELECT f.dataset_id, f.field, down.classification, 0 FROM down"
+            "  JOIN field_nodes f ON f.id = down.node WHERE NOT EXISTS (SELECT 1 FROM classified c"
             "   WHERE c.dataset_id = f.dataset_id AND c.field = f.field"
-            "   AND c.classification = d.classification)"
+            "   AND c.classification = down.classification)"
             " ORDER BY 1, 2, 3",
             (orjson.dumps(list(classifications)).decode(),)).fetchall()
         return [(d, f, c, bool(direct)) for d, f, c, direct in rows]

@@ -56,6 +56,11 @@ CONSTRAINTS = [
     "CREATE INDEX decision_run IF NOT EXISTS FOR (n:Decision) ON (n.runId)",
     "CREATE CONSTRAINT erasure_id IF NOT EXISTS FOR (n:Erasure) REQUIRE n.id IS UNIQUE",
     "CREATE INDEX erasure_status IF NOT EXISTS FOR (n:Erasure) ON (n.status, n.receivedAt)",
+    "CREATE INDEX erasure_received IF NOT EXISTS FOR (n:Erasure) ON (n.receivedAt)",
+    # Erasure discovery starts from the classified fields: an index scan of those, not a label
+    # scan of every field (range indexes hold list values; IS NOT NULL scans them).
+    "CREATE INDEX field_tag_classes IF NOT EXISTS FOR (n:Field) ON (n.tagClasses)",
+    "CREATE INDEX field_steward_classes IF NOT EXISTS FOR (n:Field) ON (n.stewardClasses)",
     "CREATE CONSTRAINT erasure_audit_key IF NOT EXISTS FOR (n:ErasureAudit)"
     " REQUIRE (n.requestId, n.seq) IS UNIQUE",
 ]
@@ -616,28 +621,35 @@ class Neo4jStore:
                                ) -> list[tuple[str, str, str, bool]]:
         matching = f"[c IN {_CLASSES} WHERE any(w IN $wanted WHERE c = w OR c STARTS WITH w + '.')]"
         rows = self._read(
-            f"MATCH (f:Field) WITH f, {matching} AS cs WHERE size(cs) > 0"
-            # One breadth-first search per classified field, each reached field once.
+            "CALL () { MATCH (f:Field) WHERE f.tagClasses IS NOT NULL RETURN f"
+            " UNION MATCH (f:Field) WHERE f.stewardClasses IS NOT NULL RETURN f }"
+            f" WITH f, {matching} AS cs WHERE size(cs) > 0"
+            # One breadth-first search per classified field, each reached field once (no path
+            # enumeration); a cycle back to f only finds f again.
             f" OPTIONAL MATCH ANY SHORTEST (f)-[r:{_CARRIES}]->+(t:Field)"
-            " WITH cs, collect(DISTINCT [f.datasetId, f.name, true])"
-            "  + collect(DISTINCT [t.datasetId, t.name, false]) AS held"
-            " UNWIND held AS h WITH h, cs WHERE h[0] IS NOT NULL"
-            " UNWIND cs AS c RETURN h[0] AS d, h[1] AS f, c, h[2] AS direct",
-            wanted=list(classifications))
-        best: dict[tuple[str, str, str], bool] = {}
-        for r in rows:
-            key = (r["d"], r["f"], r["c"])
-            best[key] = best.get(key, False) or bool(r["direct"])
-        return sorted((d, f, c, direct) for (d, f, c), direct in best.items())
+            " WITH f, cs, collect(t) AS reached"
+            " UNWIND [[f, true]] + [x IN reached | [x, false]] AS held"
+            " UNWIND cs AS c"
+            # Direct wins over inherited for the same field and classification.
+            " WITH held[0] AS n, c, any(x IN collect(held[1]) WHERE x) AS direct"
+            " WHERE n.datasetId IS NOT NULL"
+            " RETURN n.datasetId AS d, n.name AS f, c, direct", wanted=list(classifications))
+        # Sorted here, as the embedded store sorts: by code point.
+        return sorted((r["d"], r["f"], r["c"], bool(r["direct"])) for r in rows)
 
     def downstream_dataset_edges(self, dataset_ids: Sequence[str]
                                  ) -> list[tuple[str, str, str]]:
+        # One BFS per start, which stops on entering another start: that one searches on from
+        # there itself, so overlapping starts do not walk the same region again. $starts is a
+        # map for a constant-time test.
         rows = self._read(
             "UNWIND $ids AS id MATCH (s:Dataset {id: id})"
-            " OPTIONAL MATCH ANY SHORTEST (s)(()-[:INPUT_TO]->(:Job)-[:PRODUCES]->())*(d:Dataset)"
+            " OPTIONAL MATCH ANY SHORTEST (s)((:Dataset)-[:INPUT_TO]->(:Job)-[:PRODUCES]->"
+            "(b:Dataset) WHERE $starts[b.id] IS NULL)*(d:Dataset)"
             " WITH DISTINCT d WHERE d IS NOT NULL"
             " MATCH (d)-[:INPUT_TO]->(j:Job)-[:PRODUCES]->(o:Dataset)"
-            " RETURN DISTINCT d.id AS a, j.id AS j, o.id AS b", ids=list(dataset_ids))
+            " RETURN DISTINCT d.id AS a, j.id AS j, o.id AS b",
+            ids=list(dataset_ids), starts=dict.fromkeys(dataset_ids, True))
         return sorted((r["a"], r["j"], r["b"]) for r in rows)
 
     def _write_erasure(self, tx: neo4j.ManagedTransaction, doc: dict[str, Any],
@@ -676,9 +688,13 @@ class Neo4jStore:
 
     def erasures(self, statuses: Sequence[str] | None = None, first: int = 100
                  ) -> list[dict[str, Any]]:
-        rows = self._read("MATCH (e:Erasure) WHERE $statuses IS NULL OR e.status IN $statuses"
+        # Two statements, so each is an index read: a "$statuses IS NULL OR" filter would
+        # keep the planner from seeking erasure_status.
+        where = ("e.receivedAt IS NOT NULL" if statuses is None
+                 else "e.status IN $statuses AND e.receivedAt IS NOT NULL")
+        rows = self._read(f"MATCH (e:Erasure) WHERE {where}"
                           " RETURN e.doc AS doc ORDER BY e.receivedAt, e.id LIMIT $first",
-                          statuses=list(statuses) if statuses is not None else None, first=first)
+                          statuses=list(statuses or []), first=first)
         return [orjson.loads(r["doc"]) for r in rows]
 
     def erasure_audit(self, request_id: str) -> list[dict[str, Any]]:

@@ -127,29 +127,34 @@ class Store(Protocol):
     # -- erasure workflow -------------------------------------------------------------------
     def classification_holders(self, classifications: Sequence[str]
                                ) -> list[tuple[str, str, str, bool]]:
-        """Every field holding one of ``classifications`` (itself or a sub-classification:
-        "pii.email" matches "pii.email.work", not "pii"): (dataset id, field, classification,
-        direct). Not direct: inherited along column lineage downstream of such a field, by the
-        rules of ``inherited_classifications``, at any depth, in ONE query. Sorted."""
+        """Every field holding one of ``classifications`` (the classification itself or a
+        sub-one: "pii.email" matches "pii.email" and "pii.email.work", not "pii"): (dataset id,
+        field name, classification, direct). ``direct``: classified on the field (tags facet or
+        steward); otherwise inherited along column lineage downstream of such a field, by the
+        same rules as ``inherited_classifications`` (not through masking or steward-declassified
+        derivations), at any depth, cycle-safe, in ONE backend query. A field both direct and
+        inherited appears once per classification, as direct. Sorted."""
         ...
 
     def downstream_dataset_edges(self, dataset_ids: Sequence[str]
                                  ) -> list[tuple[str, str, str]]:
-        """(upstream dataset, job, downstream dataset) for every Dataset→Job→Dataset step
-        reachable downstream of ``dataset_ids``, at any depth, in ONE query. Sorted."""
+        """(upstream dataset id, job id, downstream dataset id) for every Dataset→Job→Dataset
+        step reachable downstream from any of ``dataset_ids``, at any depth, in ONE query.
+        Sorted, no duplicates."""
         ...
 
     def create_erasure(self, doc: dict[str, Any], audit: Sequence[dict[str, Any]]) -> None:
-        """A new erasure request document (the store reads "id", "version", "status",
-        "receivedAt"; the rest is opaque) with its first audit entries, in one transaction.
-        ``StoreError`` if the id exists."""
+        """Store a new erasure request document (keys the store reads: "id", "version",
+        "status", "receivedAt"; the rest is opaque JSON) with its first audit entries, in one
+        transaction. Raise ``StoreError`` if the id exists."""
         ...
 
     def update_erasure(self, doc: dict[str, Any], expected_version: int,
                        audit: Sequence[dict[str, Any]]) -> bool:
-        """Compare-and-set: replace the document only if the stored "version" is
-        ``expected_version``, appending ``audit`` in the same transaction; ``False`` (nothing
-        written) when another writer came first."""
+        """Compare-and-set: replace the document only if the stored one's "version" is
+        ``expected_version`` and append ``audit`` in the same transaction; ``False`` (nothing
+        written) if another writer got there first or the id is unknown. An audit "seq" that
+        already exists raises ``StoreError`` and writes nothing."""
         ...
 
     def erasure(self, request_id: str) -> dict[str, Any] | None: ...
@@ -160,7 +165,9 @@ class Store(Protocol):
         ...
 
     def erasure_audit(self, request_id: str) -> list[dict[str, Any]]:
-        """The audit entries in "seq" order. Append-only: there is no way to change one."""
+        """The request's audit entries in "seq" order (each entry is a JSON dict with an int
+        "seq" key unique per request). Append-only: the store offers no way to change or
+        delete an entry (embedded: SQLite triggers that RAISE(ABORT) on UPDATE/DELETE)."""
         ...
 
     # -- steward edits (each its own transaction) ------------------------------------------

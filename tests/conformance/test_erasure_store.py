@@ -52,6 +52,27 @@ def test_holders_match_sub_classifications_and_survive_cycles(store: Store) -> N
     assert store.classification_holders(["pii.emai"]) == []
 
 
+def test_holders_from_tags_facet_and_direct_wins_over_inherited(store: Store) -> None:
+    store.write_events([normalize(e) for e in chain_events(tag_source=True)])  # S.email tagged
+    store.classify_field(ds("S"), "email", ["pii.email"])  # tagged and steward-set: once
+    store.classify_field(ds("T2"), "email", ["pii.email"])  # also inherits it from S
+    assert store.classification_holders(["pii.email"]) == [
+        (ds("S"), "email", "pii.email", True), (ds("T1"), "email", "pii.email", False),
+        (ds("T2"), "email", "pii.email", True), (ds("T3"), "mail", "pii.email", False)]
+
+
+def test_holders_match_whole_labels_only(store: Store) -> None:
+    store.write_events([normalize(e) for e in chain_events()])
+    store.classify_field(ds("S"), "email", ["pii.email"])
+    store.classify_field(ds("T4"), "mail_hash", ["pii.emailx", "pii.email-hash"])
+    # "pii" takes in everything under it; "pii.email" is not a prefix of "pii.emailx".
+    assert {h[2] for h in store.classification_holders(["pii"])} == {
+        "pii.email", "pii.emailx", "pii.email-hash"}
+    assert [h[0] for h in store.classification_holders(["pii.email"])] == [
+        ds("S"), ds("T1"), ds("T2"), ds("T3")]
+    assert store.classification_holders([]) == []
+
+
 def test_downstream_dataset_edges(store: Store) -> None:
     store.write_events([normalize(e) for e in chain_events()])
     edges = store.downstream_dataset_edges([ds("T3")])
@@ -59,6 +80,19 @@ def test_downstream_dataset_edges(store: Store) -> None:
                      (ds("T4"), job_id("crm", "make_T5"), ds("T5"))]
     assert len(store.downstream_dataset_edges([ds("S")])) == len(CHAIN) - 1
     assert store.downstream_dataset_edges([ds("T5")]) == []
+
+
+def step(a: str, b: str) -> tuple[str, str, str]:
+    return ds(a), job_id("crm", f"make_{b}"), ds(b)
+
+
+def test_downstream_dataset_edges_end_on_cycles(store: Store) -> None:
+    loop = [run_event("COMPLETE", job=("crm", f"make_{b}"), inputs=[dataset(NS, a)],
+                      outputs=[dataset(NS, b)]) for a, b in (("A", "B"), ("B", "C"), ("C", "A"))]
+    store.write_events([normalize(e) for e in loop])
+    everything = [step("A", "B"), step("B", "C"), step("C", "A")]
+    assert store.downstream_dataset_edges([ds("B")]) == everything
+    assert store.downstream_dataset_edges([ds("B")]) == everything
 
 
 def doc(id_: str, version: int = 1, status: str = "RECEIVED", at: str = "2026-11-01T00:00Z"
@@ -87,6 +121,39 @@ def test_erasure_documents_compare_and_set_with_audit(store: Store) -> None:
     assert [d["id"] for d in store.erasures()] == ["r0", "r1"]
     assert [d["id"] for d in store.erasures(["PLANNED", "RUNNING"])] == ["r1"]
     assert store.erasures(["COMPLETED"]) == []
+
+
+def test_compare_and_set_on_an_unknown_id_writes_nothing(store: Store) -> None:
+    assert not store.update_erasure(doc("ghost", 2), 1, [{"seq": 1, "event": "x"}])
+    assert store.erasure("ghost") is None and store.erasure_audit("ghost") == []
+    assert store.erasures() == []
+
+
+def test_create_with_a_repeated_seq_writes_nothing(store: Store) -> None:
+    with pytest.raises(StoreError):
+        store.create_erasure(doc("r1"), [{"seq": 1, "event": "a"}, {"seq": 1, "event": "b"}])
+    assert store.erasure("r1") is None and store.erasure_audit("r1") == []
+    store.create_erasure(doc("r1"), [{"seq": 1, "event": "a"}])  # the id is still free
+
+
+def test_audit_in_seq_order_exactly_as_written_and_per_request(store: Store) -> None:
+    first = [{"seq": 3, "event": "c", "detail": {"rows": 0, "ok": False, "tasks": ["t1"]}},
+             {"seq": 1, "event": "a", "hash": "ab" * 32, "note": "naïve ✓", "n": None}]
+    store.create_erasure(doc("r1"), first)
+    store.create_erasure(doc("r2"), [{"seq": 1, "event": "other"}])
+    assert store.update_erasure(doc("r1", 2), 1, [{"seq": 2, "event": "b", "x": 1.5}])
+    assert store.erasure_audit("r1") == [first[1], {"seq": 2, "event": "b", "x": 1.5}, first[0]]
+    assert store.erasure_audit("r2") == [{"seq": 1, "event": "other"}]
+    assert store.erasure("r1") == doc("r1", 2)
+
+
+def test_erasures_oldest_first_within_first(store: Store) -> None:
+    for i, at in enumerate(["2026-11-03T00:00Z", "2026-11-01T00:00Z", "2026-11-02T00:00Z"]):
+        store.create_erasure(doc(f"r{i}", status="RUNNING" if i else "PLANNED", at=at), [])
+    assert [d["id"] for d in store.erasures()] == ["r1", "r2", "r0"]
+    assert [d["id"] for d in store.erasures(first=2)] == ["r1", "r2"]
+    assert [d["id"] for d in store.erasures(["RUNNING"], first=1)] == ["r1"]
+    assert [d["id"] for d in store.erasures(["PLANNED"])] == ["r0"]
 
 
 def test_embedded_audit_rows_cannot_be_rewritten(tmp_path: Path) -> None:
