@@ -22,6 +22,7 @@ from strawberry.scalars import JSON
 
 from headwater import lineage as lineage_api
 from headwater.api.auth import RANK
+from headwater.api.fast_lists import FastListExecutionContext
 from headwater.catalog import (
     DatasetRecord,
     DecisionRecord,
@@ -791,7 +792,8 @@ class Mutation:
 MAX_QUERY_DEPTH = 12
 # Bounds on what one query may ask for: nesting depth, aliases (fan-out) and size.
 # (Instances work; strawberry's stubs only admit classes, hence the ignores.)
-schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[
+schema = strawberry.Schema(query=Query, mutation=Mutation,
+                           execution_context_class=FastListExecutionContext, extensions=[
     QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),  # type: ignore[list-item]
     MaxAliasesLimiter(30),  # type: ignore[list-item]
     MaxTokensLimiter(5000),  # type: ignore[list-item]

@@ -26,6 +26,7 @@ from headwater.catalog.model import (
     DatasetRecord,
     DeadLetter,
     DecisionRecord,
+    Downstream,
     EventWrite,
     FieldRecord,
     Flow,
@@ -34,6 +35,7 @@ from headwater.catalog.model import (
     GraphNode,
     JobRecord,
     QualityRecord,
+    ReachedField,
     RunRecord,
     SchemaVersionRecord,
     retention_days,
@@ -705,10 +707,70 @@ class EmbeddedStore:
             out.setdefault(origin, set()).add(classification)
         return {k: sorted(v) for k, v in out.items()}
 
-    def column_lineage_targets(self, dataset_ids: Sequence[str]) -> set[str]:
-        return {r[0] for r in self._in(
-            "SELECT DISTINCT target_dataset FROM column_edges WHERE target_dataset IN ({ids})",
-            dataset_ids)}
+    def downstream(self, dataset_id: str, field_ids: Sequence[str], depth: int, limit: int
+                   ) -> Downstream:
+        budget = max(3 * limit, 3_000)  # visits, as in walk()
+        # 1. Column lineage from every changed field at once, breadth first, one level deeper
+        # than asked (so that the depth cut shows). Every edge out of a reached field is
+        # followed once, so the jobs of those edges are every job that derives an affected
+        # field; the parent is taken from a row at the minimum depth.
+        rows = self._db.execute(
+            "WITH RECURSIVE walk(origin, node, depth, parent, job) AS ("
+            " SELECT value, value, 0, NULL, NULL FROM json_each(?1) UNION"
+            " SELECT w.origin, e.target_id, w.depth + 1, w.node, e.job_id FROM walk w"
+            " JOIN column_edges e ON e.source_id = w.node WHERE w.depth <= ?2"
+            " ORDER BY 3 LIMIT ?3),"
+            " best AS (SELECT origin, node, min(depth) AS depth, parent, group_concat(DISTINCT job)"
+            "  AS jobs, sum(count(*)) OVER () AS visits FROM walk WHERE depth > 0"
+            "  GROUP BY origin, node)"
+            " SELECT b.origin, b.node, f.dataset_id, d.namespace, d.name, f.field, b.depth,"
+            " b.parent, b.jobs, b.visits FROM best b"
+            " JOIN field_nodes f ON f.id = b.node JOIN datasets d ON d.id = f.dataset_id"
+            " ORDER BY b.depth, b.node, b.origin",
+            (orjson.dumps(list(field_ids)).decode(), depth, budget),
+        ).fetchall()
+        within = [r for r in rows if r[6] <= depth]
+        truncated = (len(within) < len(rows) or len(within) > limit
+                     or bool(rows and rows[0][9] >= budget))
+        fields = [ReachedField(*r[:8]) for r in within[:limit]]
+        jobs = {j for r in within[:limit] if r[8] for j in r[8].split(",")}
+        datasets: dict[str, tuple[str, str, int]] = {}
+        for f in fields:
+            if f.dataset_id not in datasets or f.depth < datasets[f.dataset_id][2]:
+                datasets[f.dataset_id] = (f.namespace, f.name, f.depth)
+        # 2. Dataset level: from the changed dataset and those fields' datasets, through jobs,
+        # into datasets that have no column lineage (theirs would say what they read).
+        seeds = {dataset_id: 0} | {i: d for i, (_, _, d) in datasets.items()}
+        for i, ns, name, d, via, visits in self._db.execute(
+            "WITH RECURSIVE reach(ds, depth, job) AS ("
+            " SELECT key, value, NULL FROM json_each(?1) UNION"
+            " SELECT o.dst, r.depth + 1, i.dst FROM reach r JOIN edges i ON i.src = r.ds"
+            " JOIN edges o ON o.src = i.dst WHERE r.depth <= ?2 AND NOT EXISTS"
+            "  (SELECT 1 FROM column_edges c WHERE c.target_dataset = o.dst)"
+            " ORDER BY 2 LIMIT ?3)"
+            " SELECT r.ds, d.namespace, d.name, min(r.depth), group_concat(DISTINCT r.job),"
+            " sum(count(*)) OVER () FROM reach r JOIN datasets d ON d.id = r.ds"
+            " WHERE r.job IS NOT NULL AND NOT r.ds IN (SELECT key FROM json_each(?1))"
+            " GROUP BY r.ds ORDER BY 4, 1",
+                (orjson.dumps(seeds).decode(), depth, budget)):
+            truncated |= visits >= budget
+            if d > depth or len(datasets) >= limit:
+                truncated = True
+            else:
+                datasets[i] = (ns, name, d)
+                jobs.update(via.split(","))
+        # 3. Jobs that read the changed dataset and write nothing (checks, exports), and the
+        # owners of every affected dataset.
+        jobs.update(r[0] for r in self._db.execute(
+            "SELECT i.dst FROM edges i WHERE i.src = ? AND i.dst LIKE 'job:%'"
+            " AND NOT EXISTS (SELECT 1 FROM edges o WHERE o.src = i.dst)", (dataset_id,)))
+        owners: dict[str, list[str]] = {}
+        for i, owner in self._db.execute(
+                "SELECT o.node_id, o.owner FROM json_each(?1) s"
+                " JOIN owners o ON o.node_id = s.value ORDER BY 2",
+                (orjson.dumps(list(datasets)).decode(),)):
+            owners.setdefault(i, []).append(owner)
+        return Downstream(fields, datasets, sorted(jobs), owners, truncated)
 
     def datasets_page(self, namespace: str | None, search: str | None,
                       classification: str | None, first: int, after: str | None

@@ -257,6 +257,32 @@ class Graph:
 
 
 @dataclass(frozen=True, slots=True)
+class ReachedField:
+    """A field downstream of a changed one: ``parent`` is the field before it on one shortest
+    path from ``origin`` (the changed field), so paths can be rebuilt without another query."""
+
+    origin: str
+    id: str
+    dataset_id: str
+    namespace: str
+    name: str
+    field: str
+    depth: int
+    parent: str
+
+
+@dataclass(slots=True)
+class Downstream:
+    """What an impact analysis reads from the store, in a fixed number of queries."""
+
+    fields: list[ReachedField]
+    datasets: dict[str, tuple[str, str, int]]  # id -> (namespace, name, depth), every affected one
+    jobs: list[str]  # ids, sorted
+    owners: dict[str, list[str]]  # affected dataset id -> owners
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Flow:
     """A column derivation a job performs (from its last reported column lineage)."""
 

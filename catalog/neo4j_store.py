@@ -18,6 +18,7 @@ from typing import Any
 import neo4j
 import orjson
 from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
+from neo4j.graph import Node
 
 from headwater.catalog.batching import facet_owners, folded_runs, latest_per_key, merged_per_id
 from headwater.catalog.ids import digest, field_id, node_kind
@@ -26,6 +27,7 @@ from headwater.catalog.model import (
     DatasetRecord,
     DeadLetter,
     DecisionRecord,
+    Downstream,
     EventWrite,
     FieldRecord,
     Flow,
@@ -34,6 +36,7 @@ from headwater.catalog.model import (
     GraphNode,
     JobRecord,
     QualityRecord,
+    ReachedField,
     RunRecord,
     SchemaVersionRecord,
     retention_days,
@@ -113,11 +116,14 @@ class Neo4jStore:
 
     def _read(self, query: str, **params: Any) -> list[dict[str, Any]]:
         try:
-            records, _, _ = self._driver.execute_query(
+            records, _, keys = self._driver.execute_query(
                 query, params, database_=self.database, routing_=neo4j.RoutingControl.READ)
         except (ServiceUnavailable, SessionExpired, Neo4jError, OSError) as exc:
             raise StoreError(f"Neo4j read failed: {exc}") from exc
-        return [r.data() for r in records]
+        # Record.data() converts every value recursively (most of the cost of a large read);
+        # only nodes returned whole need converting, and they are only ever top level.
+        return [{k: dict(v) if isinstance(v, Node) else v for k, v in zip(keys, r, strict=True)}
+                for r in records]
 
     def _write_tx(self, work: Any) -> Any:
         try:
@@ -518,6 +524,8 @@ class Neo4jStore:
         # reached; a plain variable-length match would enumerate every path (exponential in a
         # graph full of diamonds). Each node comes back with its outgoing edges (those leaving
         # the returned set are dropped below) and, for fields, its dataset: one round trip.
+        # Everything comes back as one record holding one list: the driver pays per record, so
+        # 600 rows cost three times as much as one row of 600.
         column = level == "column"
         rows = self._read(
             f"MATCH (s:{start_label} {{id: $start}})"
@@ -526,11 +534,11 @@ class Neo4jStore:
             f" OPTIONAL MATCH (n)-[e:{rel}]->(m)"
             " WITH n, d, collect([m.id, e.type, e.subtype]) AS out"
             + (" OPTIONAL MATCH (ds:Dataset {id: n.datasetId})"
-               " RETURN n.id AS id, d, ds.namespace AS namespace, ds.name AS name,"
-               " n.name AS field, out" if column else
-               " RETURN n.id AS id, d, 'Dataset' IN labels(n) AS dataset,"
-               " n.namespace AS namespace, n.name AS name, out"),
-            start=start, limit=limit + 1)
+               " RETURN collect({id: n.id, d: d, namespace: ds.namespace, name: ds.name,"
+               " field: n.name, out: out}) AS rows" if column else
+               " RETURN collect({id: n.id, d: d, dataset: 'Dataset' IN labels(n),"
+               " namespace: n.namespace, name: n.name, out: out}) AS rows"),
+            start=start, limit=limit + 1)[0]["rows"]
         rows.sort(key=lambda r: (r["d"], r["id"]))
         within = [r for r in rows if r["d"] <= depth]
         truncated = len(within) < len(rows) or len(within) > limit
@@ -557,10 +565,67 @@ class Neo4jStore:
             " RETURN id, collect(DISTINCT c) AS classes", ids=list(field_ids))
         return {r["id"]: sorted(r["classes"]) for r in rows if r["classes"]}
 
-    def column_lineage_targets(self, dataset_ids: Sequence[str]) -> set[str]:
-        return {r["id"] for r in self._read(
-            "UNWIND $ids AS id MATCH (d:Dataset {id: id})-[:HAS_FIELD]->(:Field)<-[:DERIVES]-()"
-            " RETURN DISTINCT id", ids=list(dataset_ids))}
+    def downstream(self, dataset_id: str, field_ids: Sequence[str], depth: int, limit: int
+                   ) -> Downstream:
+        # 1. One breadth-first search per changed field, one level deeper than asked (so that
+        # the depth cut shows). Each reached field comes with the sources and jobs of the
+        # derivations into it: those from reached fields name every job that derives an
+        # affected field. One record holding one list (the driver pays per record).
+        rows = self._read(
+            "UNWIND $starts AS sid MATCH (s:Field {id: sid})"
+            f" MATCH p = ANY SHORTEST (s)-[:DERIVES]->{{1,{depth + 1}}}(n)"
+            " WITH sid, elementId(s) AS origin, n, length(p) AS d, nodes(p)[-2].id AS parent"
+            " ORDER BY d LIMIT $limit MATCH (ds:Dataset)-[:HAS_FIELD]->(n)"
+            " OPTIONAL MATCH (src)-[e:DERIVES]->(n)"
+            " WITH sid, origin, n, d, parent, ds, collect([elementId(src), e.jobId]) AS into"
+            " RETURN collect([sid, n.id, ds.id, ds.namespace, ds.name, n.name, d, parent, into,"
+            " ds.owners, elementId(n), origin]) AS rows",
+            starts=list(field_ids), limit=limit + 1)[0]["rows"]
+        rows.sort(key=lambda r: (r[6], r[1], r[0]))
+        within = [r for r in rows if r[6] <= depth]
+        truncated = len(within) < len(rows) or len(within) > limit
+        within = within[:limit]
+        fields = [ReachedField(*r[:8]) for r in within]
+        # Sources compared by element id: reading their id property costs a third of the query.
+        reached = {r[10] for r in within} | {r[11] for r in within}
+        jobs = {job for r in within for src, job in r[8] if job and src in reached}
+        datasets: dict[str, tuple[str, str, int]] = {}
+        owners: dict[str, list[str]] = {}
+        for r in within:
+            if r[2] not in datasets or r[6] < datasets[r[2]][2]:
+                datasets[r[2]] = (r[3], r[4], r[6])
+            owners[r[2]] = sorted(r[9] or [])
+        # 2. Dataset level: from the changed dataset and those fields' datasets, through jobs,
+        # into datasets with no column lineage (theirs would say what they read). The first
+        # step is a plain expansion (usually empty: most writers report column lineage); only
+        # what it finds is searched on, breadth first.
+        seeds = {dataset_id: 0} | {i: d for i, (_, _, d) in datasets.items()}
+        blind = "NOT EXISTS { (%s)-[:HAS_FIELD]->(:Field)<-[:DERIVES]-() }"
+        rows = self._read(
+            "UNWIND keys($seeds) AS sid MATCH (:Dataset {id: sid})-[:INPUT_TO]->(:Job)"
+            f"-[:PRODUCES]->(x:Dataset) WHERE $seeds[x.id] IS NULL AND {blind % 'x'}"
+            " WITH x, min($seeds[sid]) + 1 AS d0"
+            " MATCH p = ANY SHORTEST (x)((:Dataset)-[:INPUT_TO]->(:Job)-[:PRODUCES]->(y:Dataset)"
+            f" WHERE $seeds[y.id] IS NULL AND {blind % 'y'}){{0,{depth}}}(t)"
+            " WITH t, min(d0 + length(p) / 2) AS d ORDER BY d, t.id LIMIT $limit"
+            " RETURN collect([t.id, t.namespace, t.name, d, t.owners]) AS rows",
+            seeds=seeds, limit=limit + 1)[0]["rows"]
+        for i, ns, name, d, who in sorted(rows, key=lambda r: (r[3], r[0])):
+            if d > depth or len(datasets) >= limit:
+                truncated = True
+            else:
+                datasets[i], owners[i] = (ns, name, d), sorted(who or [])
+        unseen = [i for i in datasets if i not in seeds]
+        # 3. Jobs that write a dataset-level one from the changed or an affected dataset, and
+        # jobs that read the changed dataset and write nothing (checks, exports).
+        jobs.update(self._read(
+            "CALL () { UNWIND $blind AS id MATCH (src:Dataset)-[:INPUT_TO]->(j:Job)"
+            "-[:PRODUCES]->(:Dataset {id: id}) WHERE $sources[src.id] IS NOT NULL RETURN j"
+            " UNION MATCH (:Dataset {id: $id})-[:INPUT_TO]->(j:Job)"
+            " WHERE NOT EXISTS { (j)-[:PRODUCES]->() } RETURN j }"
+            " RETURN collect(DISTINCT j.id) AS jobs", blind=unseen, id=dataset_id,
+            sources={i: True for i in (dataset_id, *datasets)})[0]["jobs"])
+        return Downstream(fields, datasets, sorted(jobs), owners, truncated)
 
     def datasets_page(self, namespace: str | None, search: str | None,
                       classification: str | None, first: int, after: str | None

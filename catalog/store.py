@@ -9,6 +9,7 @@ from headwater.catalog.model import (
     DatasetRecord,
     DeadLetter,
     DecisionRecord,
+    Downstream,
     EventWrite,
     FieldRecord,
     Flow,
@@ -102,8 +103,21 @@ class Store(Protocol):
         one query. Fields that inherit nothing are absent."""
         ...
 
-    def column_lineage_targets(self, dataset_ids: Sequence[str]) -> set[str]:
-        """Those of the datasets that have any column lineage into them."""
+    def downstream(self, dataset_id: str, field_ids: Sequence[str], depth: int, limit: int
+                   ) -> Downstream:
+        """Everything that reads what changes in ``dataset_id``, for impact analysis, in a fixed
+        number of queries whatever the graph's size:
+
+        - ``fields``: every field derived from one of ``field_ids`` through column lineage,
+          per origin, with its shortest depth (at most ``depth`` hops) and a parent on such a
+          path; at most ``limit`` (the nearest first);
+        - ``datasets``: the datasets of those fields, plus, at dataset level, datasets with no
+          column lineage into them written by a job that reads ``dataset_id`` or an affected
+          dataset (transitively; never through a dataset that has column lineage: its lineage
+          says what it reads). Depth in dataset hops;
+        - ``jobs``: jobs that read ``dataset_id`` or an affected dataset and write an affected
+          one, and jobs that read one of those and write nothing;
+        - ``truncated`` when the depth or the limit cut anything off."""
         ...
 
     def datasets_page(self, namespace: str | None, search: str | None,

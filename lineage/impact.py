@@ -1,18 +1,18 @@
 """Impact analysis: what breaks downstream if a dataset's schema changes.
 
-Column level where column lineage exists (one bounded walk per changed field), dataset level
-for downstream datasets whose producers never reported column lineage — and the findings say
-which is which.
+Column level where column lineage exists, dataset level for downstream datasets whose
+producers never reported column lineage (and the findings say which is which). The store answers
+everything downstream in a fixed number of queries (``Store.downstream``); this module turns it
+into the report.
 """
 
 from __future__ import annotations
 
 import re
-from collections import deque
 from dataclasses import dataclass, field
 
-from headwater.catalog import Graph, Store
-from headwater.catalog.ids import dataset_id, field_id
+from headwater.catalog import Store
+from headwater.catalog.ids import field_id
 
 IMPACT_DEPTH = 20
 IMPACT_NODES = 20_000
@@ -80,22 +80,6 @@ def narrows(old: str | None, new: str) -> bool | None:
     return None if a != b else False
 
 
-def _paths(graph: Graph, start: str) -> dict[str, list[str]]:
-    """Shortest path from start to every node, from the walk's own edges (no extra query)."""
-    out_edges: dict[str, list[str]] = {}
-    for e in graph.edges:
-        out_edges.setdefault(e.source, []).append(e.target)
-    paths = {start: [start]}
-    queue = deque([start])
-    while queue:
-        node = queue.popleft()
-        for nxt in sorted(out_edges.get(node, ())):
-            if nxt not in paths:
-                paths[nxt] = [*paths[node], nxt]
-                queue.append(nxt)
-    return paths
-
-
 def analyse(store: Store, change: SchemaChange) -> ImpactReport:
     ds = store.dataset(change.namespace, change.name)
     if ds is None:
@@ -116,61 +100,39 @@ def analyse(store: Store, change: SchemaChange) -> ImpactReport:
                           + ", ".join(fields))
     findings: list[str] = []
 
-    # Column level: one downstream walk per changed field.
+    starts = {field_id(ds.namespace, ds.name, f): f for f in sorted(changed)}
+    down = store.downstream(ds.id, list(starts), IMPACT_DEPTH, IMPACT_NODES)
+    if down.truncated:
+        findings.append(f"more than {IMPACT_NODES} fields or datasets are downstream, or lineage "
+                        f"runs deeper than {IMPACT_DEPTH} hops: the report is incomplete")
+
+    # A field reached from several changed fields is reported once, at its nearest; the path
+    # is rebuilt from the parents the store returned for that origin.
+    parent = {(r.origin, r.id): r.parent for r in down.fields}
     affected: dict[str, AffectedField] = {}
-    field_datasets: dict[str, int] = {}  # dataset id -> min depth in column hops
-    inherited_from: dict[str, set[str]] = {}
-    for fname in sorted(changed):
-        start = field_id(ds.namespace, ds.name, fname)
-        g = store.walk(start, "column", "DOWNSTREAM", IMPACT_DEPTH, IMPACT_NODES)
-        if g.truncated:
-            findings.append(f"the downstream lineage of {fname} is larger than {IMPACT_NODES} "
-                            "fields or deeper than 20 hops: the report is incomplete")
-        paths = _paths(g, start)
-        for n in g.nodes:
-            if n.depth == 0:
-                continue
-            if n.id not in affected or n.depth < affected[n.id].depth:
-                affected[n.id] = AffectedField(n.namespace, n.name, n.field or "", n.depth,
-                                               paths.get(n.id, [start, n.id]))
-            did = dataset_id(n.namespace, n.name)
-            field_datasets[did] = min(field_datasets.get(did, n.depth), n.depth)
-            inherited_from.setdefault(n.id, set()).add(fname)
-
-    # Dataset level: downstream datasets with no column lineage at all are assumed affected.
-    dgraph = store.walk(ds.id, "dataset", "DOWNSTREAM", IMPACT_DEPTH, IMPACT_NODES)
-    ddepth = {n.id: n.depth for n in dgraph.nodes}
-    down_ids = [n.id for n in dgraph.nodes if n.type == "DATASET" and n.id != ds.id]
-    has_lineage = store.column_lineage_targets(down_ids)
-    dataset_level = [i for i in down_ids if i not in has_lineage and i not in field_datasets]
-    for i in dataset_level:
+    for r in down.fields:
+        if r.id in affected and affected[r.id].depth <= r.depth:
+            continue
+        path = [r.id]
+        while path[-1] != r.origin and len(path) <= r.depth:
+            path.append(parent.get((r.origin, path[-1]), r.origin))
+        affected[r.id] = AffectedField(r.namespace, r.name, r.field, r.depth, path[::-1])
+    column_level = {r.dataset_id for r in down.fields}
+    for _, i in sorted((d, i) for i, (_, _, d) in down.datasets.items() if i not in column_level):
         findings.append(f"no column lineage reaches {i}: it is counted as affected at dataset "
-                        "level (its producer did not report which columns it reads)")
-
-    affected_ids = {**field_datasets, **{i: ddepth[i] // 2 for i in dataset_level}}
-    records = {d.id: d for d in store.datasets_by_id(list(affected_ids), facets=False)
-               if d is not None}
+                            "level (its producer did not report which columns it reads)")
     datasets = sorted(
-        (AffectedDataset(r.namespace, r.name, affected_ids[r.id], r.owners)
-         for r in records.values()),
+        (AffectedDataset(ns, name, depth, down.owners.get(i, []))
+         for i, (ns, name, depth) in down.datasets.items()),
         key=lambda a: (a.depth, a.namespace, a.name))
-
-    # Jobs: consumers of the changed dataset or of an affected one that write an affected one;
-    # direct consumers without column lineage count too (dataset level).
-    sources = [ds.id, *affected_ids]
-    consumers = store.dataset_jobs(sources)
-    candidate_jobs = sorted({j for i in sources for j in consumers[i][1]})
-    outputs = store.job_datasets(candidate_jobs)
-    affected_set, direct = set(affected_ids), set(consumers[ds.id][1])
-    jobs = sorted(j for j in candidate_jobs
-                  if not affected_set.isdisjoint(outputs[j][1])
-                  or (j in direct and has_lineage.isdisjoint(outputs[j][1])))
+    jobs = down.jobs
 
     # Findings a reviewer should read.
     for fname, what in sorted(changed.items()):
         spec = fields.get(fname)
         if spec and spec.classifications and "retyped" not in what:
-            heirs = [a for fid, a in affected.items() if fname in inherited_from[fid]]
+            origin = field_id(ds.namespace, ds.name, fname)
+            heirs = [affected[r.id] for r in down.fields if r.origin == origin]
             for c in spec.classifications:
                 for a in heirs:
                     findings.append(f"{a.namespace} {a.name}.{a.field} would lose its inherited "

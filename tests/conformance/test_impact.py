@@ -80,3 +80,53 @@ def test_narrowing_rules() -> None:
     assert narrows("numeric(12,2)", "numeric(12,0)") is True
     assert narrows("varchar(20)", "text") is False
     assert narrows("blob", "uuid") is None
+
+
+def _more(store: Store) -> None:
+    """J7 reads F and writes X (no column lineage); J8 reads C and writes nothing (a check);
+    J9 is a second writer of F.email_hash, from C.email."""
+    from headwater.ingestion.normalize import normalize
+    from tests.factories import dataset, run_event, schema
+    from tests.lineage_graph import _lineage
+
+    store.write_events([normalize(e) for e in [
+        run_event("COMPLETE", job=("etl", "J7"), inputs=[dataset(NS, "F", s=schema("email_hash"))],
+                  outputs=[dataset(NS, "X", s=schema("x"))]),
+        run_event("COMPLETE", job=("etl", "J8"), inputs=[dataset(NS, "C", s=schema("email"))]),
+        run_event("COMPLETE", job=("etl", "J9"), inputs=[dataset(NS, "C", s=schema("email"))],
+                  outputs=[dataset(NS, "F", s=schema("email_hash"), c=_lineage({
+                      "email_hash": [("C", "email", "DIRECT", "IDENTITY", False)]}))]),
+    ]])
+
+
+def test_dataset_level_impact_stops_where_column_lineage_says_what_is_read(
+        graph_store: Store) -> None:
+    _more(graph_store)
+    r = analyse(graph_store, SchemaChange(NS, "B", rename_fields=[("id", "customer_key")]))
+    # X reads F, and F's column lineage shows it takes nothing from customer_id.
+    assert [a.name for a in r.affected_datasets] == ["C", "D", "E", "G"]
+    # J8 reads C, which is affected, but only the changed dataset's own readers that write
+    # nothing are listed: C's readers are judged by what they write.
+    assert j("J8") not in r.affected_jobs and j("J7") not in r.affected_jobs
+
+
+def test_every_job_deriving_an_affected_field_and_readers_that_write_nothing(
+        graph_store: Store) -> None:
+    _more(graph_store)
+    r = analyse(graph_store, SchemaChange(NS, "C", drop_fields=["email"]))
+    assert [(a.name, a.depth) for a in r.affected_datasets] == [
+        ("D", 1), ("E", 1), ("F", 1), ("G", 1), ("H", 2), ("X", 2)]
+    assert r.affected_jobs == [j(n) for n in ("J2", "J3", "J4", "J5", "J6", "J7", "J8", "J9")]
+
+
+def test_downstream_is_cut_by_depth_and_limit_and_says_so(graph_store: Store) -> None:
+    whole = graph_store.downstream(d("A"), [f("A", "email")], 20, 100)
+    assert [(x.id, x.depth, x.parent) for x in whole.fields] == [
+        (f("C", "email"), 1, f("A", "email")), (f("F", "email_hash"), 2, f("C", "email")),
+        (f("H", "contact"), 3, f("F", "email_hash"))]
+    assert not whole.truncated
+    shallow = graph_store.downstream(d("A"), [f("A", "email")], 2, 100)
+    assert [x.id for x in shallow.fields] == [f("C", "email"), f("F", "email_hash")]
+    assert shallow.truncated
+    few = graph_store.downstream(d("A"), [f("A", "email")], 20, 1)
+    assert [x.id for x in few.fields] == [f("C", "email")] and few.truncated
