@@ -647,7 +647,9 @@ class Query:
                              for a in r.affected_fields],
             affected_datasets=[AffectedDataset(namespace=a.namespace, name=a.name, depth=a.depth,
                                                owners=a.owners) for a in r.affected_datasets],
-            affected_jobs=await _jobs(info, r.affected_jobs),
+            # Thousands of ids known at once: one store call, not a DataLoader future per id.
+            affected_jobs=[Job.of(j) for j in await info.context.call(
+                info.context.store.jobs_by_id, r.affected_jobs) if j is not None],
             findings=r.findings,
         )
 
