@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,6 +43,9 @@ def build_app(settings: Any, store: Store, engine: PolicyEngine, *,
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await committer.start()
+        # Everything built so far (schema, drivers, engines) lives as long as the process:
+        # keep it out of the collector's full passes, which otherwise stall requests.
+        gc.freeze()
         stop = threading.Event()
         thread = threading.Thread(target=worker.run, args=(stop,), name="erasure-worker",
                                   daemon=True)
