@@ -75,7 +75,8 @@ class FastListExecutionContext(StrawberryGraphQLCoreExecutionContext):
         plan = self._plan(item_type, field_details_list)
         if plan and self.get_stream_usage(field_details_list, path) is None:
             items = list(items)
-            done = _complete(plan, items, nullable_items=not isinstance(item_type, GraphQLNonNull))
+            done = _complete(plan, items, not isinstance(item_type, GraphQLNonNull),
+                             self.is_awaitable)
             if done is not None:
                 return done
         return super().complete_iterable_value(item_type, field_details_list, info, path, items,
@@ -100,7 +101,8 @@ def _leaf_coercion(field_type: GraphQLOutputType) -> Callable[[Any], Any] | None
     return coerce_list
 
 
-def _complete(plan: Plan, items: list[Any], nullable_items: bool) -> list[Any] | None:
+def _complete(plan: Plan, items: list[Any], nullable_items: bool,
+              is_awaitable: Callable[[Any], bool]) -> list[Any] | None:
     """The completed list, or None when some item needs graphql-core's full treatment."""
     out: list[Any] = []
     for item in items:
@@ -109,21 +111,23 @@ def _complete(plan: Plan, items: list[Any], nullable_items: bool) -> list[Any] |
                 return None
             out.append(None)
             continue
+        if is_awaitable(item):
+            return None
         record = {}
         for key, resolve, coerce, nullable in plan:
             if resolve is None:
                 record[key] = coerce(item)
                 continue
-            value = resolve(item, None)
+            try:
+                value = resolve(item, None)
+                coerced = None if value is None else coerce(value)
+            except Exception:  # graphql-core's path reports it, located
+                return None
             if value is None:
                 if not nullable:
                     return None
                 record[key] = None
                 continue
-            try:
-                coerced = coerce(value)
-            except Exception:  # graphql-core's path reports it, located
-                return None
             if coerced is None or coerced is Undefined:
                 return None
             record[key] = coerced

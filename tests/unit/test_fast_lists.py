@@ -56,6 +56,12 @@ class Query:
     def graph(self, broken: bool = False) -> Graph:
         return _graph(broken)
 
+    @strawberry.field
+    def later(self) -> list[Node]:  # items that are awaitables
+        async def one(n: Node) -> Node:
+            return n
+        return [one(n) for n in _graph().nodes[:3]]  # type: ignore[misc]
+
 
 plain = strawberry.Schema(query=Query)
 fast = strawberry.Schema(query=Query, execution_context_class=FastListExecutionContext)
@@ -70,6 +76,7 @@ QUERIES = [
     "{ graph(broken: true) { nodes { id depth } } }",
     "{ graph(broken: true) { maybe { id depth } } }",
     "{ graph(broken: true) { nodes { id tags } } }",
+    "{ later { id depth } }",
 ]
 
 
