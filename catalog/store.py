@@ -115,8 +115,10 @@ class Store(Protocol):
           column lineage into them written by a job that reads ``dataset_id`` or an affected
           dataset (transitively; never through a dataset that has column lineage: its lineage
           says what it reads). Depth in dataset hops;
-        - ``jobs``: jobs that read ``dataset_id`` or an affected dataset and write an affected
-          one, and jobs that read one of those and write nothing;
+        - ``jobs``: jobs that derive one of ``fields`` (the jobs of the column derivations
+          followed), jobs that write a dataset-level one from ``dataset_id`` or an affected
+          dataset, and jobs that read ``dataset_id`` and write nothing;
+        - ``owners``: per affected dataset;
         - ``truncated`` when the depth or the limit cut anything off."""
         ...
 
