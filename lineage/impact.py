@@ -100,8 +100,8 @@ def analyse(store: Store, change: SchemaChange) -> ImpactReport:
                           + ", ".join(fields))
     findings: list[str] = []
 
-    starts = {field_id(ds.namespace, ds.name, f): f for f in sorted(changed)}
-    down = store.downstream(ds.id, list(starts), IMPACT_DEPTH, IMPACT_NODES)
+    starts = [field_id(ds.namespace, ds.name, f) for f in sorted(changed)]
+    down = store.downstream(ds.id, starts, IMPACT_DEPTH, IMPACT_NODES)
     if down.truncated:
         findings.append(f"more than {IMPACT_NODES} fields or datasets are downstream, or lineage "
                         f"runs deeper than {IMPACT_DEPTH} hops: the report is incomplete")
@@ -120,7 +120,7 @@ def analyse(store: Store, change: SchemaChange) -> ImpactReport:
     column_level = {r.dataset_id for r in down.fields}
     for _, i in sorted((d, i) for i, (_, _, d) in down.datasets.items() if i not in column_level):
         findings.append(f"no column lineage reaches {i}: it is counted as affected at dataset "
-                            "level (its producer did not report which columns it reads)")
+                        "level (its producer did not report which columns it reads)")
     datasets = sorted(
         (AffectedDataset(ns, name, depth, down.owners.get(i, []))
          for i, (ns, name, depth) in down.datasets.items()),
