@@ -223,11 +223,13 @@ IMPACT_QUERY = """query($change: SchemaChangeInput!) { impactAnalysis(change: $c
 @click.option("--change-type", multiple=True, help="FIELD=NEWTYPE")
 @click.option("--drop-dataset", is_flag=True)
 @click.option("--fail-on-breaking", is_flag=True, help="Exit 1 when the change is breaking.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="The whole report as JSON.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=0),
+              help="Rows per table in the readable report (0: all).")
 @url_option
 def impact(target: str, drop_field: tuple[str, ...], rename_field: tuple[str, ...],
            change_type: tuple[str, ...], drop_dataset: bool, fail_on_breaking: bool,
-           as_json: bool, url: str) -> None:
+           as_json: bool, limit: int, url: str) -> None:
     """What breaks downstream if this schema change ships (for CI before a migration)."""
     from rich.console import Console
     from rich.table import Table
@@ -251,20 +253,30 @@ def impact(target: str, drop_field: tuple[str, ...], rename_field: tuple[str, ..
     else:
         console = Console()
         verdict = "[bold red]BREAKING[/]" if report["breaking"] else "[bold green]safe[/]"
-        console.print(f"Impact of changing {ns} {name}: {verdict}")
-        if report["affectedDatasets"]:
+        datasets, fields, jobs = (report["affectedDatasets"], report["affectedFields"],
+                                  report["affectedJobs"])
+        console.print(f"Impact of changing {ns} {name}: {verdict} ({len(datasets)} datasets, "
+                      f"{len(fields)} fields, {len(jobs)} jobs downstream)")
+
+        def shown(rows: list[Any], what: str) -> list[Any]:
+            if limit and len(rows) > limit:
+                console.print(f"{what}: the nearest {limit} of {len(rows)} (--limit 0 for all, "
+                              "--json for machines)")
+                return rows[:limit]
+            return rows
+        if datasets:
             table = Table("depth", "dataset", "owners")
-            for d in report["affectedDatasets"]:
+            for d in shown(datasets, "datasets"):
                 table.add_row(str(d["depth"]), f"{d['namespace']} {d['name']}",
                               ", ".join(d["owners"]) or "-")
             console.print(table)
-        if report["affectedFields"]:
+        if fields:
             table = Table("depth", "field", "via")
-            for f in report["affectedFields"]:
+            for f in shown(fields, "fields"):
                 table.add_row(str(f["depth"]), f"{f['namespace']} {f['name']}.{f['field']}",
                               " → ".join(p.rsplit(":", 1)[1] for p in f["path"]))
             console.print(table)
-        for j in report["affectedJobs"]:
+        for j in shown(jobs, "jobs"):
             console.print(f"job {j['namespace']} {j['name']}")
         for finding in report["findings"]:
             console.print(f"• {finding}")

@@ -67,6 +67,11 @@ def test_impact_cli_exit_codes_and_report(server: Server) -> None:
                           "--fail-on-breaking", *url, check=False)
     assert breaking.returncode == 1, breaking.stderr
     assert "BREAKING" in breaking.stdout and "F.email_hash" in breaking.stdout
+    assert "(5 datasets, 2 fields, 5 jobs downstream)" in " ".join(breaking.stdout.split())
+    short = server.cli("impact", "--dataset", f"{NS}:C", "--drop-field", "email", "--limit", "1",
+                       *url).stdout
+    assert "datasets: the nearest 1 of 5 (--limit 0 for all" in " ".join(short.split())
+    assert "F.email_hash" in short and "H.contact" not in short  # the nearest field only
     safe = server.cli("impact", "--dataset", f"{NS}:H", "--drop-dataset", "--fail-on-breaking",
                       *url, check=False)
     assert safe.returncode == 0 and "safe" in safe.stdout
