@@ -720,8 +720,9 @@ class EmbeddedStore:
             " SELECT w.origin, e.target_id, w.depth + 1, w.node, e.job_id FROM walk w"
             " JOIN column_edges e ON e.source_id = w.node WHERE w.depth <= ?2"
             " ORDER BY 3 LIMIT ?3),"
-            " best AS (SELECT origin, node, min(depth) AS depth, parent, group_concat(DISTINCT job)"
-            "  AS jobs, sum(count(*)) OVER () AS visits FROM walk WHERE depth > 0"
+            " best AS (SELECT origin, node, min(depth) AS depth, parent,"
+            "  json_group_array(DISTINCT job) AS jobs, sum(count(*)) OVER () AS visits"
+            "  FROM walk WHERE depth > 0"
             "  GROUP BY origin, node)"
             " SELECT b.origin, b.node, f.dataset_id, d.namespace, d.name, f.field, b.depth,"
             " b.parent, b.jobs, b.visits FROM best b"
@@ -733,7 +734,7 @@ class EmbeddedStore:
         truncated = (len(within) < len(rows) or len(within) > limit
                      or bool(rows and rows[0][9] >= budget))
         fields = [ReachedField(*r[:8]) for r in within[:limit]]
-        jobs = {j for r in within[:limit] if r[8] for j in r[8].split(",")}
+        jobs = {j for r in within[:limit] for j in orjson.loads(r[8]) if j}
         datasets: dict[str, tuple[str, str, int]] = {}
         for f in fields:
             if f.dataset_id not in datasets or f.depth < datasets[f.dataset_id][2]:
@@ -748,7 +749,7 @@ class EmbeddedStore:
             " JOIN edges o ON o.src = i.dst WHERE r.depth <= ?2 AND NOT EXISTS"
             "  (SELECT 1 FROM column_edges c WHERE c.target_dataset = o.dst)"
             " ORDER BY 2 LIMIT ?3)"
-            " SELECT r.ds, d.namespace, d.name, min(r.depth), group_concat(DISTINCT r.job),"
+            " SELECT r.ds, d.namespace, d.name, min(r.depth), json_group_array(DISTINCT r.job),"
             " sum(count(*)) OVER () FROM reach r JOIN datasets d ON d.id = r.ds"
             " WHERE r.job IS NOT NULL AND NOT r.ds IN (SELECT key FROM json_each(?1))"
             " GROUP BY r.ds ORDER BY 4, 1",
@@ -758,7 +759,7 @@ class EmbeddedStore:
                 truncated = True
             else:
                 datasets[i] = (ns, name, d)
-                jobs.update(via.split(","))
+                jobs.update(orjson.loads(via))
         # 3. Jobs that read the changed dataset and write nothing (checks, exports), and the
         # owners of every affected dataset.
         jobs.update(r[0] for r in self._db.execute(

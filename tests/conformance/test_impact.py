@@ -84,7 +84,7 @@ def test_narrowing_rules() -> None:
 
 def _more(store: Store) -> None:
     """J7 reads F and writes X (no column lineage); J8 reads C and writes nothing (a check);
-    J9 is a second writer of F.email_hash, from C.email."""
+    "J9, copy" is a second writer of F.email_hash, from C.email."""
     from headwater.ingestion.normalize import normalize
     from tests.factories import dataset, run_event, schema
     from tests.lineage_graph import _lineage
@@ -93,7 +93,7 @@ def _more(store: Store) -> None:
         run_event("COMPLETE", job=("etl", "J7"), inputs=[dataset(NS, "F", s=schema("email_hash"))],
                   outputs=[dataset(NS, "X", s=schema("x"))]),
         run_event("COMPLETE", job=("etl", "J8"), inputs=[dataset(NS, "C", s=schema("email"))]),
-        run_event("COMPLETE", job=("etl", "J9"), inputs=[dataset(NS, "C", s=schema("email"))],
+        run_event("COMPLETE", job=("etl", "J9, copy"), inputs=[dataset(NS, "C", s=schema("email"))],
                   outputs=[dataset(NS, "F", s=schema("email_hash"), c=_lineage({
                       "email_hash": [("C", "email", "DIRECT", "IDENTITY", False)]}))]),
     ]])
@@ -116,7 +116,7 @@ def test_every_job_deriving_an_affected_field_and_readers_that_write_nothing(
     r = analyse(graph_store, SchemaChange(NS, "C", drop_fields=["email"]))
     assert [(a.name, a.depth) for a in r.affected_datasets] == [
         ("D", 1), ("E", 1), ("F", 1), ("G", 1), ("H", 2), ("X", 2)]
-    assert r.affected_jobs == [j(n) for n in ("J2", "J3", "J4", "J5", "J6", "J7", "J8", "J9")]
+    assert r.affected_jobs == [j(n) for n in ("J2", "J3", "J4", "J5", "J6", "J7", "J8", "J9, copy")]
 
 
 def test_downstream_is_cut_by_depth_and_limit_and_says_so(graph_store: Store) -> None:
