@@ -65,7 +65,7 @@ class Context(BaseContext):
         self.write = write  # runs a store edit on the writer thread
         self.inherited = self._mapped_sparse(store.inherited_classifications)
         self.datasets = self._loader(store.datasets_by_id)
-        self.jobs = self._loader(store.jobs_by_id)
+        self.jobs = self._loader(lambda ids: store.jobs_by_id(ids, facets=False))
         self.fields = self._mapped(store.fields)
         self.dataset_jobs = self._mapped(store.dataset_jobs)
         self.job_datasets = self._mapped(store.job_datasets)
@@ -649,7 +649,7 @@ class Query:
                                                owners=a.owners) for a in r.affected_datasets],
             # Thousands of ids known at once: one store call, not a DataLoader future per id.
             affected_jobs=[Job.of(j) for j in await info.context.call(
-                info.context.store.jobs_by_id, r.affected_jobs) if j is not None],
+                info.context.store.jobs_by_id, r.affected_jobs, False) if j is not None],
             findings=r.findings,
         )
 

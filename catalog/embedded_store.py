@@ -590,14 +590,14 @@ class EmbeddedStore:
         rows = self._rows("SELECT id FROM jobs WHERE namespace = ? AND name = ?", (namespace, name))
         return self.jobs_by_id([rows[0][0]])[0] if rows else None
 
-    def jobs_by_id(self, ids: Sequence[str]) -> list[JobRecord | None]:
+    def jobs_by_id(self, ids: Sequence[str], facets: bool = True) -> list[JobRecord | None]:
         rows = {r["id"]: r for r in self._in("SELECT * FROM jobs WHERE id IN ({ids})", ids)}
-        facets = self._facets(list(rows))
+        facet_map = self._facets(list(rows)) if facets else {}
         return [
             None if (r := rows.get(i)) is None else JobRecord(
                 id=i, namespace=r["namespace"], name=r["name"], description=r["description"],
                 job_type=r["job_type"], sql=r["sql"], updated_at=r["updated_at"],
-                facets=facets.get(i, {}),
+                facets=facet_map.get(i, {}),
             )
             for i in ids
         ]

@@ -378,10 +378,11 @@ class Neo4jStore:
 
     def _facets(self, node_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
-        for r in self._read("UNWIND $ids AS id MATCH (f:Facet {owner: id})"
-                            " RETURN f.owner AS owner, f.name AS name, f.body AS body",
-                            ids=list(node_ids)):
-            out.setdefault(r["owner"], {})[r["name"]] = orjson.loads(r["body"])
+        # Many ids are read as one record holding one list (the driver pays per record).
+        for owner, name, body in self._read(
+                "UNWIND $ids AS id MATCH (f:Facet {owner: id})"
+                " RETURN collect([f.owner, f.name, f.body]) AS all", ids=list(node_ids))[0]["all"]:
+            out.setdefault(owner, {})[name] = orjson.loads(body)
         return out
 
     def dataset(self, namespace: str, name: str) -> DatasetRecord | None:
@@ -391,8 +392,9 @@ class Neo4jStore:
 
     def datasets_by_id(self, ids: Sequence[str], facets: bool = True
                        ) -> list[DatasetRecord | None]:
-        found = {r["d"]["id"]: r["d"] for r in self._read(
-            "UNWIND $ids AS id MATCH (d:Dataset {id: id}) RETURN d", ids=list(ids))}
+        found = {d["id"]: d for d in self._read(
+            "UNWIND $ids AS id MATCH (d:Dataset {id: id}) RETURN collect(properties(d)) AS all",
+            ids=list(ids))[0]["all"]}
         facet_map = self._facets(list(found)) if facets else {}
         return [
             None if (d := found.get(i)) is None else DatasetRecord(
@@ -458,15 +460,16 @@ class Neo4jStore:
                           ns=namespace, name=name)
         return self.jobs_by_id([rows[0]["id"]])[0] if rows else None
 
-    def jobs_by_id(self, ids: Sequence[str]) -> list[JobRecord | None]:
-        found = {r["j"]["id"]: r["j"] for r in self._read(
-            "UNWIND $ids AS id MATCH (j:Job {id: id}) RETURN j", ids=list(ids))}
-        facets = self._facets(list(found))
+    def jobs_by_id(self, ids: Sequence[str], facets: bool = True) -> list[JobRecord | None]:
+        found = {j["id"]: j for j in self._read(
+            "UNWIND $ids AS id MATCH (j:Job {id: id}) RETURN collect(properties(j)) AS all",
+            ids=list(ids))[0]["all"]}
+        facet_map = self._facets(list(found)) if facets else {}
         return [
             None if (j := found.get(i)) is None else JobRecord(
                 id=i, namespace=j["namespace"], name=j["name"], description=j.get("description"),
                 job_type=j.get("jobType"), sql=j.get("sql"), updated_at=j.get("updatedAt"),
-                facets=facets.get(i, {}))
+                facets=facet_map.get(i, {}))
             for i in ids
         ]
 

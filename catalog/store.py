@@ -66,7 +66,9 @@ class Store(Protocol):
 
     def job(self, namespace: str, name: str) -> JobRecord | None: ...
 
-    def jobs_by_id(self, ids: Sequence[str]) -> list[JobRecord | None]: ...
+    def jobs_by_id(self, ids: Sequence[str], facets: bool = True) -> list[JobRecord | None]:
+        """In the order asked; ``facets=False`` skips the facets (cheaper for many ids)."""
+        ...
 
     def job_datasets(self, job_ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
         """Per job: (input dataset ids, output dataset ids)."""

@@ -145,7 +145,11 @@ def test_job_facts_and_io(store: Store) -> None:
     assert job is not None
     assert job.sql == "INSERT INTO orders SELECT * FROM raw_orders"
     assert job.job_type == "MODEL" and job.description == "loads orders"
+    assert job.facets["sql"]["query"] == job.sql
     jid = job_id("etl", "load_orders")
+    [bare, missing] = store.jobs_by_id([jid, job_id("etl", "nope")], facets=False)
+    assert missing is None and bare is not None
+    assert (bare.sql, bare.job_type, bare.facets) == (job.sql, "MODEL", {})
     raw_id = dataset_id(PG, "shop.public.raw_orders")
     assert store.job_datasets([jid]) == {jid: ([raw_id], [ORDERS])}
     assert store.dataset_jobs([ORDERS, raw_id]) == {ORDERS: ([jid], []), raw_id: ([], [jid])}
