@@ -12,6 +12,7 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from enum import Enum
+from functools import partial
 from typing import Any, TypeVar
 
 import strawberry
@@ -649,7 +650,8 @@ class Query:
                                                owners=a.owners) for a in r.affected_datasets],
             # Thousands of ids known at once: one store call, not a DataLoader future per id.
             affected_jobs=[Job.of(j) for j in await info.context.call(
-                info.context.store.jobs_by_id, r.affected_jobs, False) if j is not None],
+                partial(info.context.store.jobs_by_id, facets=False), r.affected_jobs)
+                if j is not None],
             findings=r.findings,
         )
 
