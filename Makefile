@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install run test lint bench clean services
+.PHONY: install run test lint bench clean services policy-wasm
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ lint: install
 	$(BIN)/ruff check .
 	rm -rf build/lint && $(BIN)/python -m pip install -q --no-deps --target build/lint .
 	cd build/lint && ../../$(BIN)/mypy -p headwater
+
+## Recompile policies/compiled/policy.wasm after editing policies/rego (with the pinned OPA).
+policy-wasm: install
+	$(BIN)/headwater policy compile --opa "$$($(BIN)/python -c \
+		'from tests.harness.services import opa_binary; print(opa_binary())')"
 
 bench: install  # about 40 minutes on a 2-core machine; each also runs alone (see README)
 	for b in ingest lineage gate erasure_plan erasure_pg quality_import; do \

@@ -339,6 +339,33 @@ def gate_check(event_file: Path | None, job_ref: str | None, inputs: tuple[str, 
 
 
 @main.group()
+def policy() -> None:
+    """The policy bundle (policies/rego)."""
+
+
+@policy.command("compile")
+@click.option("--opa", "opa", default="opa", show_default=True, help="The opa binary to use.")
+def policy_compile(opa: str) -> None:
+    """Compile the bundle to Wasm for the embedded engine (after editing a .rego module)."""
+    import shutil
+
+    from headwater.policies.engine import write_compiled
+    from headwater.policies.wasm import WasmPolicyError
+
+    binary = shutil.which(opa)
+    if binary is None:
+        click.echo(f"error: no opa binary at {opa!r}: install OPA "
+                   "(https://www.openpolicyagent.org/docs#running-opa) or pass --opa PATH",
+                   err=True)
+        sys.exit(1)
+    try:
+        click.echo(f"wrote {write_compiled(binary)}")
+    except WasmPolicyError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+@main.group()
 def quality() -> None:
     """Data-quality results from outside OpenLineage."""
 

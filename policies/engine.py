@@ -2,13 +2,17 @@
 
 ``opa``: a running OPA server, through opa-python-client; Headwater can push the bundle to it at
 start, or OPA can load the directory itself (``opa run --server policies/rego``).
-``embedded``: in-process, with regopy (a Rego v1 interpreter), so the default install needs no
-server. Both return the same documents for the same input; the tests hold them to it.
+``embedded``: in-process, so the default install needs no server: the bundle compiled to Wasm by
+OPA (shipped in ``policies/compiled``), and regopy (a Rego v1 interpreter) for anything the
+module does not cover or when the modules changed since it was built (and no opa can rebuild
+it). Both kinds return the same documents for the same input; the tests hold them to it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import shutil
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,7 +20,11 @@ from urllib.parse import urlparse
 
 import orjson
 
+from headwater.policies.wasm import WasmPolicy, WasmPolicyError, compile_bundle
+
 BUNDLE = Path(__file__).parent / "rego"
+COMPILED = Path(__file__).parent / "compiled"  # `make policy-wasm` writes it
+log = logging.getLogger(__name__)
 ENTRYPOINTS = ("headwater/gate/decision", "headwater/erasure/decision", "headwater/erasure/plan")
 
 
@@ -38,6 +46,15 @@ def bundle_revision(bundle: Path = BUNDLE) -> str:
     return "sha256:" + h.hexdigest()[:16]
 
 
+def modules_digest(bundle: Path = BUNDLE) -> str:
+    """A digest of the policy modules alone: what a compiled module was built from (the data
+    is handed to it at load, so knob changes need no recompiling)."""
+    h = hashlib.sha256()
+    for p in bundle_files(bundle)[0]:
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return "sha256:" + h.hexdigest()
+
+
 class PolicyEngine(Protocol):
     kind: str
 
@@ -50,15 +67,14 @@ class PolicyEngine(Protocol):
     def ping(self) -> None: ...
 
 
-class EmbeddedEngine:
-    kind = "embedded"
+class _Regopy:
+    """regopy, a Rego v1 interpreter: any document of the bundle, ~50x slower than the Wasm
+    module on a large gate input. Used for what the module does not compile."""
 
-    def __init__(self, bundle: Path = BUNDLE) -> None:
+    def __init__(self, bundle: Path) -> None:
         import regopy
 
         self._regopy = regopy
-        self._bundle = bundle
-        self._revision = bundle_revision(bundle)
         modules, data = bundle_files(bundle)
         self._interpreter = regopy.Interpreter()
         for p in modules:
@@ -69,7 +85,6 @@ class EmbeddedEngine:
         self._lock = threading.Lock()  # one interpreter, one evaluation at a time
 
     def evaluate(self, path: str, input: dict[str, Any]) -> Any:
-        path = path.strip("/")
         query = "data." + path.replace("/", ".")
         with self._lock:
             try:
@@ -85,11 +100,87 @@ class EmbeddedEngine:
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise PolicyEngineUnavailable(f"embedded engine gave no value for {query}") from exc
 
+
+def compiled_policy(bundle: Path = BUNDLE, compiled: Path = COMPILED,
+                    opa: str | None = None) -> bytes | None:
+    """The bundle's Wasm module: the shipped one when it was built from these very modules,
+    else one compiled now with ``opa`` (a binary path) when given, else None."""
+    manifest = compiled / "policy.json"
+    if manifest.exists() and (compiled / "policy.wasm").exists():
+        built = orjson.loads(manifest.read_bytes())
+        if built.get("modules") == modules_digest(bundle) and built.get(
+                "entrypoints") == list(ENTRYPOINTS):
+            return (compiled / "policy.wasm").read_bytes()
+    if opa:
+        try:
+            return compile_bundle(opa, bundle, ENTRYPOINTS)
+        except WasmPolicyError as exc:
+            log.warning("%s", exc)
+    return None
+
+
+def write_compiled(opa: str, bundle: Path = BUNDLE, compiled: Path = COMPILED) -> Path:
+    """Compile the bundle with ``opa`` into ``compiled/policy.wasm``, with what it was built
+    from beside it (``policy.json``), so the embedded engine knows when it is stale."""
+    module = compile_bundle(opa, bundle, ENTRYPOINTS)
+    compiled.mkdir(parents=True, exist_ok=True)
+    (compiled / "policy.wasm").write_bytes(module)
+    (compiled / "policy.json").write_bytes(orjson.dumps(
+        {"modules": modules_digest(bundle), "entrypoints": list(ENTRYPOINTS)},
+        option=orjson.OPT_INDENT_2) + b"\n")
+    return compiled / "policy.wasm"
+
+
+class EmbeddedEngine:
+    """In-process: the bundle's Wasm module (compiled by OPA itself) for the entry points,
+    regopy for anything else, or for everything when no current module is at hand."""
+
+    kind = "embedded"
+
+    def __init__(self, bundle: Path = BUNDLE, compiled: Path = COMPILED,
+                 opa: str | None = "opa", wasm: bool = True) -> None:
+        """``opa``: a binary (name on PATH or path) to recompile the bundle with when the shipped
+        module is stale; None never compiles. ``wasm=False``: regopy only."""
+        self._bundle = bundle
+        self._revision = bundle_revision(bundle)
+        self._wasm: WasmPolicy | None = None
+        self._regopy: _Regopy | None = None
+        if wasm:
+            self._wasm = self._load_wasm(bundle, compiled, shutil.which(opa) if opa else None)
+        self.evaluator = "wasm" if self._wasm else "regopy"
+
+    @staticmethod
+    def _load_wasm(bundle: Path, compiled: Path, opa: str | None) -> WasmPolicy | None:
+        module = compiled_policy(bundle, compiled, opa)
+        if module is None:
+            log.warning("%s was not built from the modules in %s, and no opa binary could "
+                        "rebuild it: the embedded engine falls back to regopy, ~40x slower. "
+                        "Run `headwater policy compile` (needs opa).", compiled / "policy.wasm",
+                        bundle)
+            return None
+        try:
+            return WasmPolicy(module, orjson.loads(bundle_files(bundle)[1].read_bytes()))
+        except WasmPolicyError as exc:
+            log.warning("the compiled policy cannot run in-process (%s): the embedded engine "
+                        "falls back to regopy, ~40x slower", exc)
+            return None
+
+    def evaluate(self, path: str, input: dict[str, Any]) -> Any:
+        path = path.strip("/")
+        if self._wasm and path in self._wasm.entrypoints:
+            try:
+                return self._wasm.evaluate(path, input)
+            except WasmPolicyError as exc:
+                raise PolicyEngineUnavailable(f"embedded Wasm evaluation failed: {exc}") from exc
+        if self._regopy is None:
+            self._regopy = _Regopy(self._bundle)
+        return self._regopy.evaluate(path, input)
+
     def revision(self) -> str:
         return self._revision
 
     def ping(self) -> None:
-        self.evaluate("headwater/config/quality/severity", {})
+        self.evaluate("headwater/erasure/decision", {"dataset": {"tags": []}})
 
 
 class OpaEngine:

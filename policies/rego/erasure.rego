@@ -27,10 +27,11 @@ tagged(dataset, prefix, default_value) := value if {
 	value := values[0]
 } else := default_value
 
+# Sorted: sets have no order of their own in the Wasm module.
 decide(dataset) := d if {
 	bases := hold_bases(dataset) | obligation_bases(dataset)
 	count(bases) > 0
-	d := {"exempt": true, "basis": concat("; ", bases), "action": "keep", "strategy": null}
+	d := {"exempt": true, "basis": concat("; ", sort(bases)), "action": "keep", "strategy": null}
 } else := {
 	"exempt": false, "basis": null,
 	"action": tagged(dataset, "erasure-action:", config.erasure.default_action),

@@ -1,4 +1,5 @@
-"""The same decisions from the embedded engine and a real OPA server, for every rule."""
+"""The same decisions from the embedded engine (the bundle's Wasm module, and regopy) and a real
+OPA server, for every rule."""
 
 from __future__ import annotations
 
@@ -145,10 +146,14 @@ def stock_opa() -> Iterator[str]:
     service.stop()
 
 
-@pytest.fixture(params=["embedded", "opa"])
+@pytest.fixture(params=["embedded", "regopy", "opa"])
 def engine(request: pytest.FixtureRequest) -> PolicyEngine:
     if request.param == "embedded":
-        return EmbeddedEngine()
+        engine = EmbeddedEngine(opa=None)
+        assert engine.evaluator == "wasm"  # the shipped module is current
+        return engine
+    if request.param == "regopy":
+        return EmbeddedEngine(wasm=False)
     return OpaEngine(request.getfixturevalue("stock_opa"))
 
 
@@ -158,8 +163,9 @@ def test_each_rule_on_each_engine(engine: PolicyEngine, case: str) -> None:
     assert normalised(engine.evaluate("headwater/gate/decision", given)) == expected
 
 
-def test_stock_opa_and_embedded_agree_on_every_case(stock_opa: str) -> None:
-    embedded, opa = EmbeddedEngine(), OpaEngine(stock_opa)
+@pytest.mark.parametrize("wasm", [True, False], ids=["wasm", "regopy"])
+def test_stock_opa_and_embedded_agree_on_every_case(stock_opa: str, wasm: bool) -> None:
+    embedded, opa = EmbeddedEngine(opa=None, wasm=wasm), OpaEngine(stock_opa)
     for given, _ in CASES.values():
         assert normalised(embedded.evaluate("headwater/gate/decision", given)) == normalised(
             opa.evaluate("headwater/gate/decision", given))
