@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from headwater.api.problems import Problem
@@ -79,7 +80,7 @@ def decision_json(d: DecisionRecord) -> dict[str, Any]:
 
 @router.post("/api/v1/gate")
 async def post_gate(request: Request, principal: str = Depends(require("producer"))
-                    ) -> dict[str, Any]:
+                    ) -> ORJSONResponse:
     gate: Gate = request.app.state.gate
     try:
         req = gate_request(parse_json(await request.body()))
@@ -87,9 +88,10 @@ async def post_gate(request: Request, principal: str = Depends(require("producer
         raise Problem(422, "the gate request is neither a valid OpenLineage RunEvent nor "
                       "{job, inputs, outputs, context}", exc.errors) from None
     result = await asyncio.to_thread(gate.decide, req, req.principal or principal)
-    return {**decision_json(result.record),
-            "timings": {"enrichMs": round(result.enrich_ms, 3),
-                        "evaluateMs": round(result.evaluate_ms, 3)}}
+    # A response, not a dict: FastAPI would walk a dict through jsonable_encoder first.
+    return ORJSONResponse({**decision_json(result.record),
+                           "timings": {"enrichMs": round(result.enrich_ms, 3),
+                                       "evaluateMs": round(result.evaluate_ms, 3)}})
 
 
 @router.get("/api/v1/gate/decisions")

@@ -80,7 +80,7 @@ class Gate:
         bulk store reads, whatever the number of datasets and fields."""
         refs = [*req.inputs, *req.outputs]
         ids = [dataset_id(*r) for r in refs]
-        records = dict(zip(ids, self.store.datasets_by_id(ids), strict=True))
+        records = dict(zip(ids, self.store.datasets_by_id(ids, facets=False), strict=True))
         fields = self.store.fields(ids)
         inherited = self.store.inherited_classifications(
             [field_id(*r, f.name) for r, i in zip(refs, ids, strict=True) for f in fields[i]])
