@@ -13,9 +13,14 @@ scalar refuses), takes graphql-core's own path, so results and errors stay exact
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
+    GraphQLField,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -25,7 +30,7 @@ from graphql import (
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-# (response key, resolver, serialiser, nullable); resolver None means __typename.
+# (response key, reader, serialiser, nullable); reader None means __typename.
 Plan = list[tuple[str, Callable[..., Any] | None, Callable[[Any], Any], bool]]
 _NO_PLAN: Plan = []
 
@@ -66,7 +71,7 @@ class FastListExecutionContext(StrawberryGraphQLCoreExecutionContext):
             coerce = _leaf_coercion(field.type if nullable else field.type.of_type)  # type: ignore[union-attr]
             if coerce is None:
                 return _NO_PLAN
-            plan.append((response_key, field.resolve, coerce, nullable))
+            plan.append((response_key, _reader(field), coerce, nullable))
         return plan
 
     def complete_iterable_value(self, item_type: GraphQLOutputType, field_details_list: Any,
@@ -83,15 +88,36 @@ class FastListExecutionContext(StrawberryGraphQLCoreExecutionContext):
                                                position_context)
 
 
+def _reader(field: GraphQLField) -> Callable[[Any], Any]:
+    """What Strawberry's default resolver does for a field without one, minus its layers:
+    ``getattr(item, python_name)`` (unless the schema configured another default)."""
+    definition = field.extensions.get("strawberry-definition")
+    if definition is not None and definition.default_resolver is getattr:
+        return attrgetter(definition.python_name)
+    resolve = field.resolve
+    assert resolve is not None
+    return lambda item: resolve(item, None)
+
+
+def _int(value: Any) -> Any:
+    """GraphQL Int's serialiser, with Python ints in range let straight through."""
+    if type(value) is int and GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT:
+        return value
+    return GraphQLInt.serialize(value)
+
+
 def _leaf_coercion(field_type: GraphQLOutputType) -> Callable[[Any], Any] | None:
     """The output coercion of a scalar or enum, or of a list of non-null ones; None for any
     other type."""
+    if field_type is GraphQLInt:
+        return _int
     if is_leaf_type(field_type):
         return field_type.coerce_output_value  # type: ignore[union-attr]
     if not (isinstance(field_type, GraphQLList) and isinstance(field_type.of_type, GraphQLNonNull)
             and is_leaf_type(field_type.of_type.of_type)):
         return None
-    item = field_type.of_type.of_type.coerce_output_value  # type: ignore[union-attr]
+    item = _leaf_coercion(field_type.of_type.of_type)
+    assert item is not None
 
     def coerce_list(values: Any) -> list[Any] | None:
         if isinstance(values, (str, bytes, dict)):
@@ -119,7 +145,7 @@ def _complete(plan: Plan, items: list[Any], nullable_items: bool,
                 record[key] = coerce(item)
                 continue
             try:
-                value = resolve(item, None)
+                value = resolve(item)
                 coerced = None if value is None else coerce(value)
             except Exception:  # graphql-core's path reports it, located
                 return None

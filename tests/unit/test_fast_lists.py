@@ -47,7 +47,9 @@ def _graph(broken: bool = False) -> Graph:
         nodes[7].depth = None  # type: ignore[assignment]  # a null in a non-null field
         nodes[9].depth = "nine"  # type: ignore[assignment]  # a value Int refuses
         nodes[11].tags = ["a", None]  # type: ignore[list-item]  # a null in a [String!]
-    return Graph(nodes=nodes, maybe=[nodes[0], None, nodes[1]])
+        nodes[13].depth = 2**31  # an int beyond GraphQL's 32 bits
+        nodes[15].depth = True  # type: ignore[assignment]  # a bool, which Int serialises as 1
+    return Graph(nodes=nodes, maybe=[nodes[0], None, nodes[1], nodes[13], nodes[15]])
 
 
 @strawberry.type
@@ -96,6 +98,12 @@ def test_a_broken_item_reports_graphql_cores_located_error() -> None:
     data, errors = _run(fast, "{ graph(broken: true) { nodes { id depth } } }")
     assert data is None  # non-null list of non-null items: the null propagates to the root
     assert [path for _, path in errors] == [["graph", "nodes", 7, "depth"]]
+
+
+def test_ints_beyond_32_bits_are_graphql_cores_error_and_bools_its_ints() -> None:
+    data, errors = _run(fast, "{ graph(broken: true) { maybe { id depth } } }")
+    assert data["graph"]["maybe"][3:] == [None, {"id": "n15", "depth": 1}]
+    assert [path for _, path in errors] == [["graph", "maybe", 3, "depth"]]
 
 
 def test_plain_records_take_the_fast_path_and_resolvers_do_not() -> None:
