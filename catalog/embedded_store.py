@@ -274,7 +274,12 @@ class EmbeddedStore:
             " source_field, target_field, type, subtype, description, masking, job_id)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET"
             " description = coalesce(excluded.description, description),"
-            " masking = excluded.masking, job_id = coalesce(excluded.job_id, job_id)",
+            " masking = excluded.masking, job_id = coalesce(excluded.job_id, job_id)"
+            # Every run repeats its job's lineage: rewriting an unchanged row would still dirty
+            # its pages, and the commit would write and fsync them all again.
+            " WHERE masking IS NOT excluded.masking"
+            " OR (excluded.description IS NOT NULL AND excluded.description IS NOT description)"
+            " OR (excluded.job_id IS NOT NULL AND excluded.job_id IS NOT job_id)",
             {
                 (c.source_id, c.target_id, c.type, c.subtype): (
                     c.source_id, c.target_id, c.source_dataset, c.target_dataset, c.source_field,
@@ -436,8 +441,9 @@ class EmbeddedStore:
         )
         db.executemany(
             "INSERT INTO run_io(run_id, direction, dataset_id, schema_version) VALUES (?,?,?,?)"
-            " ON CONFLICT DO UPDATE SET schema_version = coalesce(excluded.schema_version,"
-            " schema_version)",
+            " ON CONFLICT DO UPDATE SET schema_version = excluded.schema_version"
+            " WHERE excluded.schema_version IS NOT NULL"
+            " AND excluded.schema_version IS NOT schema_version",
             [
                 (r.id, "in" if d.role == "input" else "out", d.id, versions.get(d.id))
                 for e, r in runs for d in (*e.inputs, *e.outputs)
