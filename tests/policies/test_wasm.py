@@ -110,3 +110,27 @@ def test_large_inputs_grow_the_module_memory() -> None:
 ])
 def test_sprintf_as_go_formats(fmt: str, args: list, text: str) -> None:
     assert _go_sprintf(fmt, args) == text
+
+
+def test_a_runtime_error_is_reported_and_the_next_evaluation_is_clean(tmp_path: Path) -> None:
+    (tmp_path / "clash.rego").write_text(
+        "package t\n\nx := 1 if input.a\n\nx := 2 if input.b\n\ndecision := {\"x\": x}\n")
+    policy = WasmPolicy(compile_bundle(str(opa_binary()), tmp_path, ("t/decision",)), {})
+    assert policy.evaluate("t/decision", {"a": True}) == {"x": 1}
+    with pytest.raises(WasmPolicyError, match="var assignment conflict"):
+        policy.evaluate("t/decision", {"a": True, "b": True})
+    assert policy.evaluate("t/decision", {"b": True}) == {"x": 2}
+
+
+def test_concurrent_evaluations_each_get_their_own_answer() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = EmbeddedEngine(opa=None)
+    cases = sorted(CASES.items()) * 10
+
+    def decide(case: tuple[str, tuple]) -> bool:
+        given, expected = case[1]
+        return normalised(engine.evaluate("headwater/gate/decision", given)) == expected
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(decide, cases))
