@@ -134,3 +134,15 @@ def test_concurrent_evaluations_each_get_their_own_answer() -> None:
 
     with ThreadPoolExecutor(8) as pool:
         assert all(pool.map(decide, cases))
+
+
+def test_policy_compile_without_opa_says_how_to_get_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "headwater", "policy", "compile", "--opa",
+                           str(tmp_path / "no-such-opa")], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1
+    assert "no opa binary" in done.stderr and "--opa PATH" in done.stderr
+    assert compiled_policy(opa=None) is not None  # the shipped module is untouched
