@@ -132,6 +132,14 @@ def test_roles_are_enforced(server: Server) -> None:
     assert httpx.post(server.url + "/graphql", json={"query": "{ __typename }"}).status_code == 401
 
 
+def test_openapi_lists_the_single_event_endpoint_beside_the_rest(server: Server) -> None:
+    import httpx
+
+    paths = httpx.get(server.url + "/openapi.json").json()["paths"]
+    assert "post" in paths["/api/v1/lineage"] and "get" in paths["/api/v1/lineage"]
+    assert "post" in paths["/api/v1/lineage/batch"]
+
+
 def test_batch_endpoint_reports_each_event_in_order(server: Server) -> None:
     events = [run_event("START", outputs=[dataset(NS, f"t{i}", s=schema("a"))]) for i in range(3)]
     broken = run_event("START")
