@@ -68,7 +68,7 @@ class PolicyEngine(Protocol):
 
 
 class _Regopy:
-    """regopy, a Rego v1 interpreter: any document of the bundle, ~50x slower than the Wasm
+    """regopy, a Rego v1 interpreter: any document of the bundle, ~40x slower than the Wasm
     module on a large gate input. Used for what the module does not compile."""
 
     def __init__(self, bundle: Path) -> None:
