@@ -55,7 +55,11 @@ def serve(host: str | None, port: int | None, store: str | None, policy_engine: 
     configure(settings.log_format)
     app = create_app(settings, only=only)
     where = f"http://{settings.host}:{settings.port}"
-    click.echo(f"Headwater on {where}  (store: {settings.store}, data: {settings.data_dir})", err=True)
+    engine = app.state.engine
+    policy = (f"OPA at {engine.url}" if engine.kind == "opa"
+              else f"embedded, {getattr(engine, 'evaluator', 'regopy')}")
+    click.echo(f"Headwater on {where}  (store: {settings.store}, policy: {policy}, "
+               f"data: {settings.data_dir})", err=True)
     click.echo(f"  GraphQL/GraphiQL: {where}/graphql   OpenLineage: {where}/api/v1/lineage", err=True)
     if settings.auth:
         click.echo("  Get a token: headwater token create --role producer", err=True)

@@ -56,6 +56,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 def test_pii_is_masked_then_allowed_once_approved(server: Server) -> None:
+    # The shipped compiled bundle is current, so the embedded engine runs it, and says so.
+    assert server.log and "policy: embedded, wasm" in server.log.read_text()
     catalogued(server)
     run_id = str(uuid.uuid4())
     answer = gate(server, start_event(run_id))
@@ -164,6 +166,7 @@ def opa_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple
 
 def test_opa_engine_fails_closed_and_recovers(opa_server: tuple[Server, int]) -> None:
     server, port = opa_server
+    assert server.log and f"policy: OPA at http://127.0.0.1:{port}" in server.log.read_text()
     catalogued(server)
     assert gate(server, start_event(str(uuid.uuid4())))["decision"] == "mask"
     # Kill OPA: every decision is a deny that says why, and readiness reports it.
