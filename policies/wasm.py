@@ -177,7 +177,10 @@ def compile_bundle(opa: str, bundle: Path, entrypoints: tuple[str, ...]) -> byte
                "--ignore", "data.json"]
         for e in entrypoints:
             cmd += ["-e", e]
-        done = subprocess.run([*cmd, str(bundle)], capture_output=True, text=True, timeout=300)
+        # Built from inside the bundle: the module embeds the file names (in error locations),
+        # so relative ones make it the same wherever the bundle lives.
+        done = subprocess.run([*cmd, "."], cwd=bundle, capture_output=True, text=True,
+                              timeout=300)
         if done.returncode:
             raise WasmPolicyError(f"opa build -t wasm failed: {done.stderr.strip()}")
         with tarfile.open(out) as tar:
