@@ -22,7 +22,7 @@ PAGE = 65536
 
 
 class WasmPolicyError(RuntimeError):
-    pass
+    """The module cannot be built, loaded or evaluated; the message says why."""
 
 
 _VERB = re.compile(r"%([-+ #0]*\d*(?:\.\d+)?)([sdvfegq%])")
