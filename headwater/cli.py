@@ -57,7 +57,7 @@ def serve(host: str | None, port: int | None, store: str | None, policy_engine: 
     where = f"http://{settings.host}:{settings.port}"
     engine = app.state.engine
     policy = (f"OPA at {engine.url}" if engine.kind == "opa"
-              else f"embedded, {getattr(engine, 'evaluator', 'regopy')}")
+              else f"embedded, {engine.evaluator}")
     click.echo(f"Headwater on {where}  (store: {settings.store}, policy: {policy}, "
                f"data: {settings.data_dir})", err=True)
     click.echo(f"  GraphQL/GraphiQL: {where}/graphql   OpenLineage: {where}/api/v1/lineage", err=True)

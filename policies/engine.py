@@ -37,22 +37,23 @@ def bundle_files(bundle: Path = BUNDLE) -> tuple[list[Path], Path]:
     return modules, bundle / "data.json"
 
 
+def _digest(files: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in files:
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return "sha256:" + h.hexdigest()
+
+
 def bundle_revision(bundle: Path = BUNDLE) -> str:
     """A digest of the policies and their data: which rules made a decision."""
     modules, data = bundle_files(bundle)
-    h = hashlib.sha256()
-    for p in [*modules, data]:
-        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
-    return "sha256:" + h.hexdigest()[:16]
+    return _digest([*modules, data])[:len("sha256:") + 16]
 
 
 def modules_digest(bundle: Path = BUNDLE) -> str:
     """A digest of the policy modules alone: what a compiled module was built from (the data
     is handed to it at load, so knob changes need no recompiling)."""
-    h = hashlib.sha256()
-    for p in bundle_files(bundle)[0]:
-        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
-    return "sha256:" + h.hexdigest()
+    return _digest(bundle_files(bundle)[0])
 
 
 class PolicyEngine(Protocol):
