@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from enum import Enum
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -641,17 +641,17 @@ class Query:
             r = await info.context.call(impact_api.analyse, info.context.store, spec)
         except impact_api.ImpactError as exc:
             raise ValueError(str(exc)) from None
+        jobs = await info.context.call(partial(info.context.store.jobs_by_id, facets=False),
+                                       r.affected_jobs)
+        # The report's own records go out as they are: they carry every attribute the GraphQL
+        # types read (Strawberry resolves by attribute), and a 10,000-field report would
+        # otherwise be copied once more, field by field.
         return ImpactReport(
             breaking=r.breaking,
-            affected_fields=[AffectedField(namespace=a.namespace, name=a.name, field=a.field,
-                                           depth=a.depth, path=[strawberry.ID(p) for p in a.path])
-                             for a in r.affected_fields],
-            affected_datasets=[AffectedDataset(namespace=a.namespace, name=a.name, depth=a.depth,
-                                               owners=a.owners) for a in r.affected_datasets],
+            affected_fields=cast(list[AffectedField], r.affected_fields),
+            affected_datasets=cast(list[AffectedDataset], r.affected_datasets),
             # Thousands of ids known at once: one store call, not a DataLoader future per id.
-            affected_jobs=[Job.of(j) for j in await info.context.call(
-                partial(info.context.store.jobs_by_id, facets=False), r.affected_jobs)
-                if j is not None],
+            affected_jobs=[Job.of(j) for j in jobs if j is not None],
             findings=r.findings,
         )
 

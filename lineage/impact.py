@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from headwater.catalog import Store
 from headwater.catalog.ids import field_id
@@ -28,7 +29,7 @@ class SchemaChange:
     drop_dataset: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class AffectedField:
     namespace: str
     name: str
@@ -37,7 +38,7 @@ class AffectedField:
     path: list[str]  # field ids from the changed field to this one
 
 
-@dataclass
+@dataclass(slots=True)
 class AffectedDataset:
     namespace: str
     name: str
@@ -111,12 +112,16 @@ def analyse(store: Store, change: SchemaChange) -> ImpactReport:
     parent = {(r.origin, r.id): r.parent for r in down.fields}
     affected: dict[str, AffectedField] = {}
     for r in down.fields:
-        if r.id in affected and affected[r.id].depth <= r.depth:
+        seen = affected.get(r.id)
+        if seen is not None and seen.depth <= r.depth:
             continue
-        path = [r.id]
-        while path[-1] != r.origin and len(path) <= r.depth:
-            path.append(parent.get((r.origin, path[-1]), r.origin))
-        affected[r.id] = AffectedField(r.namespace, r.name, r.field, r.depth, path[::-1])
+        origin, node = r.origin, r.id
+        path = [node]
+        while node != origin and len(path) <= r.depth:
+            node = parent.get((origin, node), origin)
+            path.append(node)
+        path.reverse()
+        affected[r.id] = AffectedField(r.namespace, r.name, r.field, r.depth, path)
     column_level = {r.dataset_id for r in down.fields}
     for _, i in sorted((d, i) for i, (_, _, d) in down.datasets.items() if i not in column_level):
         findings.append(f"no column lineage reaches {i}: it is counted as affected at dataset "
@@ -124,7 +129,7 @@ def analyse(store: Store, change: SchemaChange) -> ImpactReport:
     datasets = sorted(
         (AffectedDataset(ns, name, depth, down.owners.get(i, []))
          for i, (ns, name, depth) in down.datasets.items()),
-        key=lambda a: (a.depth, a.namespace, a.name))
+        key=attrgetter("depth", "namespace", "name"))
     jobs = down.jobs
 
     # Findings a reviewer should read.
@@ -145,7 +150,7 @@ def analyse(store: Store, change: SchemaChange) -> ImpactReport:
     watched = {q.field for q in store.quality_results(ds.id, 1000) if q.field}
     for fname in sorted(watched & {f for f, w in changed.items() if "retyped" not in w}):
         findings.append(f"a quality assertion watches {fname}, which is {changed[fname]}")
-    report_fields = sorted(affected.values(), key=lambda a: (a.depth, a.namespace, a.name, a.field))
+    report_fields = sorted(affected.values(), key=attrgetter("depth", "namespace", "name", "field"))
     breaking = bool(report_fields or jobs or datasets)
     if not breaking:
         findings.append("nothing downstream reads what changes")
