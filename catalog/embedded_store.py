@@ -604,7 +604,8 @@ class EmbeddedStore:
             (orjson.dumps(list(ids)).decode(),))}
         facet_map = self._facets(list(rows)) if facets else {}
         return [
-            None if (r := rows.get(i)) is None else JobRecord(*r, facets=facet_map.get(i, {}))
+            None if (r := rows.get(i)) is None
+            else JobRecord(i, r[1], r[2], r[3], r[4], r[5], r[6], facet_map.get(i, {}))
             for i in ids
         ]
 
