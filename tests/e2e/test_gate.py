@@ -145,6 +145,9 @@ def test_bad_gate_requests_are_refused_precisely(server: Server) -> None:
     with server.client("viewer") as c:
         assert c.post("/api/v1/gate", json={"job": {"namespace": "a", "name": "b"}}
                       ).status_code == 403
+    r = httpx.post(server.url + "/api/v1/gate", json={"job": {"namespace": "a", "name": "b"}})
+    assert r.status_code == 401 and "bearer token" in r.json()["detail"]
+    assert "post" in httpx.get(server.url + "/openapi.json").json()["paths"]["/api/v1/gate"]
 
 
 @pytest.fixture
