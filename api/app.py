@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import ORJSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from strawberry.fastapi import GraphQLRouter
 
@@ -25,6 +24,7 @@ from headwater.api import (
     quality_routes,
 )
 from headwater.api.auth import TokenCache
+from headwater.api.responses import OrjsonResponse
 from headwater.api.security import principal_role
 from headwater.catalog import Store, StoreError
 from headwater.ingestion.intake import GroupCommitter
@@ -60,7 +60,7 @@ def build_app(settings: Any, store: Store, engine: PolicyEngine, *,
             await committer.stop()
 
     app = FastAPI(title="Headwater", version=__version__, lifespan=lifespan,
-                  default_response_class=ORJSONResponse)
+                  default_response_class=OrjsonResponse)
     app.state.settings = settings
     app.state.store = store
     app.state.committer = committer
@@ -95,7 +95,7 @@ def build_app(settings: Any, store: Store, engine: PolicyEngine, *,
         return {"status": "ok", "version": __version__}
 
     @app.get("/readyz")
-    async def readyz() -> ORJSONResponse:
+    async def readyz() -> OrjsonResponse:
         checks: dict[str, str] = {}
         try:
             await committer.call(store.ping)
@@ -108,7 +108,7 @@ def build_app(settings: Any, store: Store, engine: PolicyEngine, *,
         except PolicyEngineUnavailable as exc:
             checks["policyEngine"] = str(exc)
         ready = all(v == "ok" for v in checks.values())
-        return ORJSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+        return OrjsonResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
     @app.get("/metrics")
     async def metrics() -> Response:

@@ -6,10 +6,10 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, Field
 
 from headwater.api.problems import Problem
+from headwater.api.responses import OrjsonResponse
 from headwater.api.security import require
 from headwater.policies.erasure.model import REQUEST_STATES
 from headwater.policies.erasure.model import Request as ErasureRequest
@@ -76,11 +76,11 @@ def _erasures(request: Request) -> Erasures:
 
 @router.post("", status_code=202)
 async def file_request(body: Filing, request: Request, principal: str = steward
-                       ) -> ORJSONResponse:
+                       ) -> OrjsonResponse:
     req = await _call(_erasures(request).file,
                       [(i.kind, i.value) for i in body.identifiers], body.jurisdiction,
                       body.reason, principal)
-    return ORJSONResponse(view(req), status_code=202,
+    return OrjsonResponse(view(req), status_code=202,
                           headers={"Location": f"/api/v1/erasure-requests/{req.id}"})
 
 

@@ -6,10 +6,10 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from headwater.api.problems import Problem
+from headwater.api.responses import OrjsonResponse
 from headwater.api.security import require
 from headwater.catalog import DecisionRecord, Flow
 from headwater.ingestion.intake import InvalidEvent, parse_json
@@ -80,7 +80,7 @@ def decision_json(d: DecisionRecord) -> dict[str, Any]:
 
 @router.post("/api/v1/gate")
 async def post_gate(request: Request, principal: str = Depends(require("producer"))
-                    ) -> ORJSONResponse:
+                    ) -> OrjsonResponse:
     gate: Gate = request.app.state.gate
     try:
         req = gate_request(parse_json(await request.body()))
@@ -89,7 +89,7 @@ async def post_gate(request: Request, principal: str = Depends(require("producer
                       "{job, inputs, outputs, context}", exc.errors) from None
     result = await asyncio.to_thread(gate.decide, req, req.principal or principal)
     # A response, not a dict: FastAPI would walk a dict through jsonable_encoder first.
-    return ORJSONResponse({**decision_json(result.record),
+    return OrjsonResponse({**decision_json(result.record),
                            "timings": {"enrichMs": round(result.enrich_ms, 3),
                                        "evaluateMs": round(result.evaluate_ms, 3)}})
 

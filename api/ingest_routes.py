@@ -6,9 +6,9 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import ORJSONResponse
 
 from headwater.api.problems import Problem
+from headwater.api.responses import OrjsonResponse
 from headwater.api.security import require
 from headwater.catalog import EventWrite, StoreError
 from headwater.ingestion.intake import (
@@ -58,7 +58,7 @@ async def _dead_letter(committer: GroupCommitter, raw: Any, body: bytes | None,
         "runId": run.get("runId") if isinstance(run, dict) else None})
 
 
-async def post_event(request: Request) -> ORJSONResponse:
+async def post_event(request: Request) -> OrjsonResponse:
     await _producer(request)
     committer: GroupCommitter = request.app.state.committer
     body = await _read_body(request, request.app.state.settings.max_body_bytes)
@@ -75,7 +75,7 @@ async def post_event(request: Request) -> ORJSONResponse:
     except StoreError as exc:
         raise Problem(503, f"the event was NOT stored, retry later: {exc}") from None
     EVENTS.labels("stored" if new else "duplicate").inc()
-    return ORJSONResponse(
+    return OrjsonResponse(
         {"status": "created" if new else "duplicate", "eventId": event.event_id},
         status_code=201 if new else 200,
     )
@@ -89,12 +89,12 @@ async def post_event(request: Request) -> ORJSONResponse:
 _producer = require("producer")
 router.add_route("/api/v1/lineage", post_event, methods=["POST"])
 router.add_api_route("/api/v1/lineage", post_event, methods=["POST"], status_code=201,
-                     response_class=ORJSONResponse,
+                     response_class=OrjsonResponse,
                      dependencies=[Depends(_producer)])
 
 
 @router.post("/api/v1/lineage/batch")
-async def post_batch(request: Request, _: str = Depends(require("producer"))) -> ORJSONResponse:
+async def post_batch(request: Request, _: str = Depends(require("producer"))) -> OrjsonResponse:
     settings = request.app.state.settings
     committer: GroupCommitter = request.app.state.committer
     body = await _read_body(request, settings.max_body_bytes)
@@ -124,4 +124,4 @@ async def post_batch(request: Request, _: str = Depends(require("producer"))) ->
                       "eventId": event.event_id}
         EVENTS.labels("stored" if new else "duplicate").inc()
     counts = {s: sum(r["status"] == s for r in results) for s in ("created", "duplicate", "invalid")}
-    return ORJSONResponse({**counts, "results": results})
+    return OrjsonResponse({**counts, "results": results})

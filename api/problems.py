@@ -7,8 +7,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from headwater.api.responses import OrjsonResponse
 
 TITLES = {
     400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
@@ -30,25 +31,25 @@ class Problem(Exception):
 def problem_response(
     status: int, detail: str, errors: list[dict[str, Any]] | None = None,
     type_: str = "about:blank", headers: Mapping[str, str] | None = None, **extra: Any,
-) -> ORJSONResponse:
+) -> OrjsonResponse:
     body = {"type": type_, "title": TITLES.get(status, "Error"), "status": status,
             "detail": detail, "errors": errors or [], **extra}
-    return ORJSONResponse(body, status_code=status, headers=dict(headers or {}),
+    return OrjsonResponse(body, status_code=status, headers=dict(headers or {}),
                           media_type="application/problem+json")
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
-    async def _problem(_: Request, exc: Problem) -> ORJSONResponse:
+    async def _problem(_: Request, exc: Problem) -> OrjsonResponse:
         return problem_response(exc.status, exc.detail, exc.errors, exc.type, exc.headers,
                                 **exc.extra)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(_: Request, exc: StarletteHTTPException) -> OrjsonResponse:
         return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _validation(_: Request, exc: RequestValidationError) -> OrjsonResponse:
         errors = [
             {"pointer": "".join(f"/{p}" for p in e["loc"]), "message": e["msg"]}
             for e in exc.errors()

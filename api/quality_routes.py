@@ -8,10 +8,10 @@ from typing import Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from headwater.api.problems import Problem
+from headwater.api.responses import OrjsonResponse
 from headwater.api.security import require
 from headwater.catalog import DatasetWrite, EventWrite, QualityWrite, StoreError
 from headwater.catalog.ids import dataset_id, digest
@@ -63,7 +63,7 @@ def quality_events(batch: QualityBatch) -> list[EventWrite]:
 
 @router.post("/api/v1/quality", status_code=201)
 async def post_quality(request: Request, _: str = Depends(require("producer"))
-                       ) -> ORJSONResponse:
+                       ) -> OrjsonResponse:
     try:
         batch = QualityBatch.model_validate(parse_json(await request.body()))
     except InvalidEvent as exc:
@@ -77,5 +77,5 @@ async def post_quality(request: Request, _: str = Depends(require("producer"))
     except StoreError as exc:
         raise Problem(503, f"nothing was stored, retry later: {exc}") from None
     new = sum(len(e.datasets[0].quality) for e, s in zip(events, stored, strict=True) if s)
-    return ORJSONResponse({"created": new, "duplicate": len(batch.results) - new},
+    return OrjsonResponse({"created": new, "duplicate": len(batch.results) - new},
                           status_code=201)

@@ -1,0 +1,16 @@
+"""JSON responses rendered by orjson (FastAPI deprecated its own ORJSONResponse, which now
+warns on every response it builds)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+
+class OrjsonResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
