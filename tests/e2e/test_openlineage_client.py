@@ -153,3 +153,19 @@ def test_batch_endpoint_reports_each_event_in_order(server: Server) -> None:
         "created", "invalid", "created", "duplicate", "created"]
     assert answer["results"][1]["errors"] == [{"pointer": "/1/eventTime", "message": "Field required"}]
     assert (answer["created"], answer["duplicate"], answer["invalid"]) == (3, 1, 1)
+
+
+def test_graphql_reads_and_writes_json_beyond_ascii_and_refuses_broken_bodies(
+        server: Server) -> None:
+    name = "ventes_été_💶"
+    event = run_event("START", outputs=[dataset(NS, name, s=schema("prix_€"))])
+    with server.client("producer") as c:
+        assert c.post("/api/v1/lineage", content=orjson.dumps(event)).status_code == 201
+    with server.client("viewer") as c:
+        r = c.post("/graphql", json={"query": DATASET_QUERY, "variables": {"ns": NS, "name": name}})
+        assert r.headers["content-type"].startswith("application/json")
+        got = r.json()["data"]["dataset"]
+        assert (got["name"], got["fields"]) == (name, [{"name": "prix_€", "type": "string"}])
+        bad = c.post("/graphql", content=b'{"query": "{ __typename }"',
+                     headers={"Content-Type": "application/json"})
+        assert bad.status_code == 400 and "JSON" in bad.text
