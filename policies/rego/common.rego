@@ -17,20 +17,30 @@ is_pii(c) if {
 
 all_datasets := array.concat(input.inputs, input.outputs)
 
-# Every classification the document mentions, then the PII ones among them: a handful, so no
+input_ids := {d.id | some d in input.inputs}
+
+# The datasets PII can flow from: the sources of the planned flows, or every input when no flow
+# is known. Fields elsewhere (most outputs) never need their classifications sorted out.
+sources := {flow.from.dataset | some flow in input.flows} if {
+	count(input.flows) > 0
+} else := input_ids
+
+source_datasets := [d | some d in all_datasets; d.id in sources]
+
+# Every classification the sources mention, then the PII ones among them: a handful, so no
 # rule re-derives "is this PII" per field or per flow.
 mentioned := {c |
-	some d in all_datasets
+	some d in source_datasets
 	some f in d.fields
 	some c in array.concat(f.classifications, f.inherited)
 }
 
 pii_classes := {c | some c in mentioned; is_pii(c)}
 
-# dataset id -> field name -> its PII classifications (direct and inherited); fields holding
-# no PII are left out, so most flows miss at the first key.
+# source dataset id -> field name -> its PII classifications (direct and inherited); fields
+# holding no PII are left out, so most flows miss at the first key.
 pii_fields := {d.id: fields |
-	some d in all_datasets
+	some d in source_datasets
 	fields := {f.name: cs |
 		some f in d.fields
 		cs := {c | some c in array.concat(f.classifications, f.inherited); c in pii_classes}
@@ -40,8 +50,6 @@ pii_fields := {d.id: fields |
 }
 
 pii_inputs := {d.id | some d in input.inputs; pii_fields[d.id]}
-
-input_ids := {d.id | some d in input.inputs}
 
 # output id -> ids of the inputs its fields derive from: from the planned flows when there
 # are any, otherwise (nothing known) every input. Deduplicated to (output, input) pairs first,

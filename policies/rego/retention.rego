@@ -26,9 +26,9 @@ reasons contains r if {
 reasons contains r if {
 	some out in input.outputs
 	out.retentionDays == null
-	some id in common.feeds[out.id]
-	days := kept[id]
+	some id, days in kept # few inputs keep a retention; without one, feeds is never built
 	id in common.pii_inputs
+	id in common.feeds[out.id]
 	r := {"rule": "retention", "severity": "deny", "dataset": out.id, "field": null,
 		"message": sprintf("%s has no retention but receives PII from %s, kept at most %d days: set a retention on it", [out.id, id, days])}
 }
