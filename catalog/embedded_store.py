@@ -898,7 +898,7 @@ class EmbeddedStore:
                     " masks, policy_revision, engine, input_digest) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (d.id, d.time, d.principal, d.job_id, d.run_id, d.decision,
                      orjson.dumps(d.reasons), orjson.dumps(d.masks), d.policy_revision, d.engine,
-                     d.input_digest)))
+                     d.input_digest)), fsync=False)  # see README, "Decision log"
 
     def decisions(self, first: int = 50, run_id: str | None = None,
                   job_id: str | None = None) -> list[DecisionRecord]:
@@ -1004,10 +1004,15 @@ class EmbeddedStore:
 
     # -- steward edits ----------------------------------------------------------------------
 
-    def _edit(self, *statements: tuple[str, Sequence[Any]]) -> None:
+    def _edit(self, *statements: tuple[str, Sequence[Any]], fsync: bool = True) -> None:
+        """One transaction. ``fsync=False`` skips the WAL flush (synchronous=NORMAL): the
+        commit survives a crash of the process but not a power loss, until the next durable
+        commit (any event) or checkpoint flushes the log it was appended to."""
         with self._write_lock:
             db = self._writer
             try:
+                if not fsync:
+                    db.execute("PRAGMA synchronous=NORMAL")
                 db.execute("BEGIN IMMEDIATE")
                 for sql, params in statements:
                     db.execute(sql, params)
@@ -1016,6 +1021,9 @@ class EmbeddedStore:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise StoreError(f"embedded store write failed: {exc}") from exc
+            finally:
+                if not fsync:
+                    db.execute("PRAGMA synchronous=FULL")
 
     def classify_field(self, dataset_id: str, field: str, classifications: Sequence[str]) -> None:
         self._edit(

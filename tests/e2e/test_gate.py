@@ -150,6 +150,20 @@ def test_bad_gate_requests_are_refused_precisely(server: Server) -> None:
     assert "post" in httpx.get(server.url + "/openapi.json").json()["paths"]["/api/v1/gate"]
 
 
+def test_decisions_answered_before_a_crash_are_on_record(server: Server) -> None:
+    # The decision log commits without waiting for the disk (see README): a killed server
+    # must still have every decision it answered.
+    catalogued(server)
+    answered = {gate(server, start_event(str(uuid.uuid4())))["decisionId"] for _ in range(20)}
+    server.stop(signal.SIGKILL)
+    server.start()
+    with server.client("viewer") as c:
+        r = c.get("/api/v1/gate/decisions", params={"jobId": "job:etl:export_customers",
+                                                     "first": 100})
+    assert r.status_code == 200, r.text
+    assert answered <= {d["decisionId"] for d in r.json()["decisions"]}
+
+
 @pytest.fixture
 def opa_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Server, int]]:
     """Headwater on the OPA engine, against a stock OPA that loaded policies/rego."""
