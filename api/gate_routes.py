@@ -46,10 +46,9 @@ def gate_request(body: Any) -> GateRequest:
     if isinstance(body, dict) and "run" in body:
         event = normalize(body)  # InvalidEvent with pointers when it is not a valid event
         assert event.job is not None and event.run is not None
-        targets = {d.id: d for d in event.outputs}
-        flows = [Flow(e.source_namespace, e.source_name, e.source_field,
-                      targets[e.target_dataset].namespace, targets[e.target_dataset].name,
-                      e.target_field, f"{e.type}/{e.subtype}" if e.subtype else e.type, e.masking)
+        targets = {d.id for d in event.outputs}
+        flows = [Flow(e.source_dataset, e.source_field, e.target_dataset, e.target_field,
+                      f"{e.type}/{e.subtype}" if e.subtype else e.type, e.masking)
                  for e in event.column_edges if e.target_dataset in targets]
         given = body.get("context")
         context: dict[str, Any] = given if isinstance(given, dict) else {}

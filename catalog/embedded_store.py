@@ -884,13 +884,10 @@ class EmbeddedStore:
 
     def job_flows(self, job_id: str) -> list[Flow]:
         return [
-            Flow(sn, sname, sf, tn, tname, tf, f"{t}/{st}" if st else t, bool(m))
-            for sn, sname, sf, tn, tname, tf, t, st, m in self._db.execute(
-                "SELECT sd.namespace, sd.name, e.source_field, td.namespace, td.name,"
-                " e.target_field, e.type, e.subtype, e.masking FROM column_edges e"
-                " JOIN datasets sd ON sd.id = e.source_dataset"
-                " JOIN datasets td ON td.id = e.target_dataset WHERE e.job_id = ?"
-                " ORDER BY 1, 2, 3, 4, 5, 6", (job_id,))
+            Flow(sd, sf, td, tf, f"{t}/{st}" if st else t, bool(m))
+            for sd, sf, td, tf, t, st, m in self._db.execute(
+                "SELECT source_dataset, source_field, target_dataset, target_field, type, subtype,"
+                " masking FROM column_edges WHERE job_id = ? ORDER BY 1, 2, 3, 4", (job_id,))
         ]
 
     def log_decision(self, d: DecisionRecord) -> None:

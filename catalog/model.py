@@ -256,7 +256,7 @@ class Graph:
     truncated: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: 10,000 of them take 16 ms frozen, 2 ms not
 class ReachedField:
     """A field downstream of a changed one: ``parent`` is the field before it on one shortest
     path from ``origin`` (the changed field), so paths can be rebuilt without another query."""
@@ -282,15 +282,15 @@ class Downstream:
     truncated: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs ~1 µs a flow, per decision
 class Flow:
-    """A column derivation a job performs (from its last reported column lineage)."""
+    """A column derivation a job performs (from its last reported column lineage). Datasets by
+    id: the gate knows the names of the datasets it asks about, and keeps only flows between
+    them."""
 
-    source_namespace: str
-    source_name: str
+    source_dataset: str
     source_field: str
-    target_namespace: str
-    target_name: str
+    target_dataset: str
     target_field: str
     transformation: str
     masking: bool

@@ -656,11 +656,10 @@ class Neo4jStore:
     def job_flows(self, job_id: str) -> list[Flow]:
         rows = self._read(
             "MATCH (s:Field)-[e:DERIVES {jobId: $job}]->(t:Field)"
-            " MATCH (sd:Dataset {id: s.datasetId}), (td:Dataset {id: t.datasetId})"
-            " RETURN sd.namespace AS sn, sd.name AS sname, s.name AS sf, td.namespace AS tn,"
-            " td.name AS tname, t.name AS tf, e.type AS type, e.subtype AS subtype,"
-            " e.masking AS masking ORDER BY sn, sname, sf, tn, tname, tf", job=job_id)
-        return [Flow(r["sn"], r["sname"], r["sf"], r["tn"], r["tname"], r["tf"],
+            " RETURN s.datasetId AS sd, s.name AS sf, t.datasetId AS td, t.name AS tf,"
+            " e.type AS type, e.subtype AS subtype, e.masking AS masking"
+            " ORDER BY sd, sf, td, tf", job=job_id)
+        return [Flow(r["sd"], r["sf"], r["td"], r["tf"],
                      f"{r['type']}/{r['subtype']}" if r["subtype"] else r["type"],
                      bool(r["masking"])) for r in rows]
 

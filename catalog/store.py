@@ -131,7 +131,8 @@ class Store(Protocol):
         ...
 
     def job_flows(self, job_id: str) -> list[Flow]:
-        """The column derivations the job last reported (its outputs' column lineage)."""
+        """The column derivations the job last reported (its outputs' column lineage), ordered
+        by source dataset id and field, then target dataset id and field."""
         ...
 
     # -- decision log ---------------------------------------------------------------------

@@ -86,7 +86,7 @@ class Gate:
             [field_id(*r, f.name) for r, i in zip(refs, ids, strict=True) for f in fields[i]])
         quality = self.store.latest_quality([dataset_id(*r) for r in req.inputs])
         flows = req.flows if req.flows is not None else self.store.job_flows(job_id(*req.job))
-        known = set(refs)
+        known = dict(zip(ids, refs, strict=True))
         return {
             "job": {"namespace": req.job[0], "name": req.job[1], "tags": sorted(req.job_tags)},
             "context": {k: v for k, v in (("purpose", req.purpose),
@@ -96,16 +96,14 @@ class Gate:
                                     quality.get(dataset_id(*r), [])) for r in req.inputs],
             "outputs": [_dataset_doc(r, records[dataset_id(*r)], fields[dataset_id(*r)], inherited,
                                      []) for r in req.outputs],
-            "flows": [{"from": {"namespace": f.source_namespace, "name": f.source_name,
-                                "field": f.source_field,
-                                "dataset": dataset_id(f.source_namespace, f.source_name)},
-                       "to": {"namespace": f.target_namespace, "name": f.target_name,
-                              "field": f.target_field,
-                              "dataset": dataset_id(f.target_namespace, f.target_name)},
+            "flows": [{"from": {"namespace": source[0], "name": source[1],
+                                "field": f.source_field, "dataset": f.source_dataset},
+                       "to": {"namespace": target[0], "name": target[1],
+                              "field": f.target_field, "dataset": f.target_dataset},
                        "transformation": f.transformation, "masking": f.masking}
                       for f in flows
-                      if (f.source_namespace, f.source_name) in known
-                      and (f.target_namespace, f.target_name) in known],
+                      if (source := known.get(f.source_dataset))
+                      and (target := known.get(f.target_dataset))],
         }
 
     def decide(self, req: GateRequest, principal: str) -> GateDecision:
