@@ -35,7 +35,8 @@ from headwater.catalog import (
     Store,
 )
 from headwater.catalog.ids import dataset_id, field_id
-from headwater.catalog.model import CLASSIFICATION, SchemaVersionRecord
+from headwater.catalog.model import SchemaVersionRecord
+from headwater.catalog.rules import CLASSIFICATION
 from headwater.lineage import detector
 from headwater.lineage import impact as impact_api
 from headwater.policies.erasure.model import Request as ErasureModel

@@ -1,5 +1,17 @@
 """The metadata model and the store that keeps it (embedded SQLite or Neo4j)."""
 
+from headwater.catalog.errors import (
+    Conflict,
+    Forbidden,
+    HeadwaterError,
+    Invalid,
+    Malformed,
+    NotFound,
+    SchemaTooNew,
+    StoreError,
+    TooExpensive,
+    TooLarge,
+)
 from headwater.catalog.model import (
     ColumnEdge,
     DatasetRecord,
@@ -21,9 +33,18 @@ from headwater.catalog.model import (
     RunWrite,
     SchemaVersionRecord,
 )
-from headwater.catalog.store import Store, StoreError, open_store
+from headwater.catalog.store import Store, open_store
 
 __all__ = [
+    "Conflict",
+    "Forbidden",
+    "HeadwaterError",
+    "Invalid",
+    "Malformed",
+    "NotFound",
+    "SchemaTooNew",
+    "TooExpensive",
+    "TooLarge",
     "ColumnEdge",
     "DatasetRecord",
     "DatasetWrite",

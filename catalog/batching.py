@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from headwater.catalog.model import TERMINAL_STATES, EventWrite, RunWrite, state_wins
+from headwater.catalog.model import EventWrite, RunWrite
+from headwater.catalog.rules import TERMINAL_STATES, state_wins
 
 
 def latest_per_key(rows: Iterable[tuple[Any, ...]], key: int, time: int) -> list[tuple[Any, ...]]:

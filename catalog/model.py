@@ -1,62 +1,13 @@
 """Plain dataclasses: what ingestion asks a store to write, and what a store reads back.
 
-Times are ISO-8601 UTC strings with microseconds (``2026-01-02T03:04:05.000000+00:00``), so
-both backends compare them as strings and order them correctly.
+Times are ISO-8601 UTC strings with microseconds (``rules.utc_text``). The rules that act on
+these records are in ``catalog.rules``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-
-# Run states as the API names them; TERMINAL ones never regress to RUNNING.
-RUN_STATES = ("NEW", "RUNNING", "COMPLETED", "FAILED", "ABORTED", "OTHER")
-TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "ABORTED"})
-EVENT_TYPE_STATE = {
-    "START": "RUNNING",
-    "RUNNING": "RUNNING",
-    "COMPLETE": "COMPLETED",
-    "FAIL": "FAILED",
-    "ABORT": "ABORTED",
-    "OTHER": "OTHER",
-}
-
-
-def state_wins(new: str | None, new_time: str, old: str | None, old_time: str | None) -> bool:
-    """Whether an incoming run state replaces the stored one, whatever order events arrive in.
-
-    A terminal state beats any non-terminal one and the latest terminal event wins among
-    terminal ones; a non-terminal state never replaces a terminal one; OTHER only fills a gap.
-    Both backends implement exactly this rule (SQL CASE / Cypher CASE).
-    """
-    if new is None:
-        return False
-    if old is None or old == "NEW":
-        return True
-    if new in TERMINAL_STATES:
-        return old not in TERMINAL_STATES or new_time >= (old_time or "")
-    if old in TERMINAL_STATES or new == "OTHER":
-        return False
-    return new_time >= (old_time or "")
-
-
-def retention_days(days: int | None, tags: list[str]) -> int | None:
-    """``setRetention`` wins; otherwise a ``retention:<days>d`` dataset tag."""
-    if days is not None:
-        return days
-    for t in tags:
-        if t.startswith("retention:") and t.endswith("d") and t[10:-1].isdigit():
-            return int(t[10:-1])
-    return None
-
-
-CLASSIFICATION = r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$"
-
-
-def covers(classification: str, wanted: str) -> bool:
-    """``pii.email`` counts as ``pii``: a classification covers itself and its ancestors."""
-    return classification == wanted or classification.startswith(wanted + ".")
-
 
 # ---------------------------------------------------------------- writes (from ingestion)
 
@@ -134,7 +85,7 @@ class RunWrite:
     id: str
     job_id: str
     event_type: str | None
-    state: str | None  # mapped from event_type, see EVENT_TYPE_STATE
+    state: str | None  # mapped from event_type, see rules.EVENT_TYPE_STATE
     facets: dict[str, Any] = field(default_factory=dict)
     parent_run_id: str | None = None
     error_message: str | None = None

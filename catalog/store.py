@@ -1,4 +1,9 @@
-"""The one storage interface. Every backend passes ``tests/conformance``."""
+"""The storage interface as role protocols, one per concern; ``Store`` is their union.
+
+A service asks for the narrowest role it needs (the gate reads lineage and writes the decision
+log, the erasure workflow keeps erasure records, ...). Every backend implements all of them and
+passes ``tests/conformance``.
+"""
 
 from __future__ import annotations
 
@@ -21,13 +26,10 @@ from headwater.catalog.model import (
 )
 
 
-class StoreError(RuntimeError):
-    """The store is unreachable or refused a write; nothing in the batch was acknowledged."""
-
-
 @runtime_checkable
-class Store(Protocol):
-    # -- writes ---------------------------------------------------------------------------
+class EventWriter(Protocol):
+    """The write path: OpenLineage events (and quality results) in, dead letters kept."""
+
     def write_events(self, events: Sequence[EventWrite]) -> list[bool]:
         """Write a batch in ONE transaction; ``True`` per event that was new, ``False`` for a
         duplicate (same event id, already stored or earlier in the batch). Either the whole
@@ -36,9 +38,12 @@ class Store(Protocol):
 
     def add_dead_letter(self, payload: bytes, reason: str, errors: list[dict[str, str]]) -> str: ...
 
-    def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
 
-    # -- reads ----------------------------------------------------------------------------
+@runtime_checkable
+class CatalogReader(Protocol):
+    """Datasets, jobs, runs, schema versions, quality results and dead letters."""
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
     def dataset(self, namespace: str, name: str) -> DatasetRecord | None: ...
 
     def datasets_by_id(self, ids: Sequence[str], facets: bool = True
@@ -88,7 +93,17 @@ class Store(Protocol):
 
     def namespaces(self) -> list[str]: ...
 
-    # -- lineage --------------------------------------------------------------------------
+    def datasets_page(self, namespace: str | None, search: str | None,
+                      classification: str | None, first: int, after: str | None
+                      ) -> tuple[list[str], int]:
+        """(dataset ids ordered by id after the cursor id ``after``, total count matching)."""
+        ...
+
+
+@runtime_checkable
+class LineageReader(Protocol):
+    """Traversals over dataset and column lineage, each in a fixed number of queries."""
+
     def walk(self, start: str, level: str, direction: str, depth: int, limit: int) -> Graph:
         """One bounded traversal from ``start`` in ONE backend query (a recursive CTE, a
         variable-length Cypher match): ``level`` "dataset" walks Dataset→Job→Dataset edges,
@@ -124,26 +139,11 @@ class Store(Protocol):
         - ``truncated`` when the depth or the limit cut anything off."""
         ...
 
-    def datasets_page(self, namespace: str | None, search: str | None,
-                      classification: str | None, first: int, after: str | None
-                      ) -> tuple[list[str], int]:
-        """(dataset ids ordered by id after the cursor id ``after``, total count matching)."""
-        ...
-
     def job_flows(self, job_id: str) -> list[Flow]:
         """The column derivations the job last reported (its outputs' column lineage), ordered
         by source dataset id and field, then target dataset id and field."""
         ...
 
-    # -- decision log ---------------------------------------------------------------------
-    def log_decision(self, decision: DecisionRecord) -> None: ...
-
-    def decisions(self, first: int = 50, run_id: str | None = None,
-                  job_id: str | None = None) -> list[DecisionRecord]:
-        """Newest first."""
-        ...
-
-    # -- erasure workflow -------------------------------------------------------------------
     def classification_holders(self, classifications: Sequence[str]
                                ) -> list[tuple[str, str, str, bool]]:
         """Every field holding one of ``classifications`` (the classification itself or a
@@ -161,6 +161,23 @@ class Store(Protocol):
         step reachable downstream from any of ``dataset_ids``, at any depth, in ONE query.
         Sorted, no duplicates."""
         ...
+
+
+@runtime_checkable
+class DecisionLog(Protocol):
+    """Every gate decision, newest first."""
+
+    def log_decision(self, decision: DecisionRecord) -> None: ...
+
+    def decisions(self, first: int = 50, run_id: str | None = None,
+                  job_id: str | None = None) -> list[DecisionRecord]:
+        """Newest first."""
+        ...
+
+
+@runtime_checkable
+class ErasureRecords(Protocol):
+    """Erasure request documents (compare-and-set) and their append-only audit."""
 
     def create_erasure(self, doc: dict[str, Any], audit: Sequence[dict[str, Any]]) -> None:
         """Store a new erasure request document (keys the store reads: "id", "version",
@@ -189,7 +206,11 @@ class Store(Protocol):
         delete an entry (embedded: SQLite triggers that RAISE(ABORT) on UPDATE/DELETE)."""
         ...
 
-    # -- steward edits (each its own transaction) ------------------------------------------
+
+@runtime_checkable
+class StewardEditor(Protocol):
+    """A steward's edits, each its own transaction."""
+
     def classify_field(self, dataset_id: str, field: str, classifications: Sequence[str]) -> None:
         """Replace the steward-set classifications of a field (tag-derived ones stay)."""
         ...
@@ -202,12 +223,29 @@ class Store(Protocol):
         """A steward says this derivation removes the source's classifications."""
         ...
 
-    # -- auth -----------------------------------------------------------------------------
+
+@runtime_checkable
+class TokenStore(Protocol):
+    """API tokens, kept by hash."""
+
     def add_token(self, token_hash: str, name: str, role: str) -> None: ...
 
     def token_role(self, token_hash: str) -> str | None: ...
 
-    # -- lifecycle ------------------------------------------------------------------------
+
+@runtime_checkable
+class Lifecycle(Protocol):
+    """Opening, schema migrations, health and closing."""
+
+    def schema_version(self) -> int:
+        """The schema version the store's data is at (0: made before versioning)."""
+        ...
+
+    def migrate(self) -> list[str]:
+        """Bring the stored schema up to the code's, step by step, each step in its own
+        transaction; what was done, one line a step (empty when already current). Raises
+        ``SchemaTooNew`` when the store is newer than this code."""
+        ...
     def ping(self) -> None:
         """Raise ``StoreError`` if the backend cannot answer."""
         ...
@@ -215,20 +253,36 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-def open_store(kind: str, **options: Any) -> Store:
+@runtime_checkable
+class Store(EventWriter, CatalogReader, LineageReader, DecisionLog, ErasureRecords, StewardEditor,
+            TokenStore, Lifecycle, Protocol):
+    """Everything a backend provides."""
+
+
+def open_store(kind: str, *, migrate: bool = True, **options: Any) -> Store:
     """``embedded`` (options: ``path``) or ``neo4j`` (``uri``, ``user``, ``password``,
-    ``database``)."""
+    ``database``). Brings the stored schema up to date unless ``migrate`` is false (only
+    ``headwater migrate`` opens a store without, to report what it does)."""
+    store: Store
     if kind == "embedded":
-        from headwater.catalog.embedded_store import EmbeddedStore
+        from headwater.catalog.embedded import EmbeddedStore
 
-        return EmbeddedStore(options["path"])
-    if kind == "neo4j":
-        from headwater.catalog.neo4j_store import Neo4jStore
+        store = EmbeddedStore(options["path"])
+    elif kind == "neo4j":
+        from headwater.catalog.neo4j import Neo4jStore
 
-        return Neo4jStore(
+        store = Neo4jStore(
             options["uri"],
             user=options.get("user"),
             password=options.get("password"),
             database=options.get("database"),
         )
-    raise ValueError(f"unknown store {kind!r}: choose 'embedded' or 'neo4j'")
+    else:
+        raise ValueError(f"unknown store {kind!r}: choose 'embedded' or 'neo4j'")
+    if migrate:
+        try:
+            store.migrate()
+        except BaseException:
+            store.close()
+            raise
+    return store

@@ -10,7 +10,6 @@ import orjson
 
 from headwater.catalog.ids import dataset_id, digest, field_id, job_id
 from headwater.catalog.model import (
-    EVENT_TYPE_STATE,
     ColumnEdge,
     DatasetWrite,
     EventWrite,
@@ -19,6 +18,7 @@ from headwater.catalog.model import (
     QualityWrite,
     RunWrite,
 )
+from headwater.catalog.rules import EVENT_TYPE_STATE
 from headwater.ingestion.openlineage import InvalidEvent, validate_dataset, validate_event
 
 _EMPTY: dict[str, Any] = {}

@@ -21,9 +21,9 @@ from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
 from neo4j.graph import Node
 
 from headwater.catalog.batching import facet_owners, folded_runs, latest_per_key, merged_per_id
+from headwater.catalog.errors import StoreError
 from headwater.catalog.ids import digest, field_id, node_kind
 from headwater.catalog.model import (
-    TERMINAL_STATES,
     DatasetRecord,
     DeadLetter,
     DecisionRecord,
@@ -39,9 +39,8 @@ from headwater.catalog.model import (
     ReachedField,
     RunRecord,
     SchemaVersionRecord,
-    retention_days,
 )
-from headwater.catalog.store import StoreError
+from headwater.catalog.rules import TERMINAL_STATES, retention_days
 
 CONSTRAINTS = [
     *(f"CREATE CONSTRAINT {label.lower()}_{key} IF NOT EXISTS FOR (n:{label}) REQUIRE n.{key} IS UNIQUE"
@@ -131,6 +130,12 @@ class Neo4jStore:
                 return session.execute_write(work)
         except (ServiceUnavailable, SessionExpired, Neo4jError, OSError) as exc:
             raise StoreError(f"Neo4j write failed, nothing was stored: {exc}") from exc
+
+    def schema_version(self) -> int:
+        return 0  # versioning arrives with the first migration step
+
+    def migrate(self) -> list[str]:
+        return []
 
     def ping(self) -> None:
         self._read("RETURN 1 AS ok")

@@ -20,9 +20,9 @@ import orjson
 from headwater.catalog.batching import facet_owners
 from headwater.catalog.batching import latest_per_key as _latest
 from headwater.catalog.batching import merged_per_id as _merged
+from headwater.catalog.errors import StoreError
 from headwater.catalog.ids import digest
 from headwater.catalog.model import (
-    TERMINAL_STATES,
     DatasetRecord,
     DeadLetter,
     DecisionRecord,
@@ -38,9 +38,8 @@ from headwater.catalog.model import (
     ReachedField,
     RunRecord,
     SchemaVersionRecord,
-    retention_days,
 )
-from headwater.catalog.store import StoreError
+from headwater.catalog.rules import TERMINAL_STATES, retention_days
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -205,6 +204,12 @@ class EmbeddedStore:
         for chunk in _chunks(list(ids)):
             rows += self._rows(sql.format(ids=",".join("?" * len(chunk))), chunk)
         return rows
+
+    def schema_version(self) -> int:
+        return 0  # versioning arrives with the first migration step
+
+    def migrate(self) -> list[str]:
+        return []
 
     def ping(self) -> None:
         try:

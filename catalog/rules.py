@@ -1,0 +1,119 @@
+"""Rules that do not depend on the backend, written once: time format, run-state merge,
+retention and purpose tag conventions, classification coverage, transformation labels, the
+schema-version decision and content ids. Both stores call these; neither re-implements them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from headwater.catalog.ids import digest
+
+# Run states as the API names them; TERMINAL ones never regress to RUNNING.
+RUN_STATES = ("NEW", "RUNNING", "COMPLETED", "FAILED", "ABORTED", "OTHER")
+TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "ABORTED"})
+EVENT_TYPE_STATE = {
+    "START": "RUNNING",
+    "RUNNING": "RUNNING",
+    "COMPLETE": "COMPLETED",
+    "FAIL": "FAILED",
+    "ABORT": "ABORTED",
+    "OTHER": "OTHER",
+}
+
+CLASSIFICATION = r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$"
+
+
+# ---------------------------------------------------------------- time
+
+
+def utc_text(t: datetime) -> str:
+    """The one stored time format: ISO-8601 UTC with microseconds, so both backends compare
+    times as strings and order them correctly. A naive time is taken as UTC."""
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC).isoformat(
+        timespec="microseconds")
+
+
+def now() -> str:
+    return utc_text(datetime.now(UTC))
+
+
+# ---------------------------------------------------------------- runs
+
+
+def state_wins(new: str | None, new_time: str, old: str | None, old_time: str | None) -> bool:
+    """Whether an incoming run state replaces the stored one, whatever order events arrive in.
+
+    A terminal state beats any non-terminal one and the latest terminal event wins among
+    terminal ones; a non-terminal state never replaces a terminal one; OTHER only fills a gap.
+    Both backends implement exactly this rule (SQL CASE / Cypher CASE).
+    """
+    if new is None:
+        return False
+    if old is None or old == "NEW":
+        return True
+    if new in TERMINAL_STATES:
+        return old not in TERMINAL_STATES or new_time >= (old_time or "")
+    if old in TERMINAL_STATES or new == "OTHER":
+        return False
+    return new_time >= (old_time or "")
+
+
+# ---------------------------------------------------------------- tag conventions
+
+
+def retention_days(days: int | None, tags: Iterable[str]) -> int | None:
+    """``setRetention`` wins; otherwise a ``retention:<days>d`` dataset tag."""
+    if days is not None:
+        return days
+    for t in tags:
+        if t.startswith("retention:") and t.endswith("d") and t[10:-1].isdigit():
+            return int(t[10:-1])
+    return None
+
+
+def purposes(tags: Iterable[str]) -> list[str]:
+    """The purposes ``purpose:<name>`` tags allow, sorted."""
+    return sorted(t.split(":", 1)[1] for t in tags if t.startswith("purpose:"))
+
+
+def purpose(tags: Iterable[str]) -> str | None:
+    """The first purpose a run or job declares by tag, if any."""
+    return next((t.split(":", 1)[1] for t in tags if t.startswith("purpose:")), None)
+
+
+def covers(classification: str, wanted: str) -> bool:
+    """``pii.email`` counts as ``pii``: a classification covers itself and its ancestors."""
+    return classification == wanted or classification.startswith(wanted + ".")
+
+
+# ---------------------------------------------------------------- lineage and versions
+
+
+def transformation_label(type_: str | None, subtype: str | None) -> str | None:
+    """``DIRECT/IDENTITY``; the type alone when the subtype is unknown."""
+    if type_ is None:
+        return None
+    return f"{type_}/{subtype}" if subtype else type_
+
+
+def schema_changes(latest: tuple[int, str, str] | None, fingerprint: str | None,
+                   event_time: str) -> int | None:
+    """The schema-version decision. ``latest`` is the stored (version, fingerprint, created
+    at) of the dataset; the answer is the new version number, or ``None`` when no version is
+    added: the fields and types are unchanged, or the event is older than the latest version
+    (a late, stale schema does not rewrite history)."""
+    if latest is None:
+        return 1
+    version, stored, created = latest
+    if stored == fingerprint or event_time < created:
+        return None
+    return version + 1
+
+
+def quality_result_id(dataset_id: str, field: str | None, assertion: str,
+                      run_or_event: str, source: str) -> str:
+    """One result per dataset, field, assertion, run (else event) and source: re-sending the
+    same results stores them once."""
+    return digest(dataset_id, field or "", assertion, run_or_event, source)
