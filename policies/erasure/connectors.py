@@ -106,7 +106,7 @@ class SqlConnector:
         if self._database and parts[0] != self._database:
             raise ConnectorError(f"dataset {name!r} is in database {parts[0]!r} but the "
                                  f"connector's DSN reaches {self._database!r}")
-        return f"{_quote(parts[1])}.{_quote(parts[2])}", name
+        return f"{_quote(parts[1], self.kind)}.{_quote(parts[2], self.kind)}", name
 
     def _match(self, target: Target) -> tuple[str, list[Any]]:
         clauses: list[str] = []
@@ -118,7 +118,7 @@ class SqlConnector:
                 clauses.append(f"CAST({_quote(f)} AS TEXT) IN ({','.join('?' * len(values))})")
                 params.extend(values)
             else:
-                clauses.append(f"{_quote(f)}::text = ANY(%s)")
+                clauses.append(f"{_quote(f, self.kind)}::text = ANY(%s)")
                 params.append(list(values))
         return " OR ".join(clauses) or "FALSE", params
 
@@ -178,7 +178,7 @@ class SqlConnector:
         if not target.mask_fields:
             raise ConnectorError(f"{target.name}: nothing to anonymise (no PII fields known)")
         masker = target.masker()
-        cols = [_quote(f) for f in target.mask_fields]
+        cols = [_quote(f, self.kind) for f in target.mask_fields]
         # A row's identity: rowid in SQLite; (tableoid, ctid) in PostgreSQL, where ctid alone
         # repeats across the partitions of a partitioned table.
         rowid = "rowid" if self.kind == "sqlite" else "tableoid::text || ':' || ctid::text"
@@ -204,8 +204,11 @@ class SqlConnector:
         return len(rows)
 
 
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
+def _quote(identifier: str, kind: str = "sqlite") -> str:
+    """A quoted SQL identifier. psycopg reads ``%`` in a statement that has parameters as a
+    placeholder, so in PostgreSQL statements a literal one is written ``%%``."""
+    quoted = '"' + identifier.replace('"', '""') + '"'
+    return quoted if kind == "sqlite" else quoted.replace("%", "%%")
 
 
 def _scrub(exc: Exception) -> str:

@@ -85,6 +85,25 @@ def test_postgres_refusals_say_what_is_wrong(pg: tuple) -> None:
     assert "secret" not in str(exc.value)
 
 
+def test_postgres_names_with_percent_signs_are_erased(pg: tuple) -> None:
+    """A table and columns whose names hold ``%`` (psycopg's placeholder mark) are erased."""
+    connectors, name, conn = pg
+    schema = name.split(".")[1]
+    conn.execute(f'CREATE TABLE {schema}."cust%s_100%" ("e%mail" text, "mob%%" text, id int)')
+    conn.execute(f'INSERT INTO {schema}."cust%s_100%" VALUES (\'a@x.io\', \'555\', 1),'
+                 " ('b@x.io', '556', 2)")
+    odd = name.rsplit(".", 1)[0] + ".cust%s_100%"
+    c = connectors.for_dataset("postgres://db:5432", odd)
+    assert c is not None
+    masked = Target("postgres://db:5432", odd, {"e%mail": ["a@x.io"]}, action="anonymise",
+                    mask_fields=("mob%%",), strategy="redact", hash_key=KEY)
+    assert c.count(masked) == 1 and c.erase(masked) == 1
+    deleted = Target("postgres://db:5432", odd, {"e%mail": ["a@x.io"]})
+    assert c.erase(deleted) == 1 and c.count(deleted) == 0
+    assert conn.execute(f'SELECT * FROM {schema}."cust%s_100%"').fetchall() == [
+        ("b@x.io", "556", 2)]
+
+
 def test_sqlite_delete_and_partial_mask(tmp_path: Path) -> None:
     db = tmp_path / "app.db"
     with sqlite3.connect(db) as s:
