@@ -2,21 +2,39 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# One stamp per install flavour and version of pyproject.toml: `make run` installs only what the
+# service needs; `make test` adds the test tools, which covers `make run` too.
+HASH       := $(shell sha1sum pyproject.toml | cut -c1-12)
+RUN_STAMP  := $(VENV)/.installed-run-$(HASH)
+TEST_STAMP := $(VENV)/.installed-test-$(HASH)
+# `make run PORT=8080`; unset, `headwater serve` takes HEADWATER_PORT, else 5000.
+PORT ?=
 
-.PHONY: install run test lint bench clean services policy-wasm
+.PHONY: install install-run run test lint schema bench clean services policy-wasm
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
-	@rm -f $(VENV)/.installed-* && touch $@
 
-install: $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install -q -e .
+	@find $(VENV) -maxdepth 1 -name '.installed-*' ! -name '*-$(HASH)' -delete
+	@touch $@
+
+$(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@find $(VENV) -maxdepth 1 -name '.installed-*' ! -name '*-$(HASH)' -delete
+	@touch $@ $(RUN_STAMP)
+
+## The service alone (what `make run` needs).
+install-run: $(RUN_STAMP)
+
+## The service with the test and lint tools (what `make test` and `make lint` need).
+install: $(TEST_STAMP)
 
 ## Start Headwater on the embedded store and policy engine (no server needed).
-run: install
-	$(BIN)/headwater serve
+run: $(RUN_STAMP)
+	$(BIN)/headwater serve $(if $(PORT),--port $(PORT))
 
 ## Install, provision real Neo4j / OPA / PostgreSQL (cached), run every test.
 test: install
@@ -34,9 +52,13 @@ policy-wasm: install
 	$(BIN)/headwater policy compile --opa "$$($(BIN)/python -c \
 		'from tests.harness.services import opa_binary; print(opa_binary())')"
 
-bench: install  # about 40 minutes on a 2-core machine; each also runs alone (see README)
+bench: install  # about 40 minutes on a 2-core machine; each also runs alone (docs/benchmarks.md)
 	for b in ingest lineage gate erasure_plan erasure_pg quality_import; do \
 		$(BIN)/python -m bench.$$b || exit 1; done
+
+## Write docs/schema.graphql from the live GraphQL schema (tests/unit/test_schema_file.py checks it).
+schema: install
+	$(BIN)/python -m tests.unit.test_schema_file
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -27,6 +27,7 @@ from headwater.api import (
 from headwater.api.auth import TokenCache
 from headwater.api.responses import OrjsonResponse
 from headwater.api.security import principal_role
+from headwater.api.split import add_redirect_routes
 from headwater.catalog import Store, StoreError
 from headwater.ingestion.intake import GroupCommitter
 from headwater.policies import erasure
@@ -89,6 +90,7 @@ def build_app(settings: Any, store: Store, engine: PolicyEngine, *,
     app.state.gate = Gate(store, engine, settings.gate_fail_open_environments)
     app.state.erasures = erasures
     problems.install(app)
+    add_redirect_routes(app, only, settings)  # with --only, the other half's routes say where to go
 
     if only in (None, "ingestion"):
         app.include_router(ingest_routes.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
 import socket
@@ -31,9 +32,53 @@ def main() -> None:
     """Headwater: OpenLineage lineage, governance and GDPR erasure."""
 
 
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is printed, as uvicorn would bind it: a
+    port in use is a plain error naming the settings to change, not a traceback after the
+    banner."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        taken = exc.errno == errno.EADDRINUSE
+        click.echo(f"error: port {port} on {host} is already in use (another Headwater?)" if taken
+                   else f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        if taken:
+            click.echo(f"  choose another port: headwater serve --port {port + 1}, "
+                       f"make run PORT={port + 1}, or HEADWATER_PORT={port + 1}", err=True)
+        sys.exit(1)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _banner(settings: Settings, only: str | None, app: Any) -> None:
+    where = f"http://{settings.host}:{settings.port}"
+    engine = app.state.engine
+    policy = (f"OPA at {engine.url}" if engine.kind == "opa"
+              else f"embedded, {engine.evaluator}")
+    serves = {None: "", "ingestion": "ingestion only, ", "api": "queries only, "}[only]
+    click.echo(f"Headwater on {where}  ({serves}store: {settings.store}, policy: {policy}, "
+               f"data: {settings.data_dir})", err=True)
+    if only != "ingestion":
+        click.echo(f"  GraphQL/GraphiQL: {where}/graphql   REST: {where}/api/v1/…", err=True)
+    if only != "api":
+        click.echo(f"  OpenLineage: {where}/api/v1/lineage", err=True)
+    if only == "ingestion":
+        click.echo("  Queries (GraphQL, lineage, gate, erasure) go to the --only api server"
+                   + (f" at {settings.api_url}" if settings.api_url else ""), err=True)
+    if only == "api":
+        click.echo("  Events go to the --only ingestion server"
+                   + (f" at {settings.ingestion_url}" if settings.ingestion_url else ""), err=True)
+    if settings.auth:
+        role = "viewer" if only == "api" else "producer"
+        click.echo(f"  Get a token: headwater token create --role {role}", err=True)
+
+
 @main.command()
-@click.option("--host", default=None, help="Bind address [127.0.0.1].")
-@click.option("--port", type=int, default=None, help="Port [5000].")
+@click.option("--host", default=None, help="Bind address [127.0.0.1; HEADWATER_HOST].")
+@click.option("--port", type=int, default=None, help="Port [5000; HEADWATER_PORT].")
 @click.option("--store", type=click.Choice(["embedded", "neo4j"]), default=None)
 @click.option("--policy-engine", type=click.Choice(["embedded", "opa"]), default=None)
 @click.option("--only", type=click.Choice(["ingestion", "api"]), default=None,
@@ -52,19 +97,13 @@ def serve(host: str | None, port: int | None, store: str | None, policy_engine: 
                              data_dir=data_dir, auth=False if no_auth else None)
     if not settings.auth and not _loopback(settings.host):
         raise click.UsageError(f"--no-auth is only allowed on loopback, not on {settings.host}")
+    sock = _bind(settings.host, settings.port)
     configure(settings.log_format)
     app = create_app(settings, only=only)
-    where = f"http://{settings.host}:{settings.port}"
-    engine = app.state.engine
-    policy = (f"OPA at {engine.url}" if engine.kind == "opa"
-              else f"embedded, {engine.evaluator}")
-    click.echo(f"Headwater on {where}  (store: {settings.store}, policy: {policy}, "
-               f"data: {settings.data_dir})", err=True)
-    click.echo(f"  GraphQL/GraphiQL: {where}/graphql   OpenLineage: {where}/api/v1/lineage", err=True)
-    if settings.auth:
-        click.echo("  Get a token: headwater token create --role producer", err=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
-                access_log=False)
+    _banner(settings, only, app)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
+                            access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 @main.group()

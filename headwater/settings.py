@@ -47,7 +47,11 @@ class Settings(BaseSettings):
     erasure_notify_url: str | None = None  # where Art. 19 notices to dataset owners are POSTed
     public_url: str | None = None  # how webhook recipients reach this server (callbacks)
     host: str = "127.0.0.1"
-    port: int = 5000
+    port: int = 5000  # `--port`, `make run PORT=…`
+    # Split deployments (`serve --only …`): where clients should send what this server does not
+    # serve, told to them in the 404 they get (e.g. http://headwater.example.com:5001).
+    api_url: str | None = None  # the `--only api` server: GraphQL, lineage reads, gate, erasure
+    ingestion_url: str | None = None  # the `--only ingestion` server: events, quality results
     auth: bool = True
     max_body_bytes: int = 8 * 1024 * 1024  # after gzip decoding
     max_batch_events: int = 10_000
