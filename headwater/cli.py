@@ -252,6 +252,7 @@ def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
     return out
 
 
+IMPACT_LOOKUP, IMPACT_UNREACHABLE, IMPACT_REFUSED = 2, 3, 4  # and 1: breaking, 2: usage too
 IMPACT_QUERY = """query($change: SchemaChangeInput!) { impactAnalysis(change: $change) {
   breaking findings
   affectedFields { namespace name field depth path }
@@ -265,7 +266,10 @@ IMPACT_QUERY = """query($change: SchemaChangeInput!) { impactAnalysis(change: $c
 @click.option("--rename-field", multiple=True, help="OLD=NEW")
 @click.option("--change-type", multiple=True, help="FIELD=NEWTYPE")
 @click.option("--drop-dataset", is_flag=True)
-@click.option("--fail-on-breaking", is_flag=True, help="Exit 1 when the change is breaking.")
+@click.option("--fail-on-breaking", is_flag=True,
+              help="Exit 1 when the change is breaking. Other exit codes: 2 the dataset, a field "
+              "or an option is wrong; 3 the server cannot be reached; 4 the server refused "
+              "(token, role) or failed.")
 @click.option("--json", "as_json", is_flag=True, help="The whole report as JSON.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=0),
               help="Rows per table in the readable report (0: all).")
@@ -290,7 +294,11 @@ def impact(target: str, drop_field: tuple[str, ...], rename_field: tuple[str, ..
                       "dropDataset": drop_dataset}
             report = client.graphql(IMPACT_QUERY, {"change": change})["impactAnalysis"]
     except HeadwaterError as exc:
-        raise click.ClickException(str(exc)) from None
+        # 1 means "breaking" to CI: an error must never look like a verdict.
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(IMPACT_UNREACHABLE if exc.unreachable
+                 else IMPACT_LOOKUP if exc.graphql or exc.status in (400, 404, 422)
+                 else IMPACT_REFUSED)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:

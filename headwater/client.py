@@ -27,9 +27,17 @@ class GateDecision:
 
 
 class HeadwaterError(RuntimeError):
-    def __init__(self, status: int, detail: str, errors: list[dict[str, Any]] | None = None):
-        super().__init__(f"HTTP {status}: {detail}")
-        self.status, self.detail, self.errors = status, detail, errors or []
+    """``status`` 0: the server could not be reached; ``graphql``: the server answered, and
+    GraphQL refused the query (its message, never an HTTP status, is what the user sees)."""
+
+    def __init__(self, status: int, detail: str, errors: list[dict[str, Any]] | None = None,
+                 graphql: bool = False):
+        super().__init__(detail if status == 0 or graphql else f"HTTP {status}: {detail}")
+        self.status, self.detail, self.errors, self.graphql = status, detail, errors or [], graphql
+
+    @property
+    def unreachable(self) -> bool:
+        return self.status == 0
 
 
 class Client:
@@ -106,7 +114,8 @@ class Client:
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         body = self._post("/graphql", json={"query": query, "variables": variables or {}})
         if body.get("errors"):
-            raise HeadwaterError(200, "; ".join(e["message"] for e in body["errors"]))
+            raise HeadwaterError(200, "; ".join(e["message"] for e in body["errors"]),
+                                 body["errors"], graphql=True)
         return body["data"]
 
     # -- erasure (steward) -----------------------------------------------------------------

@@ -81,6 +81,19 @@ def test_impact_cli_exit_codes_and_report(server: Server) -> None:
     unknown = server.cli("impact", "--dataset", "nowhere:B", "--drop-field", "x", *url,
                          check=False)
     assert unknown.returncode == 2 and "known namespaces" in unknown.stderr
+    # A typo in the name, a field that is not there: lookup errors (2), said without an HTTP
+    # status; never 1, which CI reads as "breaking".
+    typo = server.cli("impact", "--dataset", f"{NS}:Cx", "--drop-field", "email",
+                      "--fail-on-breaking", *url, check=False)
+    assert typo.returncode == 2, typo.stderr
+    assert "Cx" in typo.stderr and "HTTP" not in typo.stderr
+    down = server.cli("impact", "--dataset", f"{NS}:C", "--drop-field", "email",
+                      "--url", "http://127.0.0.1:9", check=False)
+    assert down.returncode == 3 and "cannot reach Headwater" in down.stderr
+    server.env["HEADWATER_TOKEN"] = "not-a-token"
+    refused = server.cli("impact", "--dataset", f"{NS}:C", "--drop-field", "email", *url,
+                         check=False)
+    assert refused.returncode == 4 and "401" in refused.stderr
 
 
 def test_name_based_suggestions_are_opt_in_and_never_applied(
