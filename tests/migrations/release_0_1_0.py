@@ -44,7 +44,7 @@ def populate(store: Any) -> None:
     store.set_retention(raw, 30)
     store.log_decision(DecisionRecord(
         id="d-0001", time="2026-03-01T10:01:00.000000+00:00", principal="airflow",
-        job_id=f"job:dbt:stg_customers", run_id=RUN_1, decision="deny",
+        job_id="job:dbt:stg_customers", run_id=RUN_1, decision="deny",
         reasons=[{"code": "pii_without_purpose", "message": "email flows without a purpose"}],
         masks=[], policy_revision="sha256:0123456789abcdef", engine="embedded",
         input_digest="f" * 32))
