@@ -129,6 +129,44 @@ def token_create(role: str, name: str | None) -> None:
 
 
 @main.command()
+@click.option("--store", type=click.Choice(["embedded", "neo4j"]), default=None,
+              help="The store to migrate [the configured one].")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="The embedded store's data directory [the configured one].")
+def migrate(store: str | None, data_dir: Path | None) -> None:
+    """Bring the store's schema up to this release's, printing each step.
+
+    The server does the same at start; this runs it alone, to upgrade a store before starting
+    servers on it or to see where it stands. Exit 0 when the schema is current, 2 when the store
+    was written by a newer Headwater (nothing is changed: upgrade Headwater), 1 on any other
+    error.
+    """
+    from headwater.catalog import SchemaTooNew, StoreError, open_store
+
+    settings = Settings.load(store=store, data_dir=data_dir)
+    where = (f"embedded store at {settings.store_options()['path']}" if settings.store == "embedded"
+             else f"neo4j store at {settings.neo4j_uri}")
+    try:
+        the_store = open_store(settings.store, migrate=False, **settings.store_options())
+        try:
+            before = the_store.schema_version()
+            click.echo(f"{where}: schema version {before}")
+            done = the_store.migrate()
+            after = the_store.schema_version()
+        finally:
+            the_store.close()
+    except SchemaTooNew as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    for step in done:
+        click.echo(f"  applied {step}")
+    click.echo(f"migrated from schema version {before} to {after}" if done
+               else f"up to date at schema version {after}")
+
+
+@main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False,
                                                                     path_type=Path))
 @url_option

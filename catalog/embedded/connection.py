@@ -1,0 +1,110 @@
+"""Connections to the SQLite file: one writer behind a lock, a read connection per thread, and
+the one transaction helper every write goes through."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from headwater.catalog.errors import StoreError
+
+_CHUNK = 900  # ids per IN (...) list, under SQLite's default limit of 999 parameters
+
+
+def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class Connections:
+    """What every part of the embedded store stands on. Opening creates no table and writes
+    nothing to the file: the schema is the migration steps' job (``migrate``), which first
+    checks that the file is not newer than this code."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._writer = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        # No PRAGMA here may write to the file; WAL mode (persistent, a write) is set by
+        # migrate() once it knows the file is one this code understands.
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA synchronous=FULL")  # an acknowledged event survives power loss
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA cache_size=-65536")
+        conn.execute("PRAGMA wal_autocheckpoint=20000")
+        return conn
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """A read connection per thread: WAL readers never block the writer."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+            conn.execute("PRAGMA query_only=ON")
+        return conn
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        cur = self._db.execute(sql, params)
+        cur.row_factory = sqlite3.Row
+        return cur.fetchall()
+
+    def _in(self, sql: str, ids: Sequence[str]) -> list[sqlite3.Row]:
+        """Run ``sql`` (with one ``{ids}`` placeholder) over ids in chunks."""
+        rows: list[sqlite3.Row] = []
+        for chunk in chunks(list(ids)):
+            rows += self._rows(sql.format(ids=",".join("?" * len(chunk))), chunk)
+        return rows
+
+    @contextmanager
+    def _transaction(self, fsync: bool = True) -> Iterator[sqlite3.Connection]:
+        """The writer in one ``BEGIN IMMEDIATE`` transaction, committed when the block ends,
+        rolled back if it raises (a SQLite error becomes ``StoreError``).
+
+        ``fsync=False`` skips the WAL flush (synchronous=NORMAL): the commit survives a crash
+        of the process but not a power loss, until the next durable commit (any event) or
+        checkpoint flushes the log it was appended to."""
+        with self._write_lock:
+            db = self._writer
+            try:
+                if not fsync:
+                    db.execute("PRAGMA synchronous=NORMAL")
+                db.execute("BEGIN IMMEDIATE")
+                yield db
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise StoreError(f"embedded store write failed: {exc}") from exc
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            finally:
+                if not fsync:
+                    db.execute("PRAGMA synchronous=FULL")
+
+    def _edit(self, *statements: tuple[str, Sequence[Any]], fsync: bool = True) -> None:
+        """Statements in one transaction (see ``_transaction``)."""
+        with self._transaction(fsync) as db:
+            for sql, params in statements:
+                db.execute(sql, params)
+
+    def ping(self) -> None:
+        try:
+            self._db.execute("SELECT 1").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"embedded store at {self.path} is unusable: {exc}") from exc
+
+    def close(self) -> None:
+        self._writer.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()

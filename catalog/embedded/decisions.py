@@ -1,0 +1,27 @@
+"""The gate's decision log."""
+
+from __future__ import annotations
+
+import orjson
+
+from headwater.catalog.embedded.connection import Connections
+from headwater.catalog.model import DecisionRecord
+
+
+class Decisions(Connections):
+    def log_decision(self, d: DecisionRecord) -> None:
+        self._edit(("INSERT INTO decisions(id, time, principal, job_id, run_id, decision, reasons,"
+                    " masks, policy_revision, engine, input_digest) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (d.id, d.time, d.principal, d.job_id, d.run_id, d.decision,
+                     orjson.dumps(d.reasons), orjson.dumps(d.masks), d.policy_revision, d.engine,
+                     d.input_digest)), fsync=False)  # see README, "Decision log"
+
+    def decisions(self, first: int = 50, run_id: str | None = None,
+                  job_id: str | None = None) -> list[DecisionRecord]:
+        rows = self._rows(
+            "SELECT * FROM decisions WHERE (:run IS NULL OR run_id = :run)"
+            " AND (:job IS NULL OR job_id = :job) ORDER BY time DESC, id LIMIT :first",
+            {"run": run_id, "job": job_id, "first": first})  # type: ignore[arg-type]
+        return [DecisionRecord(r["id"], r["time"], r["principal"], r["job_id"], r["run_id"],
+                               r["decision"], orjson.loads(r["reasons"]), orjson.loads(r["masks"]),
+                               r["policy_revision"], r["engine"], r["input_digest"]) for r in rows]

@@ -1,0 +1,54 @@
+"""The embedded store's schema versions: SQLite's ``PRAGMA user_version`` holds the version
+(0: a file made before versioning, or a new one), ``STEPS`` the ordered steps to each next one."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from headwater.catalog.embedded.connection import Connections
+from headwater.catalog.embedded.schema import DEAD_LETTERS_BY_ARRIVAL, LAYOUT_0_1_0, statements
+from headwater.catalog.migrations import Step, describe, pending
+
+
+def _ddl(script: str) -> Callable[[sqlite3.Connection], None]:
+    def apply(db: sqlite3.Connection) -> None:
+        for statement in statements(script):
+            db.execute(statement)
+    return apply
+
+
+STEPS: list[Step[sqlite3.Connection]] = [
+    Step(1, "the Headwater 0.1.0 layout (created, or stamped on a 0.1.0 data directory)",
+         _ddl(LAYOUT_0_1_0)),
+    Step(2, "index dead letters by arrival", _ddl(DEAD_LETTERS_BY_ARRIVAL)),
+]
+
+
+def _version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+class SchemaVersions(Connections):
+    def schema_version(self) -> int:
+        return _version(self._db)
+
+    def migrate(self) -> list[str]:
+        where = f"the embedded store at {self.path}"
+        with self._write_lock:
+            todo = pending(STEPS, _version(self._writer), where)  # SchemaTooNew: nothing written
+            # Persistent and a write to the file, hence only now that its version is known.
+            self._writer.execute("PRAGMA journal_mode=WAL")
+        done = []
+        for step in todo:
+            with self._transaction() as db:
+                # Another process may have migrated since we looked: the version read under
+                # BEGIN IMMEDIATE (which holds the file's write lock) is the truth.
+                current = _version(db)
+                pending(STEPS, current, where)
+                if current >= step.version:
+                    continue
+                step.apply(db)
+                db.execute(f"PRAGMA user_version = {step.version:d}")
+            done.append(describe(step))
+        return done

@@ -1,0 +1,227 @@
+"""Catalog reads: datasets, fields, schema versions, quality results, jobs, runs, namespaces."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from headwater.catalog.embedded.connection import Connections
+from headwater.catalog.embedded.lineage import INHERIT_BUDGET, INHERIT_DEPTH
+from headwater.catalog.model import (
+    DatasetRecord,
+    FieldRecord,
+    JobRecord,
+    QualityRecord,
+    RunRecord,
+    SchemaVersionRecord,
+)
+from headwater.catalog.rules import retention_days
+
+
+class CatalogReads(Connections):
+    def _facets(self, node_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for r in self._in("SELECT node_id, name, body FROM facets WHERE node_id IN ({ids})", node_ids):
+            out.setdefault(r["node_id"], {})[r["name"]] = orjson.loads(r["body"])
+        return out
+
+    def _tags_owners(self, ids: Sequence[str]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        tags: dict[str, list[str]] = {}
+        owners: dict[str, list[str]] = {}
+        for r in self._in("SELECT node_id, tag FROM tags WHERE node_id IN ({ids}) ORDER BY tag", ids):
+            tags.setdefault(r["node_id"], []).append(r["tag"])
+        for r in self._in(
+            "SELECT node_id, owner FROM owners WHERE node_id IN ({ids}) ORDER BY owner", ids
+        ):
+            owners.setdefault(r["node_id"], []).append(r["owner"])
+        return tags, owners
+
+    def dataset(self, namespace: str, name: str) -> DatasetRecord | None:
+        # By (namespace, name), never by parsing an id: namespaces contain colons.
+        rows = self._rows("SELECT id FROM datasets WHERE namespace = ? AND name = ?",
+                          (namespace, name))
+        return self.datasets_by_id([rows[0][0]])[0] if rows else None
+
+    def datasets_by_id(self, ids: Sequence[str], facets: bool = True
+                       ) -> list[DatasetRecord | None]:
+        rows = {r["id"]: r for r in self._in("SELECT * FROM datasets WHERE id IN ({ids})", ids)}
+        found = list(rows)
+        tags, owners = self._tags_owners(found)
+        facet_map = self._facets(found) if facets else {}
+        out: list[DatasetRecord | None] = []
+        for i in ids:
+            r = rows.get(i)
+            out.append(
+                None if r is None else DatasetRecord(
+                    id=i, namespace=r["namespace"], name=r["name"], description=r["description"],
+                    tags=tags.get(i, []), owners=owners.get(i, []),
+                    retention_days=retention_days(r["retention_days"], tags.get(i, [])),
+                    lifecycle_state=r["lifecycle_state"],
+                    updated_at=r["updated_at"], facets=facet_map.get(i, {}),
+                )
+            )
+        return out
+
+    def fields(self, dataset_ids: Sequence[str]) -> dict[str, list[FieldRecord]]:
+        out: dict[str, list[FieldRecord]] = {i: [] for i in dataset_ids}
+        for r in self._in(
+            "SELECT dataset_id, fields FROM schema_versions s WHERE dataset_id IN ({ids})"
+            " AND version = (SELECT max(version) FROM schema_versions WHERE dataset_id = s.dataset_id)",
+            dataset_ids,
+        ):
+            out[r["dataset_id"]] = [FieldRecord(n, t, d) for n, t, d in orjson.loads(r["fields"])]
+        classes: dict[tuple[str, str], set[str]] = {}
+        for r in self._in(
+            "SELECT dataset_id, field, classification FROM field_classifications"
+            " WHERE dataset_id IN ({ids})",
+            dataset_ids,
+        ):
+            classes.setdefault((r["dataset_id"], r["field"]), set()).add(r["classification"])
+        for ds, fields in out.items():
+            for f in fields:
+                f.classifications = sorted(classes.get((ds, f.name), ()))
+        return out
+
+    def schema_versions(self, dataset_id: str, first: int = 20) -> list[SchemaVersionRecord]:
+        rows = self._rows(
+            "SELECT version, created_at, run_id, fields FROM schema_versions WHERE dataset_id = ?"
+            " ORDER BY version DESC LIMIT ?",
+            (dataset_id, first),
+        )
+        return [
+            SchemaVersionRecord(
+                r["version"], r["created_at"], r["run_id"],
+                [FieldRecord(n, t, d) for n, t, d in orjson.loads(r["fields"])],
+            )
+            for r in rows
+        ]
+
+    def quality_results(self, dataset_id: str, first: int = 20, run_id: str | None = None,
+                        field: str | None = None, failures_only: bool = False
+                        ) -> list[QualityRecord]:
+        rows = self._rows(
+            "SELECT * FROM quality_results WHERE dataset_id = :ds"
+            " AND (:run IS NULL OR run_id = :run) AND (:field IS NULL OR field = :field)"
+            " AND (:failed = 0 OR success = 0)"
+            " ORDER BY observed_at DESC, assertion, field LIMIT :first",
+            {"ds": dataset_id, "run": run_id, "field": field, "failed": int(failures_only),
+             "first": first},  # type: ignore[arg-type]
+        )
+        return [
+            QualityRecord(r["assertion"], bool(r["success"]), r["field"], r["run_id"],
+                          r["observed_at"], r["source"],
+                          orjson.loads(r["value"]) if r["value"] else None)
+            for r in rows
+        ]
+
+    def latest_quality(self, dataset_ids: Sequence[str]) -> dict[str, list[QualityRecord]]:
+        out: dict[str, list[QualityRecord]] = {i: [] for i in dataset_ids}
+        for r in self._in(
+            "SELECT * FROM (SELECT q.*, row_number() OVER (PARTITION BY dataset_id, assertion,"
+            " coalesce(field, '') ORDER BY observed_at DESC) AS n FROM quality_results q"
+            " WHERE dataset_id IN ({ids})) WHERE n = 1 ORDER BY assertion, field", dataset_ids,
+        ):
+            out[r["dataset_id"]].append(QualityRecord(
+                r["assertion"], bool(r["success"]), r["field"], r["run_id"], r["observed_at"],
+                r["source"], orjson.loads(r["value"]) if r["value"] else None))
+        return out
+
+    def job(self, namespace: str, name: str) -> JobRecord | None:
+        rows = self._rows("SELECT id FROM jobs WHERE namespace = ? AND name = ?", (namespace, name))
+        return self.jobs_by_id([rows[0][0]])[0] if rows else None
+
+    def jobs_by_id(self, ids: Sequence[str], facets: bool = True) -> list[JobRecord | None]:
+        # Plain tuples: impact analysis asks for thousands at once.
+        rows = {r[0]: r for r in self._db.execute(
+            "SELECT j.id, j.namespace, j.name, j.description, j.job_type, j.sql, j.updated_at"
+            " FROM json_each(?) s JOIN jobs j ON j.id = s.value",
+            (orjson.dumps(list(ids)).decode(),))}
+        facet_map = self._facets(list(rows)) if facets else {}
+        return [
+            None if (r := rows.get(i)) is None
+            else JobRecord(i, r[1], r[2], r[3], r[4], r[5], r[6], facet_map.get(i, {}))
+            for i in ids
+        ]
+
+    def _neighbours(self, ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+        """Per node: (upstream neighbours, downstream neighbours), sorted."""
+        out: dict[str, tuple[list[str], list[str]]] = {i: ([], []) for i in ids}
+        for r in self._in("SELECT src, dst FROM edges WHERE dst IN ({ids}) ORDER BY src", ids):
+            out[r["dst"]][0].append(r["src"])
+        for r in self._in("SELECT src, dst FROM edges WHERE src IN ({ids}) ORDER BY dst", ids):
+            out[r["src"]][1].append(r["dst"])
+        return out
+
+    def job_datasets(self, job_ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+        return self._neighbours(job_ids)
+
+    def dataset_jobs(self, dataset_ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+        return self._neighbours(dataset_ids)
+
+    def datasets_page(self, namespace: str | None, search: str | None,
+                      classification: str | None, first: int, after: str | None
+                      ) -> tuple[list[str], int]:
+        where: list[str] = ["1"]
+        params: dict[str, Any] = {}
+        if namespace is not None:
+            where.append("namespace = :ns")
+            params["ns"] = namespace
+        if search:
+            where.append("instr(lower(name), lower(:search)) > 0")
+            params["search"] = search
+        if classification:
+            # Datasets holding it directly, or inheriting it along column lineage (the same
+            # rule as inherited_classifications, walked forward from the classified fields).
+            where.append(
+                "id IN (WITH RECURSIVE classified(dataset_id, field) AS ("
+                "  SELECT dataset_id, field FROM field_classifications"
+                "  WHERE classification = :class OR classification LIKE :sub ESCAPE '\\'),"
+                " down(node, depth) AS ("
+                "  SELECT f.id, 0 FROM classified c JOIN field_nodes f"
+                "   ON f.dataset_id = c.dataset_id AND f.field = c.field UNION"
+                "  SELECT e.target_id, d.depth + 1 FROM down d"
+                "   JOIN column_edges e ON e.source_id = d.node"
+                "  WHERE d.depth < :depth AND e.masking = 0 AND NOT EXISTS (SELECT 1 FROM"
+                "   declassified_edges x WHERE x.source_id = e.source_id"
+                "   AND x.target_id = e.target_id) LIMIT :budget)"
+                " SELECT dataset_id FROM classified UNION"
+                " SELECT f.dataset_id FROM down JOIN field_nodes f ON f.id = down.node)")
+            params |= {"class": classification, "depth": INHERIT_DEPTH, "budget": INHERIT_BUDGET,
+                       "sub": classification.replace("%", "\\%").replace("_", "\\_") + ".%"}
+        cond = " AND ".join(where)
+        total = self._db.execute(f"SELECT count(*) FROM datasets WHERE {cond}", params).fetchone()
+        page = self._db.execute(
+            f"SELECT id FROM datasets WHERE {cond} AND id > :after ORDER BY id LIMIT :first",
+            {**params, "after": after or "", "first": first},
+        ).fetchall()
+        return [r[0] for r in page], int(total[0])
+
+    def _run_record(self, r: sqlite3.Row, facets: dict[str, dict[str, Any]]) -> RunRecord:
+        return RunRecord(
+            id=r["id"], job_id=r["job_id"], state=r["state"] or "NEW", started_at=r["started_at"],
+            ended_at=r["ended_at"], error_message=r["error_message"],
+            parent_run_id=r["parent_run_id"], nominal_start=r["nominal_start"],
+            nominal_end=r["nominal_end"], facets=facets.get(r["id"], {}),
+        )
+
+    def run(self, run_id: str) -> RunRecord | None:
+        rows = self._rows("SELECT * FROM runs WHERE id = ?", (run_id,))
+        return self._run_record(rows[0], self._facets([run_id])) if rows else None
+
+    def runs(self, job_id: str, first: int = 20) -> list[RunRecord]:
+        rows = self._rows(
+            "SELECT * FROM runs WHERE job_id = ? ORDER BY coalesce(started_at, created_at) DESC,"
+            " id LIMIT ?",
+            (job_id, first),
+        )
+        facets = self._facets([r["id"] for r in rows])
+        return [self._run_record(r, facets) for r in rows]
+
+    def namespaces(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT name FROM namespaces ORDER BY name")]
+
+    def event_count(self) -> int:
+        return int(self._rows("SELECT count(*) FROM events")[0][0])

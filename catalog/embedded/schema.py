@@ -1,0 +1,119 @@
+"""The SQLite layout, as the DDL each migration step runs (``migrations.py`` orders them).
+
+The lineage graph is stored as edge tables (``edges``, ``column_edges``) indexed both ways,
+which is what a traversal needs. Steps only ever add to this file: the DDL of a released step
+never changes, since data directories made by that release were created from it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+
+# Headwater 0.1.0 (schema version 1). IF NOT EXISTS throughout: a 0.1.0 data directory has
+# these tables but no version stamp, and running this over it changes nothing but the stamp.
+LAYOUT_0_1_0 = """
+CREATE TABLE IF NOT EXISTS events (
+  id TEXT PRIMARY KEY, kind TEXT NOT NULL, event_time TEXT NOT NULL, received_at TEXT NOT NULL,
+  payload BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS namespaces (name TEXT PRIMARY KEY, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS datasets (
+  id TEXT PRIMARY KEY, namespace TEXT NOT NULL, name TEXT NOT NULL, description TEXT,
+  retention_days INTEGER, lifecycle_state TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS datasets_ns_name ON datasets(namespace, name);
+CREATE TABLE IF NOT EXISTS schema_versions (
+  dataset_id TEXT NOT NULL, version INTEGER NOT NULL, fingerprint TEXT NOT NULL,
+  created_at TEXT NOT NULL, run_id TEXT, fields BLOB NOT NULL, PRIMARY KEY (dataset_id, version));
+CREATE TABLE IF NOT EXISTS field_classifications (
+  dataset_id TEXT NOT NULL, field TEXT NOT NULL, classification TEXT NOT NULL, source TEXT NOT NULL,
+  PRIMARY KEY (dataset_id, field, classification, source));
+-- Who holds a classification (erasure discovery): an index range, not a scan of them all.
+CREATE INDEX IF NOT EXISTS field_classifications_class ON field_classifications(classification);
+CREATE TABLE IF NOT EXISTS tags (node_id TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (node_id, tag));
+CREATE TABLE IF NOT EXISTS owners (
+  node_id TEXT NOT NULL, owner TEXT NOT NULL, type TEXT, PRIMARY KEY (node_id, owner));
+CREATE TABLE IF NOT EXISTS symlinks (
+  dataset_id TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, type TEXT,
+  PRIMARY KEY (dataset_id, namespace, name));
+CREATE TABLE IF NOT EXISTS facets (
+  node_id TEXT NOT NULL, name TEXT NOT NULL, event_time TEXT NOT NULL, body BLOB NOT NULL,
+  PRIMARY KEY (node_id, name));
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY, namespace TEXT NOT NULL, name TEXT NOT NULL, description TEXT,
+  job_type TEXT, processing_type TEXT, integration TEXT, sql TEXT,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS jobs_ns_name ON jobs(namespace, name);
+-- Dataset lineage: dataset -> job (INPUT_TO) and job -> dataset (PRODUCES), one table so a
+-- traversal is one recursive join, indexed both ways.
+CREATE TABLE IF NOT EXISTS edges (
+  src TEXT NOT NULL, dst TEXT NOT NULL, PRIMARY KEY (src, dst)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS edges_dst ON edges(dst, src);
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY, job_id TEXT NOT NULL, state TEXT, state_time TEXT, started_at TEXT,
+  ended_at TEXT, nominal_start TEXT, nominal_end TEXT, error_message TEXT, parent_run_id TEXT,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS runs_job ON runs(job_id, created_at);
+CREATE TABLE IF NOT EXISTS run_io (
+  run_id TEXT NOT NULL, direction TEXT NOT NULL, dataset_id TEXT NOT NULL, schema_version INTEGER,
+  PRIMARY KEY (run_id, direction, dataset_id));
+CREATE TABLE IF NOT EXISTS column_edges (
+  source_id TEXT NOT NULL, target_id TEXT NOT NULL, source_dataset TEXT NOT NULL,
+  target_dataset TEXT NOT NULL, source_field TEXT NOT NULL, target_field TEXT NOT NULL,
+  type TEXT NOT NULL, subtype TEXT NOT NULL, description TEXT, masking INTEGER NOT NULL,
+  job_id TEXT, PRIMARY KEY (source_id, target_id, type, subtype));
+CREATE INDEX IF NOT EXISTS column_edges_target ON column_edges(target_id, source_id);
+CREATE INDEX IF NOT EXISTS column_edges_target_ds ON column_edges(target_dataset);
+CREATE TABLE IF NOT EXISTS field_nodes (
+  id TEXT PRIMARY KEY, dataset_id TEXT NOT NULL, field TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quality_results (
+  id TEXT PRIMARY KEY, dataset_id TEXT NOT NULL, field TEXT, assertion TEXT NOT NULL,
+  success INTEGER NOT NULL, run_id TEXT, observed_at TEXT NOT NULL, source TEXT NOT NULL,
+  value BLOB, details BLOB);
+CREATE INDEX IF NOT EXISTS quality_dataset ON quality_results(dataset_id, observed_at);
+CREATE TABLE IF NOT EXISTS erasures (
+  id TEXT PRIMARY KEY, version INTEGER NOT NULL, status TEXT NOT NULL, received_at TEXT NOT NULL,
+  doc BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS erasures_status ON erasures(status, received_at);
+CREATE INDEX IF NOT EXISTS erasures_received ON erasures(received_at, id);
+CREATE TABLE IF NOT EXISTS erasure_audit (
+  request_id TEXT NOT NULL, seq INTEGER NOT NULL, entry BLOB NOT NULL,
+  PRIMARY KEY (request_id, seq)) WITHOUT ROWID;
+-- The audit trail is evidence: nothing may rewrite or remove it.
+CREATE TRIGGER IF NOT EXISTS erasure_audit_no_update BEFORE UPDATE ON erasure_audit
+  BEGIN SELECT RAISE(ABORT, 'the erasure audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS erasure_audit_no_delete BEFORE DELETE ON erasure_audit
+  BEGIN SELECT RAISE(ABORT, 'the erasure audit trail is append-only'); END;
+CREATE TABLE IF NOT EXISTS declassified_edges (
+  source_id TEXT NOT NULL, target_id TEXT NOT NULL, PRIMARY KEY (source_id, target_id));
+CREATE INDEX IF NOT EXISTS column_edges_job ON column_edges(job_id);
+CREATE TABLE IF NOT EXISTS decisions (
+  id TEXT PRIMARY KEY, time TEXT NOT NULL, principal TEXT NOT NULL, job_id TEXT, run_id TEXT,
+  decision TEXT NOT NULL, reasons BLOB NOT NULL, masks BLOB NOT NULL,
+  policy_revision TEXT NOT NULL, engine TEXT NOT NULL, input_digest TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);
+CREATE INDEX IF NOT EXISTS decisions_run ON decisions(run_id, time);
+CREATE TABLE IF NOT EXISTS dead_letters (
+  id TEXT PRIMARY KEY, received_at TEXT NOT NULL, reason TEXT NOT NULL, errors BLOB NOT NULL,
+  payload BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (
+  hash TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, created_at TEXT NOT NULL);
+"""
+
+
+def statements(script: str) -> Iterator[str]:
+    """The statements of a DDL script, one at a time, so that a step runs them inside its
+    transaction (``executescript`` would commit first)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending.strip()
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement: {pending.strip()[:80]}")
+
+# Schema version 2: the newest dead letters through an index, instead of sorting them all on
+# every read (a misconfigured producer can leave millions).
+DEAD_LETTERS_BY_ARRIVAL = """
+CREATE INDEX IF NOT EXISTS dead_letters_received ON dead_letters(received_at);
+"""

@@ -1,0 +1,32 @@
+"""A steward's edits: classifications, tags, retention, declassified derivations; each its own
+transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from headwater.catalog.embedded.connection import Connections
+
+
+class StewardEdits(Connections):
+    def classify_field(self, dataset_id: str, field: str, classifications: Sequence[str]) -> None:
+        self._edit(
+            ("DELETE FROM field_classifications WHERE dataset_id = ? AND field = ?"
+             " AND source = 'steward'", (dataset_id, field)),
+            *[("INSERT OR IGNORE INTO field_classifications(dataset_id, field, classification,"
+               " source) VALUES (?, ?, ?, 'steward')", (dataset_id, field, c))
+              for c in classifications],
+        )
+
+    def tag_dataset(self, dataset_id: str, tags: Sequence[str], add: bool = True) -> None:
+        sql = ("INSERT OR IGNORE INTO tags(node_id, tag) VALUES (?, ?)" if add
+               else "DELETE FROM tags WHERE node_id = ? AND tag = ?")
+        self._edit(*[(sql, (dataset_id, t)) for t in tags])
+
+    def set_retention(self, dataset_id: str, days: int | None) -> None:
+        self._edit(("UPDATE datasets SET retention_days = ? WHERE id = ?", (days, dataset_id)))
+
+    def declassify_edge(self, source_field_id: str, target_field_id: str, on: bool = True) -> None:
+        sql = ("INSERT OR IGNORE INTO declassified_edges(source_id, target_id) VALUES (?, ?)" if on
+               else "DELETE FROM declassified_edges WHERE source_id = ? AND target_id = ?")
+        self._edit((sql, (source_field_id, target_field_id)))

@@ -1,0 +1,287 @@
+"""The write path: a batch of OpenLineage events (and quality results) in one transaction, and
+the dead letters kept for what could not be accepted."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+import orjson
+
+from headwater.catalog.batching import facet_owners
+from headwater.catalog.batching import latest_per_key as _latest
+from headwater.catalog.batching import merged_per_id as _merged
+from headwater.catalog.embedded.connection import Connections, chunks
+from headwater.catalog.ids import digest
+from headwater.catalog.model import DeadLetter, EventWrite
+from headwater.catalog.rules import TERMINAL_STATES, now, quality_result_id, schema_changes
+
+
+def _terminal(col: str) -> str:
+    # Explicit ORs: an IN (...) list inside an upsert's SET is rebuilt for every row (~100x slower).
+    return "(" + " OR ".join(f"{col} = '{s}'" for s in sorted(TERMINAL_STATES)) + ")"
+
+
+# The SQL twin of rules.state_wins: terminal beats non-terminal, latest terminal wins, OTHER
+# only fills a gap, a terminal state never goes back to RUNNING.
+_STATE_WINS = f"""(excluded.state IS NOT NULL AND (
+  runs.state IS NULL OR runs.state = 'NEW'
+  OR ({_terminal('excluded.state')} AND (NOT {_terminal('runs.state')}
+      OR excluded.state_time >= runs.state_time))
+  OR (NOT {_terminal('excluded.state')} AND excluded.state <> 'OTHER'
+      AND NOT {_terminal('runs.state')} AND excluded.state_time >= coalesce(runs.state_time, ''))))"""
+
+
+def _newer(col: str, table: str) -> str:
+    """Keep a non-null incoming value if it is at least as recent as what is stored."""
+    return (
+        f"{col} = CASE WHEN excluded.{col} IS NOT NULL AND ({table}.{col} IS NULL "
+        f"OR excluded.updated_at >= {table}.updated_at) THEN excluded.{col} ELSE {table}.{col} END"
+    )
+
+
+class EventWrites(Connections):
+    def write_events(self, events: Sequence[EventWrite]) -> list[bool]:
+        with self._transaction() as db:
+            fresh = self._fresh(db, events)
+            self._write(db, [e for e, new in zip(events, fresh, strict=True) if new])
+        return fresh
+
+    @staticmethod
+    def _fresh(db: sqlite3.Connection, events: Sequence[EventWrite]) -> list[bool]:
+        ids = list({e.event_id for e in events})
+        known: set[str] = set()
+        for chunk in chunks(ids):
+            q = f"SELECT id FROM events WHERE id IN ({','.join('?' * len(chunk))})"
+            known.update(r[0] for r in db.execute(q, chunk))
+        fresh = []
+        for e in events:
+            fresh.append(e.event_id not in known)
+            known.add(e.event_id)
+        return fresh
+
+    def _write(self, db: sqlite3.Connection, events: list[EventWrite]) -> None:
+        if not events:
+            return
+        received = now()
+        db.executemany(
+            "INSERT INTO events(id, kind, event_time, received_at, payload) VALUES (?,?,?,?,?)",
+            [(e.event_id, e.kind, e.event_time, received, e.payload) for e in events],
+        )
+        namespaces = {(d.namespace,) for e in events for d in e.all_datasets()}
+        namespaces |= {(e.job.namespace,) for e in events if e.job}
+        db.executemany(
+            "INSERT OR IGNORE INTO namespaces(name, created_at) VALUES (?, ?)",
+            [(ns, received) for (ns,) in namespaces],
+        )
+        self._write_jobs(db, events)
+        self._write_datasets(db, events)
+        versions = self._write_schemas(db, events)
+        self._write_runs(db, events, versions)
+        db.executemany(
+            "INSERT INTO column_edges(source_id, target_id, source_dataset, target_dataset,"
+            " source_field, target_field, type, subtype, description, masking, job_id)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET"
+            " description = coalesce(excluded.description, description),"
+            " masking = excluded.masking, job_id = coalesce(excluded.job_id, job_id)"
+            # Every run repeats its job's lineage: rewriting an unchanged row would still dirty
+            # its pages, and the commit would write and fsync them all again.
+            " WHERE masking IS NOT excluded.masking"
+            " OR (excluded.description IS NOT NULL AND excluded.description IS NOT description)"
+            " OR (excluded.job_id IS NOT NULL AND excluded.job_id IS NOT job_id)",
+            {
+                (c.source_id, c.target_id, c.type, c.subtype): (
+                    c.source_id, c.target_id, c.source_dataset, c.target_dataset, c.source_field,
+                    c.target_field, c.type, c.subtype, c.description, int(c.masking),
+                    e.job.id if e.job else None)
+                for e in sorted(events, key=lambda e: e.event_time) for c in e.column_edges
+            }.values(),
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO field_nodes(id, dataset_id, field) VALUES (?,?,?)",
+            {(c.source_id, c.source_dataset, c.source_field) for e in events for c in e.column_edges}
+            | {(c.target_id, c.target_dataset, c.target_field)
+               for e in events for c in e.column_edges},
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO datasets(id, namespace, name, created_at, updated_at)"
+            " VALUES (?,?,?,?,?)",
+            {(c.source_dataset, c.source_namespace, c.source_name, e.event_time, e.event_time)
+             for e in events for c in e.column_edges},
+        )
+        facets = [
+            (node, name, e.event_time, body)
+            for e in events
+            for node, facet_map in facet_owners(e)
+            for name, body in facet_map.items()
+        ]
+        facets = [(n, k, t, orjson.dumps(b)) for n, k, t, b in _latest(facets, key=2, time=2)]
+        db.executemany(
+            "INSERT INTO facets(node_id, name, event_time, body) VALUES (?,?,?,?)"
+            " ON CONFLICT DO UPDATE SET body = excluded.body, event_time = excluded.event_time"
+            " WHERE excluded.event_time >= facets.event_time",
+            facets,
+        )
+
+    def _write_jobs(self, db: sqlite3.Connection, events: list[EventWrite]) -> None:
+        jobs = [(e.job, e.event_time) for e in events if e.job]
+        db.executemany(
+            "INSERT INTO jobs(id, namespace, name, description, job_type, processing_type,"
+            " integration, sql, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(id) DO UPDATE SET "
+            + ", ".join(
+                _newer(c, "jobs")
+                for c in ("description", "job_type", "processing_type", "integration", "sql")
+            )
+            + ", updated_at = max(jobs.updated_at, excluded.updated_at)",
+            _merged([(j.id, j.namespace, j.name, j.description, j.job_type, j.processing_type,
+                      j.integration, j.sql, t, t) for j, t in jobs], time=9),
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO tags(node_id, tag) VALUES (?, ?)",
+            {(j.id, tag) for j, _ in jobs for tag in j.tags},
+        )
+        db.executemany(
+            "INSERT INTO owners(node_id, owner, type) VALUES (?,?,?)"
+            " ON CONFLICT DO UPDATE SET type = coalesce(excluded.type, type)",
+            [(j.id, o, t) for j, _ in jobs for o, t in j.owners],
+        )
+        edges = {(d.id, e.job.id) for e in events if e.job for d in e.inputs}
+        edges |= {(e.job.id, d.id) for e in events if e.job for d in e.outputs}
+        db.executemany("INSERT OR IGNORE INTO edges(src, dst) VALUES (?, ?)", edges)
+
+    def _write_datasets(self, db: sqlite3.Connection, events: list[EventWrite]) -> None:
+        rows = [(d, e.event_time) for e in events for d in e.all_datasets()]
+        db.executemany(
+            "INSERT INTO datasets(id, namespace, name, description, lifecycle_state, created_at,"
+            " updated_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+            + _newer("description", "datasets") + ", " + _newer("lifecycle_state", "datasets")
+            + ", updated_at = max(datasets.updated_at, excluded.updated_at)",
+            _merged([(d.id, d.namespace, d.name, d.description, d.lifecycle_state, t, t)
+                     for d, t in rows], time=6),
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO tags(node_id, tag) VALUES (?, ?)",
+            {(d.id, tag) for d, _ in rows for tag in d.tags},
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO field_classifications(dataset_id, field, classification, source)"
+            " VALUES (?, ?, ?, 'tag')",
+            {(d.id, f, c) for d, _ in rows for f, c in d.field_classifications},
+        )
+        db.executemany(
+            "INSERT INTO owners(node_id, owner, type) VALUES (?,?,?)"
+            " ON CONFLICT DO UPDATE SET type = coalesce(excluded.type, type)",
+            [(d.id, o, t) for d, _ in rows for o, t in d.owners],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO symlinks(dataset_id, namespace, name, type) VALUES (?,?,?,?)",
+            {(d.id, ns, n, t) for d, _ in rows for ns, n, t in d.symlinks},
+        )
+
+    def _write_schemas(self, db: sqlite3.Connection, events: list[EventWrite]) -> dict[str, int]:
+        """New schema versions, as ``rules.schema_changes`` decides; returns each touched
+        dataset's current version number."""
+        todo = [(d, e) for e in events for d in e.all_datasets() if d.schema is not None]
+        ids = list({d.id for e in events for d in e.all_datasets()})
+        latest: dict[str, tuple[int, str, str]] = {}
+        for chunk in chunks(ids):
+            q = (
+                "SELECT dataset_id, version, fingerprint, created_at FROM schema_versions"
+                f" WHERE (dataset_id, version) IN (SELECT dataset_id, max(version)"
+                f" FROM schema_versions WHERE dataset_id IN ({','.join('?' * len(chunk))})"
+                " GROUP BY dataset_id)"
+            )
+            for ds, version, fp, created in db.execute(q, chunk):
+                latest[ds] = (version, fp, created)
+        inserts = []
+        for d, e in todo:
+            version = schema_changes(latest.get(d.id), d.schema_fingerprint, e.event_time)
+            if version is None:
+                continue
+            latest[d.id] = (version, d.schema_fingerprint or "", e.event_time)
+            body = orjson.dumps([[f.name, f.type, f.description] for f in d.schema or ()])
+            inserts.append((d.id, version, d.schema_fingerprint, e.event_time,
+                            e.run.id if e.run else None, body))
+        db.executemany(
+            "INSERT INTO schema_versions(dataset_id, version, fingerprint, created_at, run_id,"
+            " fields) VALUES (?,?,?,?,?,?)",
+            inserts,
+        )
+        return {ds: v[0] for ds, v in latest.items()}
+
+    def _write_runs(
+        self, db: sqlite3.Connection, events: list[EventWrite], versions: dict[str, int]
+    ) -> None:
+        runs = [(e, e.run) for e in events if e.run]
+        db.executemany(
+            "INSERT INTO runs(id, job_id, state, state_time, started_at, ended_at, nominal_start,"
+            " nominal_end, error_message, parent_run_id, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
+            f" ended_at = CASE WHEN {_STATE_WINS} THEN"
+            f"   CASE WHEN {_terminal('excluded.state')} THEN excluded.state_time ELSE NULL END"
+            "   ELSE runs.ended_at END,"
+            f" state_time = CASE WHEN {_STATE_WINS} THEN excluded.state_time ELSE runs.state_time END,"
+            f" state = CASE WHEN {_STATE_WINS} THEN excluded.state ELSE runs.state END,"
+            " started_at = CASE WHEN runs.started_at IS NULL THEN excluded.started_at"
+            "   WHEN excluded.started_at IS NULL THEN runs.started_at"
+            "   ELSE min(runs.started_at, excluded.started_at) END,"
+            " nominal_start = coalesce(excluded.nominal_start, runs.nominal_start),"
+            " nominal_end = coalesce(excluded.nominal_end, runs.nominal_end),"
+            " error_message = coalesce(excluded.error_message, runs.error_message),"
+            " parent_run_id = coalesce(excluded.parent_run_id, runs.parent_run_id),"
+            " created_at = min(runs.created_at, excluded.created_at),"
+            " updated_at = max(runs.updated_at, excluded.updated_at)",
+            [
+                (r.id, r.job_id, r.state, e.event_time,
+                 e.event_time if r.event_type == "START" else None,
+                 e.event_time if r.state in TERMINAL_STATES else None,
+                 r.nominal_start, r.nominal_end, r.error_message, r.parent_run_id,
+                 e.event_time, e.event_time)
+                for e, r in runs
+            ],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO tags(node_id, tag) VALUES (?, ?)",
+            [(r.id, tag) for _, r in runs for tag in r.tags],
+        )
+        db.executemany(
+            "INSERT INTO run_io(run_id, direction, dataset_id, schema_version) VALUES (?,?,?,?)"
+            " ON CONFLICT DO UPDATE SET schema_version = excluded.schema_version"
+            " WHERE excluded.schema_version IS NOT NULL"
+            " AND excluded.schema_version IS NOT schema_version",
+            [
+                (r.id, "in" if d.role == "input" else "out", d.id, versions.get(d.id))
+                for e, r in runs for d in (*e.inputs, *e.outputs)
+            ],
+        )
+        quality = [
+            (quality_result_id(d.id, q.field, q.assertion, run or e.event_id, q.source),
+             d.id, q.field, q.assertion, int(q.success), run, e.event_time, q.source,
+             orjson.dumps(q.value), orjson.dumps(q.details))
+            for e in events for d in e.all_datasets() for q in d.quality
+            for run in [q.run_id or (e.run.id if e.run else None)]
+        ]
+        db.executemany(
+            "INSERT OR IGNORE INTO quality_results(id, dataset_id, field, assertion, success,"
+            " run_id, observed_at, source, value, details) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            quality,
+        )
+
+    def add_dead_letter(self, payload: bytes, reason: str, errors: list[dict[str, str]]) -> str:
+        received = now()
+        dl_id = digest(received, payload)
+        self._edit(("INSERT OR IGNORE INTO dead_letters(id, received_at, reason, errors, payload)"
+                    " VALUES (?,?,?,?,?)", (dl_id, received, reason, orjson.dumps(errors), payload)))
+        return dl_id
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        rows = self._rows(
+            "SELECT * FROM dead_letters ORDER BY received_at DESC LIMIT ?", (limit,)
+        )
+        return [
+            DeadLetter(r["id"], r["received_at"], r["reason"], orjson.loads(r["errors"]),
+                       r["payload"])
+            for r in rows
+        ]
+

@@ -1,0 +1,115 @@
+"""A data directory made by Headwater 0.1.0 opens with today's code, migrated and intact; a file
+from a newer Headwater is refused untouched; ``headwater migrate`` says what it did."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from headwater.catalog import SchemaTooNew, open_store
+from headwater.catalog.embedded.migrations import STEPS
+from tests.migrations import release_0_1_0
+
+FIXTURE = Path(__file__).parent / "fixtures" / "embedded-0.1.0.db"
+LATEST = len(STEPS)
+
+
+def copy_fixture(data_dir: Path) -> Path:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copyfile(FIXTURE, data_dir / "headwater.db"))
+
+
+def user_version(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def test_release_0_1_0_data_is_migrated_and_intact(tmp_path: Path) -> None:
+    path = copy_fixture(tmp_path)
+    assert user_version(path) == 0  # 0.1.0 had no version stamp
+    store = open_store("embedded", path=path)
+    try:
+        release_0_1_0.check(store)
+        assert store.schema_version() == LATEST
+    finally:
+        store.close()
+    again = open_store("embedded", path=path, migrate=False)
+    try:
+        assert again.schema_version() == LATEST
+        assert again.migrate() == []  # the second open runs no step
+        release_0_1_0.check(again)
+    finally:
+        again.close()
+
+
+def test_a_new_file_migrates_from_0_to_latest(tmp_path: Path) -> None:
+    store = open_store("embedded", path=tmp_path / "headwater.db", migrate=False)
+    try:
+        assert store.schema_version() == 0
+        done = store.migrate()
+        assert [line.split(":")[0] for line in done] == [
+            f"schema version {v}" for v in range(1, LATEST + 1)]
+        assert store.schema_version() == LATEST
+        assert store.event_count() == 0
+    finally:
+        store.close()
+
+
+def test_a_newer_schema_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = copy_fixture(tmp_path)
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {LATEST + 1}")
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(SchemaTooNew) as refused:
+        open_store("embedded", path=path)
+    message = str(refused.value)
+    assert str(path) in message and f"schema version {LATEST + 1}" in message
+    assert "Upgrade Headwater" in message and "nothing was changed" in message
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["headwater.db"]
+
+
+def headwater(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
+    return subprocess.run([sys.executable, "-m", "headwater", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_migrate_reports_each_step_then_up_to_date(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    path = copy_fixture(data_dir)
+    first = headwater("migrate", "--store", "embedded", "--data-dir", str(data_dir))
+    assert first.returncode == 0, first.stderr
+    assert f"embedded store at {path}: schema version 0" in first.stdout
+    for step in STEPS:
+        assert f"applied schema version {step.version}: {step.description}" in first.stdout
+    assert f"migrated from schema version 0 to {LATEST}" in first.stdout
+    assert user_version(path) == LATEST
+    second = headwater("migrate", "--store", "embedded", "--data-dir", str(data_dir))
+    assert second.returncode == 0, second.stderr
+    assert "applied" not in second.stdout
+    assert f"up to date at schema version {LATEST}" in second.stdout
+    store = open_store("embedded", path=path)
+    try:
+        release_0_1_0.check(store)
+    finally:
+        store.close()
+
+
+def test_cli_migrate_exits_2_on_a_newer_schema(tmp_path: Path) -> None:
+    path = copy_fixture(tmp_path)
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {LATEST + 7}")
+    db.close()
+    before = path.read_bytes()
+    result = headwater("migrate", "--store", "embedded", "--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "Upgrade Headwater" in result.stderr and "applied" not in result.stdout
+    assert path.read_bytes() == before
