@@ -14,7 +14,7 @@ class Decisions(Connections):
                     " masks, policy_revision, engine, input_digest) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (d.id, d.time, d.principal, d.job_id, d.run_id, d.decision,
                      orjson.dumps(d.reasons), orjson.dumps(d.masks), d.policy_revision, d.engine,
-                     d.input_digest)), fsync=False)  # see README, "Decision log"
+                     d.input_digest)), fsync=False)  # see docs/design.md, "The decision log"
 
     def decisions(self, first: int = 50, run_id: str | None = None,
                   job_id: str | None = None) -> list[DecisionRecord]:

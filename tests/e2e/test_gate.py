@@ -151,7 +151,7 @@ def test_bad_gate_requests_are_refused_precisely(server: Server) -> None:
 
 
 def test_decisions_answered_before_a_crash_are_on_record(server: Server) -> None:
-    # The decision log commits without waiting for the disk (see README): a killed server
+    # The decision log commits without waiting for the disk (docs/design.md): a killed server
     # must still have every decision it answered.
     catalogued(server)
     answered = {gate(server, start_event(str(uuid.uuid4())))["decisionId"] for _ in range(20)}
