@@ -63,6 +63,8 @@ async def impact_analysis(info: Info, change: SchemaChangeInput) -> ImpactReport
         [(r.from_, r.to) for r in change.rename_fields or []],
         [(t.field, t.to) for t in change.change_types or []], bool(change.drop_dataset))
     r = await info.context.call(info.context.services.lineage.impact, spec)
+    # Mapped field by field, so the service's attribute names are not GraphQL contract: about
+    # 0.5 µs a field (5 ms for a 10,000-field report, against ~1 s for the analysis).
     return ImpactReport(
         breaking=r.breaking,
         affected_fields=[AffectedField(namespace=f.namespace, name=f.name, field=f.field,
