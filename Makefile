@@ -41,10 +41,11 @@ test: install
 	$(BIN)/python tests/harness/services.py install
 	$(BIN)/python -m pytest
 
-# mypy cannot follow setuptools' package-dir mapping, so it checks an installed copy.
+# mypy cannot follow setuptools' package-dir mapping, so it checks an installed copy (built
+# afresh: pip reuses build/lib, which would keep modules that no longer exist).
 lint: install
 	$(BIN)/ruff check .
-	rm -rf build/lint && $(BIN)/python -m pip install -q --no-deps --target build/lint .
+	rm -rf build && $(BIN)/python -m pip install -q --no-deps --target build/lint .
 	cd build/lint && ../../$(BIN)/mypy -p headwater
 
 ## Recompile policies/compiled/policy.wasm after editing policies/rego (with the pinned OPA).

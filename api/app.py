@@ -18,21 +18,17 @@ from headwater import __version__
 from headwater.api import (
     erasure_routes,
     gate_routes,
-    graphql_schema,
+    graphql,
     ingest_routes,
     lineage_routes,
     problems,
-    quality_routes,
 )
-from headwater.api.auth import TokenCache
+from headwater.api.auth import principal_role
 from headwater.api.responses import OrjsonResponse
-from headwater.api.security import principal_role
+from headwater.api.services import Services
 from headwater.api.split import add_redirect_routes
-from headwater.catalog import Store, StoreError
-from headwater.ingestion.intake import GroupCommitter
-from headwater.policies import erasure
-from headwater.policies.engine import PolicyEngine, PolicyEngineUnavailable
-from headwater.policies.gate import Gate
+from headwater.catalog import StoreError
+from headwater.policies.engine import PolicyEngineUnavailable
 
 GC_THRESHOLDS = (10_000, 10, 100)  # Python's defaults: (700, 10, 10)
 
@@ -50,16 +46,14 @@ class OrjsonGraphQLRouter(GraphQLRouter[Any, None]):
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)  # its errors are json.JSONDecodeError: still a 400
 
-def build_app(settings: Any, store: Store, engine: PolicyEngine, *,
-              only: str | None = None) -> FastAPI:
+
+def build_app(settings: Any, services: Services, *, only: str | None = None) -> FastAPI:
     """``only``: ``"ingestion"`` or ``"api"`` to serve one half (see docker-compose.yml)."""
-    committer = GroupCommitter(store)
-    erasures, worker = erasure.from_settings(settings, store, engine)
     run_worker = settings.erasure_worker and only in (None, "api")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await committer.start()
+        await services.ingestion.start()
         # Everything built so far (schema, drivers, engines) lives as long as the process:
         # keep it out of the collector's full passes, which otherwise stall requests.
         gc.freeze()
@@ -68,8 +62,8 @@ def build_app(settings: Any, store: Store, engine: PolicyEngine, *,
         # them inside every parse, to find no garbage (batches: +25-45 % events/s without).
         gc.set_threshold(*GC_THRESHOLDS)
         stop = threading.Event()
-        thread = threading.Thread(target=worker.run, args=(stop,), name="erasure-worker",
-                                  daemon=True)
+        thread = threading.Thread(target=services.erasure_worker.run, args=(stop,),
+                                  name="erasure-worker", daemon=True)
         if run_worker:
             thread.start()
         try:
@@ -78,38 +72,33 @@ def build_app(settings: Any, store: Store, engine: PolicyEngine, *,
             stop.set()
             if run_worker:
                 await asyncio.to_thread(thread.join, 30)
-            await committer.stop()
+            await services.ingestion.stop()
 
     app = FastAPI(title="Headwater", version=__version__, lifespan=lifespan,
                   default_response_class=OrjsonResponse)
     app.state.settings = settings
-    app.state.store = store
-    app.state.committer = committer
-    app.state.tokens = TokenCache(store) if settings.auth else None
-    app.state.engine = engine
-    app.state.gate = Gate(store, engine, settings.gate_fail_open_environments)
-    app.state.erasures = erasures
+    app.state.services = services
+    app.state.engine = services.engine
     problems.install(app)
     add_redirect_routes(app, only, settings)  # with --only, the other half's routes say where to go
 
     if only in (None, "ingestion"):
         app.include_router(ingest_routes.router)
-        app.include_router(quality_routes.router)
     if only in (None, "api"):
-        async def context(request: Request) -> graphql_schema.Context:
+        async def context(request: Request) -> graphql.Context:
             if (request.method == "GET" and "query" not in request.query_params
                     and "text/html" in request.headers.get("accept", "")):
                 # The GraphiQL page itself: a browser cannot send a token to load it; the
                 # queries it sends carry the token set in its headers editor.
-                return graphql_schema.Context(store, "viewer", None)
+                return graphql.Context(services, "viewer")
             principal, role = principal_role(request)
-            return graphql_schema.Context(store, role, committer.call, erasures, principal,
-                                          settings.classification_suggestions)
+            return graphql.Context(services, role, principal,
+                                   settings.classification_suggestions)
 
         app.include_router(lineage_routes.router)
         app.include_router(gate_routes.router)
         app.include_router(erasure_routes.router)
-        app.include_router(OrjsonGraphQLRouter(graphql_schema.schema, context_getter=context),
+        app.include_router(OrjsonGraphQLRouter(graphql.schema, context_getter=context),
                            prefix="/graphql")
 
     @app.get("/healthz")
@@ -120,12 +109,12 @@ def build_app(settings: Any, store: Store, engine: PolicyEngine, *,
     async def readyz() -> OrjsonResponse:
         checks: dict[str, str] = {}
         try:
-            await committer.call(store.ping)
+            await services.ingestion.ping()
             checks["store"] = "ok"
         except StoreError as exc:
             checks["store"] = str(exc)
         try:
-            await asyncio.to_thread(engine.ping)
+            await asyncio.to_thread(services.engine.ping)
             checks["policyEngine"] = "ok"
         except PolicyEngineUnavailable as exc:
             checks["policyEngine"] = str(exc)

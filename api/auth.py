@@ -1,48 +1,44 @@
-"""Bearer tokens and roles: ``admin`` > ``steward`` > ``producer`` > ``viewer``.
-
-Tokens are random; only their SHA-256 is stored, so a leaked database leaks no usable token.
-"""
+"""Authentication and roles over HTTP: the bearer token of a request, and FastAPI
+dependencies enforcing the role a route needs (tokens themselves: ``catalog.tokens``)."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-import time
+from collections.abc import Awaitable, Callable
 
-from headwater.catalog import Store
+from fastapi import Request
 
-ROLES = ("viewer", "producer", "steward", "admin")
-RANK = {role: i for i, role in enumerate(ROLES)}
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+from headwater.api.problems import Problem
+from headwater.catalog.errors import Forbidden
+from headwater.catalog.tokens import RANK, Tokens
 
 
-def create_token(store: Store, role: str, name: str | None = None) -> str:
-    if role not in RANK:
-        raise ValueError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
-    token = "hw_" + secrets.token_urlsafe(32)
-    store.add_token(hash_token(token), name or f"{role}-token", role)
-    return token
+def principal_role(request: Request) -> tuple[str, str]:
+    """(principal, role) of the caller, or a 401 problem."""
+    tokens: Tokens | None = request.app.state.services.tokens
+    if tokens is None:  # --no-auth, loopback only
+        return "anonymous", "admin"
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(401, "missing bearer token: send 'Authorization: Bearer <token>' "
+                      "(create one with 'headwater token create --role producer')",
+                      headers={"WWW-Authenticate": "Bearer"})
+    role = tokens.role(token.strip())
+    if role is None:
+        raise Problem(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    return token.strip()[:10] + "…", role
 
 
-class TokenCache:
-    """Looks tokens up in the store, remembering answers briefly so a busy producer does not
-    cost a store read per request; unknown tokens are re-checked so a new token works at once."""
+def check_role(have: str, needed: str) -> None:
+    if RANK[have] < RANK[needed]:
+        raise Forbidden(f"this needs the '{needed}' role; your token has '{have}'")
 
-    def __init__(self, store: Store, ttl: float = 30.0) -> None:
-        self.store = store
-        self.ttl = ttl
-        self._known: dict[str, tuple[str, float]] = {}
 
-    def role(self, token: str) -> str | None:
-        h = hash_token(token)
-        hit = self._known.get(h)
-        now = time.monotonic()
-        if hit and now - hit[1] < self.ttl:
-            return hit[0]
-        role = self.store.token_role(h)
-        if role is not None:
-            self._known[h] = (role, now)
-        return role
+def require(role: str) -> Callable[[Request], Awaitable[str]]:
+    async def dependency(request: Request) -> str:
+        principal, have = principal_role(request)
+        check_role(have, role)
+        request.state.role = have
+        return principal
+
+    return dependency

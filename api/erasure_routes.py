@@ -8,12 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from headwater.api.problems import Problem
+from headwater.api.auth import require
 from headwater.api.responses import OrjsonResponse
-from headwater.api.security import require
-from headwater.policies.erasure.model import REQUEST_STATES
 from headwater.policies.erasure.model import Request as ErasureRequest
-from headwater.policies.erasure.service import ErasureError, Erasures
+from headwater.policies.erasure.service import Erasures
 
 router = APIRouter(prefix="/api/v1/erasure-requests")
 steward = Depends(require("steward"))
@@ -63,14 +61,11 @@ def view(req: ErasureRequest) -> dict[str, Any]:
 
 
 async def _call(fn: Any, *args: Any) -> Any:
-    try:
-        return await asyncio.to_thread(fn, *args)
-    except ErasureError as exc:
-        raise Problem(exc.status, str(exc)) from exc
+    return await asyncio.to_thread(fn, *args)
 
 
 def _erasures(request: Request) -> Erasures:
-    erasures: Erasures = request.app.state.erasures
+    erasures: Erasures = request.app.state.services.erasures
     return erasures
 
 
@@ -88,11 +83,8 @@ async def file_request(body: Filing, request: Request, principal: str = steward
 async def list_requests(request: Request, status: str | None = Query(default=None),
                         first: int = Query(default=50, ge=1, le=500), _: str = steward
                         ) -> dict[str, Any]:
-    if status is not None and status not in REQUEST_STATES:
-        raise Problem(422, f"status must be one of {', '.join(REQUEST_STATES)}")
-    docs = await asyncio.to_thread(_erasures(request).store.erasures,
-                                   [status] if status else None, first)
-    return {"requests": [view(ErasureRequest.from_doc(d)) for d in docs]}
+    found = await _call(_erasures(request).requests, status, first)
+    return {"requests": [view(r) for r in found]}
 
 
 @router.get("/{request_id}")

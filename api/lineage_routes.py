@@ -7,9 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from headwater import lineage
-from headwater.api.problems import Problem
-from headwater.api.security import require
+from headwater.api.auth import require
+from headwater.lineage.service import Lineage
 
 router = APIRouter()
 
@@ -22,12 +21,5 @@ async def get_lineage(
     direction: str = Query(default="BOTH"),
     _: str = Depends(require("viewer")),
 ) -> dict[str, Any]:
-    store = request.app.state.store
-    try:
-        graph = await asyncio.to_thread(lineage.lineage, store, node_id, direction.upper(), depth)
-    except lineage.LineageError as exc:
-        raise Problem(400, str(exc)) from None
-    if not graph.nodes:
-        raise Problem(404, f"no node {node_id!r}: ids are 'dataset:<namespace>:<name>', "
-                      "'job:<namespace>:<name>' or 'datasetField:<namespace>:<name>:<field>'")
-    return lineage.marquez_graph(graph)
+    service: Lineage = request.app.state.services.lineage
+    return await asyncio.to_thread(service.marquez, node_id, direction.upper(), depth)

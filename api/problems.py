@@ -1,4 +1,6 @@
-"""HTTP errors as JSON problem documents (RFC 9457): type, title, status, detail, errors."""
+"""Errors over HTTP, in one place: the typed errors services raise
+(``headwater.catalog.errors``) mapped to statuses, and every HTTP error written as a JSON
+problem document (RFC 9457): type, title, status, detail, errors."""
 
 from __future__ import annotations
 
@@ -10,12 +12,54 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from headwater.api.responses import OrjsonResponse
+from headwater.catalog.errors import (
+    Conflict,
+    Forbidden,
+    HeadwaterError,
+    Invalid,
+    Malformed,
+    NotFound,
+    StoreError,
+    TooExpensive,
+    TooLarge,
+)
 
 TITLES = {
     400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
     405: "Method not allowed", 409: "Conflict", 413: "Payload too large", 422: "Invalid event",
     503: "Service unavailable",
 }
+
+# Most specific first: Malformed is an Invalid, SchemaTooNew a StoreError.
+STATUS: tuple[tuple[type[HeadwaterError], int, str], ...] = (
+    (Malformed, 400, "MALFORMED"),
+    (Invalid, 422, "INVALID"),
+    (TooLarge, 413, "TOO_LARGE"),
+    (NotFound, 404, "NOT_FOUND"),
+    (Conflict, 409, "CONFLICT"),
+    (Forbidden, 403, "FORBIDDEN"),
+    (TooExpensive, 422, "TOO_EXPENSIVE"),
+    (StoreError, 503, "UNAVAILABLE"),
+)
+
+
+def status_of(exc: HeadwaterError) -> tuple[int, str]:
+    """(HTTP status, GraphQL error code) of a typed error."""
+    for kind, status, code in STATUS:
+        if isinstance(exc, kind):
+            return status, code
+    return 400, "BAD_REQUEST"
+
+
+def describe(exc: HeadwaterError) -> str:
+    """What a person reads: the error's summary when it has one; the bare message of an
+    ``Invalid`` that points nowhere in particular; else the error's own text."""
+    summary = getattr(exc, "summary", None)
+    if summary:
+        return str(summary)
+    if isinstance(exc, Invalid) and exc.errors and not any(e["pointer"] for e in exc.errors):
+        return "; ".join(e["message"] for e in exc.errors)
+    return str(exc)
 
 
 class Problem(Exception):
@@ -39,6 +83,12 @@ def problem_response(
 
 
 def install(app: FastAPI) -> None:
+    @app.exception_handler(HeadwaterError)
+    async def _typed(_: Request, exc: HeadwaterError) -> OrjsonResponse:
+        status, _code = status_of(exc)
+        return problem_response(status, describe(exc),
+                                exc.errors if isinstance(exc, Invalid) else None)
+
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> OrjsonResponse:
         return problem_response(exc.status, exc.detail, exc.errors, exc.type, exc.headers,
@@ -55,3 +105,4 @@ def install(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return problem_response(422, "the request is invalid", errors)
+

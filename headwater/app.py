@@ -1,4 +1,4 @@
-"""Wiring: settings → store → application."""
+"""Wiring: settings → store → services → application."""
 
 from __future__ import annotations
 
@@ -7,11 +7,39 @@ import logging
 from fastapi import FastAPI
 
 from headwater.api.app import build_app
+from headwater.api.services import Services
 from headwater.catalog import Store, open_store
-from headwater.policies.engine import PolicyEngineUnavailable, open_engine
+from headwater.catalog.reading import CatalogReading
+from headwater.catalog.stewardship import Stewardship
+from headwater.catalog.tokens import Tokens
+from headwater.ingestion.intake import GroupCommitter
+from headwater.ingestion.service import Ingestion
+from headwater.lineage.service import Lineage
+from headwater.policies import erasure
+from headwater.policies.engine import PolicyEngine, PolicyEngineUnavailable, open_engine
+from headwater.policies.gate import Gate
 from headwater.settings import Settings
 
 log = logging.getLogger("headwater")
+
+
+def services(settings: Settings, store: Store, engine: PolicyEngine) -> Services:
+    """Every service over one store. Everything that enters the catalog (events, quality
+    results, steward edits) goes through the one group committer and its writer thread."""
+    committer = GroupCommitter(store)
+    erasures, worker = erasure.from_settings(settings, store, engine)
+    return Services(
+        ingestion=Ingestion(committer, max_body_bytes=settings.max_body_bytes,
+                            max_batch_events=settings.max_batch_events),
+        catalog=CatalogReading(store),
+        stewardship=Stewardship(store, committer.call),
+        lineage=Lineage(store),
+        gate=Gate(store, engine, settings.gate_fail_open_environments),
+        engine=engine,
+        erasures=erasures,
+        erasure_worker=worker,
+        tokens=Tokens(store) if settings.auth else None,
+    )
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None,
@@ -25,4 +53,4 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
             engine.push_bundle()  # type: ignore[attr-defined]
         except PolicyEngineUnavailable as exc:  # the gate fails closed until OPA is back
             log.error("could not push the policy bundle: %s", exc)
-    return build_app(settings, store, engine, only=only)
+    return build_app(settings, services(settings, store, engine), only=only)

@@ -117,8 +117,8 @@ def token() -> None:
 @click.option("--name", default=None, help="A label to recognise the token by.")
 def token_create(role: str, name: str | None) -> None:
     """Print one new token on stdout."""
-    from headwater.api.auth import create_token
     from headwater.catalog import open_store
+    from headwater.catalog.tokens import create_token
 
     settings = Settings.load()
     store = open_store(settings.store, **settings.store_options())

@@ -22,8 +22,9 @@ import orjson
 from prometheus_client import Counter, Histogram
 
 from headwater.catalog import EventWrite, Store
+from headwater.catalog.errors import TooLarge
 from headwater.ingestion.normalize import normalize
-from headwater.ingestion.openlineage import InvalidEvent
+from headwater.ingestion.openlineage import InvalidEvent, MalformedEvent
 
 log = logging.getLogger("headwater.ingestion")
 
@@ -35,8 +36,8 @@ BATCH_SIZE = Histogram(
 COMMIT_SECONDS = Histogram("headwater_store_commit_seconds", "Store write transaction latency")
 
 
-class PayloadTooLarge(ValueError):
-    pass
+class PayloadTooLarge(TooLarge):
+    """A body (or what it decompresses to) over the configured limit."""
 
 
 def decode_body(body: bytes, encoding: str | None, limit: int) -> bytes:
@@ -46,12 +47,12 @@ def decode_body(body: bytes, encoding: str | None, limit: int) -> bytes:
         try:
             out = d.decompress(body, limit + 1)
         except zlib.error as exc:
-            raise InvalidEvent([{"pointer": "", "message": f"body is not valid gzip: {exc}"}]) from None
+            raise MalformedEvent([{"pointer": "", "message": f"body is not valid gzip: {exc}"}]) from None
         if len(out) > limit or d.unconsumed_tail:
             raise PayloadTooLarge(f"decompressed body exceeds {limit} bytes")
         return out
     if encoding and encoding.lower() not in ("identity",):
-        raise InvalidEvent([{"pointer": "", "message": f"unsupported Content-Encoding {encoding!r}"
+        raise MalformedEvent([{"pointer": "", "message": f"unsupported Content-Encoding {encoding!r}"
                              " (send identity or gzip)"}])
     if len(body) > limit:
         raise PayloadTooLarge(f"body exceeds {limit} bytes")
@@ -62,7 +63,7 @@ def parse_json(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise InvalidEvent([{"pointer": "", "message": f"body is not valid JSON: {exc}"}]) from None
+        raise MalformedEvent([{"pointer": "", "message": f"body is not valid JSON: {exc}"}]) from None
 
 
 def parse_many(body: bytes) -> list[Any]:
@@ -113,6 +114,15 @@ class GroupCommitter:
         """Run another write (dead letters, steward edits) on the writer thread."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
+    async def dead_letter(self, payload: bytes, reason: str, errors: list[dict[str, str]]) -> str:
+        """Keep what could not be stored, on the writer thread; its dead-letter id."""
+        letter: str = await self.call(self.store.add_dead_letter, payload, reason, errors)
+        return letter
+
+    async def ping(self) -> None:
+        """Raise ``StoreError`` when the store cannot answer (asked on the writer thread)."""
+        await self.call(self.store.ping)
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -161,6 +171,7 @@ class GroupCommitter:
 __all__ = [
     "GroupCommitter",
     "InvalidEvent",
+    "MalformedEvent",
     "PayloadTooLarge",
     "decode_body",
     "normalize",

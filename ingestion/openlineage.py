@@ -16,6 +16,8 @@ from uuid import UUID
 from pydantic import AfterValidator, ConfigDict, StringConstraints, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
+from headwater.catalog.errors import Invalid, Malformed
+
 EventType = Literal["START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"]
 Name = Annotated[str, StringConstraints(min_length=1)]
 OPEN = ConfigDict(extra="allow")
@@ -30,12 +32,16 @@ def _absolute_uri(v: str) -> str:
 Uri = Annotated[str, StringConstraints(min_length=1), AfterValidator(_absolute_uri)]
 
 
-class InvalidEvent(ValueError):
-    """An event that cannot be stored, with every problem located by JSON pointer."""
+class InvalidEvent(Invalid):
+    """An event that cannot be stored, with every problem located by JSON pointer.
 
-    def __init__(self, errors: list[dict[str, str]], prefix: str = "") -> None:
-        self.errors = [{"pointer": prefix + e["pointer"], "message": e["message"]} for e in errors]
-        super().__init__("; ".join(f"{e['pointer'] or '/'}: {e['message']}" for e in self.errors))
+    ``summary`` is one sentence for a person (what happened to the event, what to do); the
+    located ``errors`` say what to fix."""
+
+    def __init__(self, errors: list[dict[str, str]], prefix: str = "",
+                 summary: str | None = None) -> None:
+        super().__init__(errors, prefix)
+        self.summary = summary
 
     @classmethod
     def from_pydantic(cls, exc: ValidationError, skip: int = 0) -> InvalidEvent:
@@ -46,6 +52,10 @@ class InvalidEvent(ValueError):
             )
             errors.append({"pointer": pointer, "message": err["msg"]})
         return cls(errors)
+
+
+class MalformedEvent(InvalidEvent, Malformed):
+    """The body is not JSON (or not a decodable encoding): nothing could be validated."""
 
 
 class _RequiredName(TypedDict):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from headwater.catalog import Graph, GraphEdge, GraphNode, Store
+from headwater.catalog.errors import Malformed
 from headwater.catalog.ids import field_id, node_kind
 
 MAX_DEPTH = 20
@@ -18,8 +19,16 @@ DEFAULT_MAX_NODES = 2000
 DIRECTIONS = ("UPSTREAM", "DOWNSTREAM", "BOTH")
 
 
-class LineageError(ValueError):
-    """A lineage request that cannot be answered; the message says what to change."""
+class LineageError(Malformed):
+    """A lineage request that cannot be answered (not a node id, a direction or a depth out of
+    range): a bad request; the message says what to change."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__([{"pointer": "", "message": message}])
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def _check(direction: str, depth: int, max_nodes: int) -> None:

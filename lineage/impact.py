@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 
 from headwater.catalog import Store
+from headwater.catalog.errors import Invalid
 from headwater.catalog.ids import field_id
 
 IMPACT_DEPTH = 20
@@ -55,8 +56,15 @@ class ImpactReport:
     findings: list[str]
 
 
-class ImpactError(ValueError):
+class ImpactError(Invalid):
     """The change names something the catalog does not know; the message says what."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__([{"pointer": "", "message": message}])
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 _WIDTH = {"tinyint": 1, "smallint": 2, "int2": 2, "int": 4, "integer": 4, "int4": 4,

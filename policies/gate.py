@@ -16,9 +16,14 @@ from typing import Any
 
 import orjson
 from prometheus_client import Counter, Histogram
+from pydantic import BaseModel, Field, ValidationError
 
 from headwater.catalog import DatasetRecord, DecisionRecord, Flow, Store
 from headwater.catalog.ids import dataset_id, field_id, job_id
+from headwater.catalog.rules import purpose, purposes, transformation_label
+from headwater.ingestion.intake import parse_json
+from headwater.ingestion.normalize import normalize
+from headwater.ingestion.openlineage import InvalidEvent
 from headwater.policies.engine import PolicyEngine, PolicyEngineUnavailable
 
 DECISIONS = Counter("headwater_gate_decisions_total", "Gate decisions", ["decision"])
@@ -40,6 +45,62 @@ class GateRequest:
     flows: list[Flow] | None = None  # planned column flows; None: use the job's last known
 
 
+class Ref(BaseModel):
+    namespace: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+
+
+class Context(BaseModel):
+    purpose: str | None = None
+    environment: str | None = None
+    principal: str | None = None
+
+
+class PlainGateRequest(BaseModel):
+    job: Ref
+    inputs: list[Ref] = []
+    outputs: list[Ref] = []
+    context: Context = Context()
+
+
+NOT_A_REQUEST = ("the gate request is neither a valid OpenLineage RunEvent nor "
+                 "{job, inputs, outputs, context}")
+
+
+def gate_request(body: Any) -> GateRequest:
+    """From an OpenLineage RunEvent (usually START) or the plain job/inputs/outputs form.
+    Raises ``InvalidEvent`` with pointers when it is neither."""
+    if isinstance(body, dict) and "run" in body:
+        try:
+            event = normalize(body)
+        except InvalidEvent as exc:
+            raise InvalidEvent(exc.errors, summary=NOT_A_REQUEST) from None
+        assert event.job is not None and event.run is not None
+        targets = {d.id for d in event.outputs}
+        flows = [Flow(e.source_dataset, e.source_field, e.target_dataset, e.target_field,
+                      transformation_label(e.type, e.subtype) or e.type, e.masking)
+                 for e in event.column_edges if e.target_dataset in targets]
+        given = body.get("context")
+        context: dict[str, Any] = given if isinstance(given, dict) else {}
+        return GateRequest(
+            job=(event.job.namespace, event.job.name),
+            inputs=[(d.namespace, d.name) for d in event.inputs],
+            outputs=[(d.namespace, d.name) for d in event.outputs],
+            purpose=context.get("purpose") or purpose(event.run.tags) or purpose(event.job.tags),
+            environment=context.get("environment"), principal=context.get("principal"),
+            run_id=event.run.id, job_tags=event.job.tags, flows=flows or None)
+    try:
+        plain = PlainGateRequest.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidEvent(InvalidEvent.from_pydantic(exc).errors, summary=NOT_A_REQUEST
+                           ) from None
+    return GateRequest(job=(plain.job.namespace, plain.job.name),
+                       inputs=[(r.namespace, r.name) for r in plain.inputs],
+                       outputs=[(r.namespace, r.name) for r in plain.outputs],
+                       purpose=plain.context.purpose, environment=plain.context.environment,
+                       principal=plain.context.principal)
+
+
 @dataclass
 class GateDecision:
     record: DecisionRecord
@@ -53,7 +114,7 @@ def _dataset_doc(ref: tuple[str, str], record: DatasetRecord | None, fields: lis
     return {
         "id": dataset_id(*ref), "namespace": ref[0], "name": ref[1], "known": record is not None,
         "tags": tags, "retentionDays": record.retention_days if record else None,
-        "purposes": sorted(t.split(":", 1)[1] for t in tags if t.startswith("purpose:")),
+        "purposes": purposes(tags),
         "piiAllowed": sorted(t.split(":", 1)[1] for t in tags if t.startswith("pii-allowed:")),
         "quality": {
             "failed": sorted({_assertion(q) for q in quality if not q.success}),
@@ -105,6 +166,17 @@ class Gate:
                       if (source := known.get(f.source_dataset))
                       and (target := known.get(f.target_dataset))],
         }
+
+    def check(self, body: bytes, principal: str) -> GateDecision:
+        """Decide on a request body (a RunEvent or the plain form): ``principal`` unless the
+        body names one."""
+        req = gate_request(parse_json(body))
+        return self.decide(req, req.principal or principal)
+
+    def decisions(self, first: int = 50, run_id: str | None = None,
+                  job_id: str | None = None) -> list[DecisionRecord]:
+        """The decision log, newest first."""
+        return self.store.decisions(first, run_id, job_id)
 
     def decide(self, req: GateRequest, principal: str) -> GateDecision:
         started = time.perf_counter()

@@ -18,22 +18,15 @@ from typing import Any
 from prometheus_client import Histogram
 
 from headwater.catalog import Store, StoreError
+from headwater.catalog.errors import Conflict, Forbidden, Invalid, NotFound
 from headwater.policies.erasure.deadlines import Rule, add_duration
-from headwater.policies.erasure.model import ACTIVE, Request, iso, now, parse_iso
+from headwater.policies.erasure.model import ACTIVE, REQUEST_STATES, Request, iso, now, parse_iso
 from headwater.policies.erasure.subject import SubjectVault
 
 KIND = re.compile(r"^[a-z][a-z0-9_]*$")
 COMPLETION_SECONDS = Histogram("headwater_erasure_completion_seconds",
                                "Time from receipt to completion of erasure requests",
                                buckets=(60, 600, 3600, 86400, 7 * 86400, 30 * 86400, 90 * 86400))
-
-
-class ErasureError(ValueError):
-    """The change is not allowed; ``status`` is the HTTP status that says why."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass
@@ -46,22 +39,22 @@ class Erasures:
     def file(self, identifiers: list[tuple[str, str]], jurisdiction: str, reason: str | None,
              filed_by: str) -> Request:
         if not identifiers:
-            raise ErasureError(422, "name the subject by at least one identifier, e.g. "
+            raise Invalid.one("name the subject by at least one identifier, e.g. "
                                "{\"kind\": \"email\", \"value\": \"a@b.c\"}")
         clear: dict[str, list[str]] = {}
         for kind, value in identifiers:
             if not KIND.match(kind):
-                raise ErasureError(422, f"identifier kind {kind!r} must be a lower-case name such "
+                raise Invalid.one(f"identifier kind {kind!r} must be a lower-case name such "
                                    "as email or customer_id (it matches the pii.<kind> "
                                    "classification)")
             if not value.strip():
-                raise ErasureError(422, f"the {kind} identifier has an empty value")
+                raise Invalid.one(f"the {kind} identifier has an empty value")
             clear.setdefault(kind, [])
             if value not in clear[kind]:
                 clear[kind].append(value)
         rule = self.rules.get(jurisdiction.upper())
         if rule is None:
-            raise ErasureError(422, f"unknown jurisdiction {jurisdiction!r}: choose one of "
+            raise Invalid.one(f"unknown jurisdiction {jurisdiction!r}: choose one of "
                                f"{', '.join(sorted(self.rules))} (or configure it in "
                                "HEADWATER_ERASURE_DEADLINES)")
         received = now()
@@ -81,9 +74,16 @@ class Erasures:
     def get(self, request_id: str) -> Request:
         doc = self.store.erasure(request_id)
         if doc is None:
-            raise ErasureError(404, f"no erasure request {request_id!r}: use the id that filing "
+            raise NotFound(f"no erasure request {request_id!r}: use the id that filing "
                                "returned")
         return Request.from_doc(doc)
+
+    def requests(self, status: str | None = None, first: int = 50) -> list[Request]:
+        """Oldest received first; only those in ``status`` when given."""
+        if status is not None and status not in REQUEST_STATES:
+            raise Invalid.one(f"status must be one of {', '.join(REQUEST_STATES)}")
+        return [Request.from_doc(d) for d in self.store.erasures([status] if status else None,
+                                                                   first)]
 
     def audit(self, request_id: str) -> list[dict[str, Any]]:
         self.get(request_id)
@@ -115,17 +115,17 @@ class Erasures:
 
     def extend(self, request_id: str, reason: str, by: str) -> Request:
         if not reason.strip():
-            raise ErasureError(422, "an extension needs a reason (GDPR Art. 12(3): the subject "
+            raise Invalid.one("an extension needs a reason (GDPR Art. 12(3): the subject "
                                "must be told why)")
 
         def change(req: Request) -> list[dict[str, Any]]:
             if req.status not in ACTIVE + ("PARTIAL", "FAILED"):
-                raise ErasureError(409, f"the request is {req.status}: nothing to extend")
+                raise Conflict(f"the request is {req.status}: nothing to extend")
             if req.extension:
-                raise ErasureError(409, "this request was already extended once; it cannot be "
+                raise Conflict("this request was already extended once; it cannot be "
                                    "extended again")
             if now() > parse_iso(req.deadline):
-                raise ErasureError(409, f"the deadline {req.deadline} has passed: an extension "
+                raise Conflict(f"the deadline {req.deadline} has passed: an extension "
                                    "must be decided before it")
             rule = self.rules[req.jurisdiction]
             old = req.deadline
@@ -140,7 +140,7 @@ class Erasures:
         def change(req: Request) -> list[dict[str, Any]]:
             failed = [t for t in req.tasks if t.status == "failed"]
             if req.status != "FAILED" or not failed:
-                raise ErasureError(409, f"the request is {req.status}: only a FAILED request "
+                raise Conflict(f"the request is {req.status}: only a FAILED request "
                                    "can be retried")
             for t in failed:
                 t.status, t.next_attempt_at, t.max_attempts = "pending", None, t.attempts + max_attempts
@@ -152,15 +152,15 @@ class Erasures:
 
     def close_review(self, request_id: str, task_id: str, note: str, by: str) -> Request:
         if not note.strip():
-            raise ErasureError(422, "closing a review needs a note: what was checked or erased, "
+            raise Invalid.one("closing a review needs a note: what was checked or erased, "
                                "as evidence")
 
         def change(req: Request) -> list[dict[str, Any]]:
             task = req.task(task_id)
             if task is None:
-                raise ErasureError(404, f"request {request_id} has no task {task_id!r}")
+                raise NotFound(f"request {request_id} has no task {task_id!r}")
             if task.status != "review":
-                raise ErasureError(409, f"task {task_id} is {task.status}, not awaiting review")
+                raise Conflict(f"task {task_id} is {task.status}, not awaiting review")
             task.status, task.note = "closed", note
             entries = [{"at": iso(now()), "actor": by, "event": "review_closed", "task": task_id,
                         "dataset": task.dataset, "note": note}]
@@ -176,9 +176,9 @@ class Erasures:
             digest = hashlib.sha256(token.encode()).hexdigest()
             if task is None or not task.callback_hash or not hmac.compare_digest(
                     digest, task.callback_hash):
-                raise ErasureError(403, "unknown task or wrong callback token")
+                raise Forbidden("unknown task or wrong callback token")
             if task.status != "waiting":
-                raise ErasureError(409, f"task {task_id} is {task.status}, not waiting for a "
+                raise Conflict(f"task {task_id} is {task.status}, not waiting for a "
                                    "callback")
             entry: dict[str, Any] = {"at": iso(now()), "actor": "webhook", "event": "callback",
                                      "task": task_id, "dataset": task.dataset, "ok": ok,

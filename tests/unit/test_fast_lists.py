@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import strawberry
 
-from headwater.api.fast_lists import FastListExecutionContext
+from headwater.api.graphql.fast_lists import FastListExecutionContext
 
 
 @strawberry.enum

@@ -12,10 +12,8 @@ HEADER = ("# Headwater's GraphQL schema, exported from the live schema by `make 
 
 
 def live_sdl() -> str:
-    try:
-        from headwater.api.graphql import schema
-    except ImportError:  # before the GraphQL package split
-        from headwater.api.graphql_schema import schema  # type: ignore[no-redef]
+    from headwater.api.graphql import schema
+
     return HEADER + schema.as_str().rstrip("\n") + "\n"
 
 

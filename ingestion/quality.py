@@ -1,4 +1,5 @@
-"""``POST /api/v1/quality``: quality results from outside OpenLineage (Great Expectations)."""
+"""Quality results from outside OpenLineage (Great Expectations, custom checks): the payload
+they arrive in, and the store events they become."""
 
 from __future__ import annotations
 
@@ -7,17 +8,11 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from headwater.api.problems import Problem
-from headwater.api.responses import OrjsonResponse
-from headwater.api.security import require
-from headwater.catalog import DatasetWrite, EventWrite, QualityWrite, StoreError
+from headwater.catalog import DatasetWrite, EventWrite, QualityWrite
 from headwater.catalog.ids import dataset_id, digest
-from headwater.ingestion.intake import InvalidEvent, parse_json
 
-router = APIRouter()
 MAX_RESULTS = 50_000
 
 
@@ -59,23 +54,3 @@ def quality_events(batch: QualityBatch) -> list[EventWrite]:
                                                          batch.source, i.observedValue,
                                                          i.details, i.runId) for i in items])]))
     return events
-
-
-@router.post("/api/v1/quality", status_code=201)
-async def post_quality(request: Request, _: str = Depends(require("producer"))
-                       ) -> OrjsonResponse:
-    try:
-        batch = QualityBatch.model_validate(parse_json(await request.body()))
-    except InvalidEvent as exc:
-        raise Problem(400, "the body is not JSON", exc.errors) from None
-    except ValidationError as exc:
-        raise Problem(422, "invalid quality results: fix the entries listed in 'errors'",
-                      InvalidEvent.from_pydantic(exc).errors) from None
-    events = quality_events(batch)
-    try:
-        stored = await request.app.state.committer.submit(events)
-    except StoreError as exc:
-        raise Problem(503, f"nothing was stored, retry later: {exc}") from None
-    new = sum(len(e.datasets[0].quality) for e, s in zip(events, stored, strict=True) if s)
-    return OrjsonResponse({"created": new, "duplicate": len(batch.results) - new},
-                          status_code=201)

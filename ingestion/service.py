@@ -1,0 +1,149 @@
+"""The one write path into the catalog, as a service: OpenLineage events one by one or in
+batches, and quality results. Parse, validate, normalise, keep invalid events as dead letters,
+submit through the group committer, count.
+
+Errors are typed (``headwater.catalog.errors``), never told apart by their text: a body that is
+not JSON is ``Malformed``, an event that fails validation ``Invalid`` (``InvalidEvent``), a body
+or batch over a limit ``TooLarge``, a write the store refused ``StoreError``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from headwater.catalog import EventWrite, StoreError
+from headwater.catalog.errors import TooLarge
+from headwater.ingestion.intake import (
+    EVENTS,
+    GroupCommitter,
+    decode_body,
+    normalize,
+    parse_json,
+    parse_many,
+)
+from headwater.ingestion.openlineage import InvalidEvent
+from headwater.ingestion.quality import QualityBatch, quality_events
+
+log = logging.getLogger("headwater.ingestion")
+
+DEAD_LETTERED = ("the OpenLineage event is invalid and was not stored (it was kept in the "
+                 "dead-letter store): fix the fields listed in 'errors'")
+
+
+@dataclass(slots=True)
+class Accepted:
+    event_id: str
+    new: bool  # False: a duplicate of an event already stored
+
+
+@dataclass
+class BatchAccepted:
+    created: int
+    duplicate: int
+    invalid: int
+    results: list[dict[str, Any]]  # per event, in order: index, status, eventId or errors
+
+
+@dataclass
+class QualityAccepted:
+    created: int
+    duplicate: int
+
+
+class Ingestion:
+    def __init__(self, committer: GroupCommitter, *, max_body_bytes: int,
+                 max_batch_events: int) -> None:
+        self.committer = committer
+        self.max_body_bytes = max_body_bytes
+        self.max_batch_events = max_batch_events
+
+    async def start(self) -> None:
+        await self.committer.start()
+
+    async def stop(self) -> None:
+        await self.committer.stop()
+
+    async def ping(self) -> None:
+        """Raise ``StoreError`` when the store cannot take writes."""
+        await self.committer.ping()
+
+    async def accept(self, body: bytes, content_encoding: str | None = None) -> Accepted:
+        """One event, acknowledged once durably stored (or found to be a duplicate)."""
+        body = decode_body(body, content_encoding, self.max_body_bytes)
+        try:
+            event = normalize(parse_json(body))
+        except InvalidEvent as exc:
+            await self._dead_letter(None, body, exc)
+            raise type(exc)(exc.errors, summary=DEAD_LETTERED) from None
+        try:
+            (new,) = await self.committer.submit([event])
+        except StoreError as exc:
+            raise StoreError(f"the event was NOT stored, retry later: {exc}") from exc
+        EVENTS.labels("stored" if new else "duplicate").inc()
+        return Accepted(event.event_id, new)
+
+    async def accept_batch(self, body: bytes, content_encoding: str | None = None
+                           ) -> BatchAccepted:
+        """A JSON array or NDJSON of events: the valid ones stored in one go, the invalid ones
+        dead-lettered and reported by index."""
+        body = decode_body(body, content_encoding, self.max_body_bytes)
+        try:
+            raws = parse_many(body)
+        except InvalidEvent as exc:
+            raise type(exc)(exc.errors, summary="the batch is not a JSON array or NDJSON"
+                            ) from None
+        if len(raws) > self.max_batch_events:
+            raise TooLarge(f"{len(raws)} events in one batch; the limit is "
+                           f"{self.max_batch_events}: split the batch")
+        results: list[dict[str, Any]] = []
+        valid: list[tuple[int, EventWrite]] = []
+        for i, raw in enumerate(raws):
+            try:
+                valid.append((i, normalize(raw)))
+                results.append({})
+            except InvalidEvent as exc:
+                located = InvalidEvent(exc.errors, prefix=f"/{i}")
+                await self._dead_letter(raw, None, located)
+                results.append({"index": i, "status": "invalid", "errors": located.errors})
+        try:
+            stored = await self.committer.submit([e for _, e in valid])
+        except StoreError as exc:
+            raise StoreError(f"no event of this batch was stored, retry it: {exc}") from exc
+        for (i, event), new in zip(valid, stored, strict=True):
+            results[i] = {"index": i, "status": "created" if new else "duplicate",
+                          "eventId": event.event_id}
+            EVENTS.labels("stored" if new else "duplicate").inc()
+        counts = {s: sum(r["status"] == s for r in results)
+                  for s in ("created", "duplicate", "invalid")}
+        return BatchAccepted(counts["created"], counts["duplicate"], counts["invalid"], results)
+
+    async def accept_quality(self, body: bytes) -> QualityAccepted:
+        """Quality results (``{source, results: [...]}``), stored once however often sent."""
+        try:
+            batch = QualityBatch.model_validate(parse_json(body))
+        except InvalidEvent as exc:
+            raise type(exc)(exc.errors, summary="the body is not JSON") from None
+        except ValidationError as exc:
+            raise InvalidEvent(InvalidEvent.from_pydantic(exc).errors, summary=(
+                "invalid quality results: fix the entries listed in 'errors'")) from None
+        events = quality_events(batch)
+        try:
+            stored = await self.committer.submit(events)
+        except StoreError as exc:
+            raise StoreError(f"nothing was stored, retry later: {exc}") from exc
+        new = sum(len(e.datasets[0].quality) for e, s in zip(events, stored, strict=True) if s)
+        return QualityAccepted(new, len(batch.results) - new)
+
+    async def _dead_letter(self, raw: Any, body: bytes | None, exc: InvalidEvent) -> None:
+        payload = body if body is not None else orjson.dumps(raw)
+        letter = await self.committer.dead_letter(payload, "invalid event", exc.errors)
+        EVENTS.labels("invalid").inc()
+        run = raw.get("run") if isinstance(raw, dict) else None
+        log.warning("invalid event dead-lettered", extra={
+            "deadLetter": letter, "errors": exc.errors[:10],
+            "runId": run.get("runId") if isinstance(run, dict) else None})
