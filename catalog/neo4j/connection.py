@@ -1,0 +1,64 @@
+"""The driver, reads, and the one write-transaction helper every write goes through."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import neo4j
+from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
+from neo4j.graph import Node
+
+from headwater.catalog.errors import StoreError
+
+T = TypeVar("T")
+_FAILURES = (ServiceUnavailable, SessionExpired, Neo4jError, OSError)
+
+
+class Connection:
+    """Owns the driver. Opening checks that the server answers; creating the schema is
+    ``migrate``'s job."""
+
+    def __init__(self, uri: str, user: str | None = None, password: str | None = None,
+                 database: str | None = None) -> None:
+        self.uri = uri
+        self.database = database
+        self._driver = neo4j.GraphDatabase.driver(
+            uri, auth=(user, password or "") if user else None,
+            max_connection_pool_size=50, connection_acquisition_timeout=30)
+        try:
+            self._driver.execute_query("RETURN 1", database_=database)
+        except _FAILURES as exc:
+            self._driver.close()
+            raise StoreError(f"cannot reach Neo4j at {uri}: {exc}. Is it running, and are "
+                             "HEADWATER_NEO4J_URI/_USER/_PASSWORD right?") from exc
+
+    def _read(self, query: str, **params: Any) -> list[dict[str, Any]]:
+        try:
+            records, _, keys = self._driver.execute_query(
+                query, params, database_=self.database, routing_=neo4j.RoutingControl.READ)
+        except _FAILURES as exc:
+            raise StoreError(f"Neo4j read failed: {exc}") from exc
+        # Record.data() converts every value recursively (most of the cost of a large read);
+        # only nodes returned whole need converting, and they are only ever top level.
+        return [{k: dict(v) if isinstance(v, Node) else v for k, v in zip(keys, r, strict=True)}
+                for r in records]
+
+    def _write_tx(self, work: Callable[[neo4j.ManagedTransaction], T]) -> T:
+        """Run ``work`` in one write transaction (retried by the driver on transient errors);
+        any failure is a ``StoreError`` and nothing of ``work`` is stored."""
+        try:
+            with self._driver.session(database=self.database) as session:
+                return session.execute_write(work)
+        except _FAILURES as exc:
+            raise StoreError(f"Neo4j write failed, nothing was stored: {exc}") from exc
+
+    def _edit(self, query: str, **params: Any) -> None:
+        """One statement in its own write transaction."""
+        self._write_tx(lambda tx: tx.run(query, params).consume())
+
+    def ping(self) -> None:
+        self._read("RETURN 1 AS ok")
+
+    def close(self) -> None:
+        self._driver.close()

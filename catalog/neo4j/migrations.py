@@ -1,0 +1,79 @@
+"""Schema migrations for Neo4j: the stored version and the ordered steps to the code's.
+
+The version is one node, ``(:HeadwaterSchema {id: "headwater"})``, with a ``version``
+property; a database without it is at version 0 (made by 0.1.0, or empty).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import neo4j
+
+from headwater.catalog.migrations import Step, describe, pending
+from headwater.catalog.neo4j.connection import Connection
+
+SCHEMA_NODE = "headwater"
+
+# The constraints and indexes Headwater 0.1.0 created at every start.
+RELEASE_0_1_0 = [
+    *(f"CREATE CONSTRAINT {label.lower()}_{key} IF NOT EXISTS FOR (n:{label}) REQUIRE n.{key} IS UNIQUE"
+      for label, key in (("Event", "id"), ("Dataset", "id"), ("Job", "id"), ("Run", "id"),
+                         ("Field", "id"), ("Facet", "key"), ("Quality", "id"),
+                         ("DeadLetter", "id"), ("Token", "hash"), ("Namespace", "name"))),
+    "CREATE INDEX dataset_ns_name IF NOT EXISTS FOR (n:Dataset) ON (n.namespace, n.name)",
+    "CREATE INDEX job_ns_name IF NOT EXISTS FOR (n:Job) ON (n.namespace, n.name)",
+    "CREATE INDEX schema_dataset IF NOT EXISTS FOR (n:SchemaVersion) ON (n.datasetId)",
+    "CREATE INDEX run_job IF NOT EXISTS FOR (n:Run) ON (n.jobId)",
+    "CREATE INDEX quality_dataset IF NOT EXISTS FOR (n:Quality) ON (n.datasetId)",
+    "CREATE INDEX derives_job IF NOT EXISTS FOR ()-[e:DERIVES]-() ON (e.jobId)",
+    "CREATE INDEX facet_owner IF NOT EXISTS FOR (n:Facet) ON (n.owner)",
+    "CREATE INDEX decision_time IF NOT EXISTS FOR (n:Decision) ON (n.time)",
+    "CREATE INDEX decision_run IF NOT EXISTS FOR (n:Decision) ON (n.runId)",
+    "CREATE CONSTRAINT erasure_id IF NOT EXISTS FOR (n:Erasure) REQUIRE n.id IS UNIQUE",
+    "CREATE INDEX erasure_status IF NOT EXISTS FOR (n:Erasure) ON (n.status, n.receivedAt)",
+    "CREATE INDEX erasure_received IF NOT EXISTS FOR (n:Erasure) ON (n.receivedAt)",
+    # Erasure discovery starts from the classified fields: an index scan of those, not a label
+    # scan of every field (range indexes hold list values; IS NOT NULL scans them).
+    "CREATE INDEX field_tag_classes IF NOT EXISTS FOR (n:Field) ON (n.tagClasses)",
+    "CREATE INDEX field_steward_classes IF NOT EXISTS FOR (n:Field) ON (n.stewardClasses)",
+    "CREATE CONSTRAINT erasure_audit_key IF NOT EXISTS FOR (n:ErasureAudit)"
+    " REQUIRE (n.requestId, n.seq) IS UNIQUE",
+]
+
+
+def _commands(statements: Sequence[str]) -> Callable[[neo4j.ManagedTransaction], None]:
+    def apply(tx: neo4j.ManagedTransaction) -> None:
+        for statement in statements:
+            tx.run(statement).consume()
+    return apply
+
+
+# Every step must be idempotent (IF NOT EXISTS, MERGE): see ``migrate``.
+STEPS: list[Step[neo4j.ManagedTransaction]] = [
+    Step(1, "constraints and indexes of 0.1.0, and the schema version node's",
+         _commands([*RELEASE_0_1_0,
+                    "CREATE CONSTRAINT headwater_schema_id IF NOT EXISTS"
+                    " FOR (n:HeadwaterSchema) REQUIRE n.id IS UNIQUE"])),
+]
+
+
+class Migrations(Connection):
+    def schema_version(self) -> int:
+        rows = self._read("MATCH (s:HeadwaterSchema {id: $id}) RETURN s.version AS version",
+                          id=SCHEMA_NODE)
+        return int(rows[0]["version"]) if rows else 0
+
+    def migrate(self) -> list[str]:
+        done = []
+        for step in pending(STEPS, self.schema_version(), f"the Neo4j database at {self.uri}"):
+            # Neo4j refuses schema commands and data writes in one transaction, so the step
+            # runs in one and its version is recorded in the next. Steps are idempotent: a
+            # crash between the two leaves the old version, and the next start runs the step
+            # again harmlessly. The version never goes down (two servers starting at once).
+            self._write_tx(step.apply)
+            self._edit("MERGE (s:HeadwaterSchema {id: $id})"
+                       " SET s.version = CASE WHEN coalesce(s.version, 0) < $version"
+                       " THEN $version ELSE s.version END", id=SCHEMA_NODE, version=step.version)
+            done.append(describe(step))
+        return done

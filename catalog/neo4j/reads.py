@@ -1,0 +1,192 @@
+"""Catalog reads: datasets, jobs, runs, schema versions, quality results, dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from headwater.catalog.model import (
+    DatasetRecord,
+    DeadLetter,
+    FieldRecord,
+    JobRecord,
+    QualityRecord,
+    RunRecord,
+    SchemaVersionRecord,
+)
+from headwater.catalog.neo4j.connection import Connection
+from headwater.catalog.neo4j.cypher import CARRIES, CLASSES, INHERIT_DEPTH
+from headwater.catalog.rules import retention_days
+
+
+class CatalogReads(Connection):
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        rows = self._read("MATCH (d:DeadLetter) RETURN d ORDER BY d.receivedAt DESC LIMIT $n",
+                          n=limit)
+        return [DeadLetter(r["d"]["id"], r["d"]["receivedAt"], r["d"]["reason"],
+                           orjson.loads(r["d"]["errors"]), bytes(r["d"]["payload"])) for r in rows]
+
+    def _facets(self, node_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        # Many ids are read as one record holding one list (the driver pays per record).
+        for owner, name, body in self._read(
+                "UNWIND $ids AS id MATCH (f:Facet {owner: id})"
+                " RETURN collect([f.owner, f.name, f.body]) AS all", ids=list(node_ids))[0]["all"]:
+            out.setdefault(owner, {})[name] = orjson.loads(body)
+        return out
+
+    def dataset(self, namespace: str, name: str) -> DatasetRecord | None:
+        rows = self._read("MATCH (d:Dataset {namespace: $ns, name: $name}) RETURN d.id AS id",
+                          ns=namespace, name=name)
+        return self.datasets_by_id([rows[0]["id"]])[0] if rows else None
+
+    def datasets_by_id(self, ids: Sequence[str], facets: bool = True
+                       ) -> list[DatasetRecord | None]:
+        found = {d["id"]: d for d in self._read(
+            "UNWIND $ids AS id MATCH (d:Dataset {id: id}) RETURN collect(properties(d)) AS all",
+            ids=list(ids))[0]["all"]}
+        facet_map = self._facets(list(found)) if facets else {}
+        return [
+            None if (d := found.get(i)) is None else DatasetRecord(
+                id=i, namespace=d["namespace"], name=d["name"], description=d.get("description"),
+                tags=sorted(d.get("tags") or []), owners=sorted(d.get("owners") or []),
+                retention_days=retention_days(d.get("retentionDays"), d.get("tags") or []),
+                lifecycle_state=d.get("lifecycleState"), updated_at=d.get("updatedAt"),
+                facets=facet_map.get(i, {}))
+            for i in ids
+        ]
+
+    def fields(self, dataset_ids: Sequence[str]) -> dict[str, list[FieldRecord]]:
+        out: dict[str, list[FieldRecord]] = {i: [] for i in dataset_ids}
+        rows = self._read(
+            "UNWIND $ids AS id MATCH (s:SchemaVersion {datasetId: id})"
+            " WITH id, s ORDER BY s.version DESC WITH id, head(collect(s)) AS s"
+            " OPTIONAL MATCH (:Dataset {id: id})-[:HAS_FIELD]->(f:Field)"
+            f" RETURN id, s.fields AS fields, collect([f.name, {CLASSES}]) AS classes",
+            ids=list(dataset_ids))
+        for r in rows:
+            classes = {name: sorted(set(cs)) for name, cs in r["classes"] if name is not None}
+            out[r["id"]] = [FieldRecord(n, t, d, classes.get(n, []))
+                            for n, t, d in orjson.loads(r["fields"])]
+        return out
+
+    def schema_versions(self, dataset_id: str, first: int = 20) -> list[SchemaVersionRecord]:
+        rows = self._read("MATCH (s:SchemaVersion {datasetId: $id}) RETURN s"
+                          " ORDER BY s.version DESC LIMIT $n", id=dataset_id, n=first)
+        return [SchemaVersionRecord(r["s"]["version"], r["s"]["createdAt"], r["s"].get("runId"),
+                                    [FieldRecord(n, t, d)
+                                     for n, t, d in orjson.loads(r["s"]["fields"])])
+                for r in rows]
+
+    def quality_results(self, dataset_id: str, first: int = 20, run_id: str | None = None,
+                        field: str | None = None, failures_only: bool = False
+                        ) -> list[QualityRecord]:
+        rows = self._read("MATCH (q:Quality {datasetId: $id})"
+                          " WHERE ($run IS NULL OR q.runId = $run)"
+                          " AND ($field IS NULL OR q.field = $field)"
+                          " AND (NOT $failed OR NOT q.success)"
+                          " RETURN q ORDER BY q.observedAt DESC, q.assertion, q.field LIMIT $n",
+                          id=dataset_id, n=first, run=run_id, field=field, failed=failures_only)
+        return [QualityRecord(q["assertion"], q["success"], q.get("field"), q.get("runId"),
+                              q["observedAt"], q["source"],
+                              orjson.loads(q["value"]) if q.get("value") else None)
+                for q in (r["q"] for r in rows)]
+
+    def latest_quality(self, dataset_ids: Sequence[str]) -> dict[str, list[QualityRecord]]:
+        out: dict[str, list[QualityRecord]] = {i: [] for i in dataset_ids}
+        for r in self._read(
+            "UNWIND $ids AS id MATCH (q:Quality {datasetId: id})"
+            " WITH id, q ORDER BY q.observedAt DESC"
+            " WITH id, q.assertion AS a, coalesce(q.field, '') AS f, head(collect(q)) AS q"
+            " RETURN id, q ORDER BY a, f", ids=list(dataset_ids)):
+            q = r["q"]
+            out[r["id"]].append(QualityRecord(q["assertion"], q["success"], q.get("field"),
+                                              q.get("runId"), q["observedAt"], q["source"],
+                                              orjson.loads(q["value"]) if q.get("value") else None))
+        return out
+
+    def job(self, namespace: str, name: str) -> JobRecord | None:
+        rows = self._read("MATCH (j:Job {namespace: $ns, name: $name}) RETURN j.id AS id",
+                          ns=namespace, name=name)
+        return self.jobs_by_id([rows[0]["id"]])[0] if rows else None
+
+    def jobs_by_id(self, ids: Sequence[str], facets: bool = True) -> list[JobRecord | None]:
+        found = {j["id"]: j for j in self._read(
+            "UNWIND $ids AS id MATCH (j:Job {id: id}) RETURN collect(properties(j)) AS all",
+            ids=list(ids))[0]["all"]}
+        facet_map = self._facets(list(found)) if facets else {}
+        return [
+            None if (j := found.get(i)) is None else JobRecord(
+                id=i, namespace=j["namespace"], name=j["name"], description=j.get("description"),
+                job_type=j.get("jobType"), sql=j.get("sql"), updated_at=j.get("updatedAt"),
+                facets=facet_map.get(i, {}))
+            for i in ids
+        ]
+
+    def _neighbours(self, ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+        out: dict[str, tuple[list[str], list[str]]] = {i: ([], []) for i in ids}
+        for label in ("Dataset", "Job"):
+            for r in self._read(
+                f"UNWIND $ids AS id MATCH (n:{label} {{id: id}})"
+                " OPTIONAL MATCH (u)-[:INPUT_TO|PRODUCES]->(n)"
+                " WITH id, n, collect(DISTINCT u.id) AS up"
+                " OPTIONAL MATCH (n)-[:INPUT_TO|PRODUCES]->(dn)"
+                " RETURN id, up, collect(DISTINCT dn.id) AS down", ids=list(ids)):
+                out[r["id"]] = (sorted(r["up"]), sorted(r["down"]))
+        return out
+
+    def job_datasets(self, job_ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+        return self._neighbours(job_ids)
+
+    def dataset_jobs(self, dataset_ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+        return self._neighbours(dataset_ids)
+
+    def _run_record(self, run: dict[str, Any], facets: dict[str, dict[str, Any]]) -> RunRecord:
+        return RunRecord(
+            id=run["id"], job_id=run["jobId"], state=run.get("state") or "NEW",
+            started_at=run.get("startedAt"), ended_at=run.get("endedAt"),
+            error_message=run.get("errorMessage"), parent_run_id=run.get("parentRunId"),
+            nominal_start=run.get("nominalStart"), nominal_end=run.get("nominalEnd"),
+            facets=facets.get(run["id"], {}))
+
+    def run(self, run_id: str) -> RunRecord | None:
+        rows = self._read("MATCH (r:Run {id: $id}) RETURN r", id=run_id)
+        return self._run_record(rows[0]["r"], self._facets([run_id])) if rows else None
+
+    def runs(self, job_id: str, first: int = 20) -> list[RunRecord]:
+        rows = self._read("MATCH (r:Run {jobId: $id}) RETURN r"
+                          " ORDER BY coalesce(r.startedAt, r.createdAt) DESC, r.id LIMIT $n",
+                          id=job_id, n=first)
+        facets = self._facets([r["r"]["id"] for r in rows])
+        return [self._run_record(r["r"], facets) for r in rows]
+
+    def namespaces(self) -> list[str]:
+        return [r["n"] for r in self._read("MATCH (x:Namespace) RETURN x.name AS n ORDER BY n")]
+
+    def event_count(self) -> int:
+        return int(self._read("MATCH (e:Event) RETURN count(e) AS n")[0]["n"])
+
+    def datasets_page(self, namespace: str | None, search: str | None,
+                      classification: str | None, first: int, after: str | None
+                      ) -> tuple[list[str], int]:
+        where = ["($ns IS NULL OR d.namespace = $ns)",
+                 "($search IS NULL OR toLower(d.name) CONTAINS toLower($search))"]
+        prefix = ""
+        if classification:
+            # Datasets holding it directly or inheriting it along carrying derivations.
+            prefix = (
+                "MATCH (f:Field) WHERE any(c IN " + CLASSES + " WHERE c = $class"
+                " OR c STARTS WITH $class + '.')"
+                f" OPTIONAL MATCH ANY SHORTEST (f)-[r:{CARRIES}]->{{1,{INHERIT_DEPTH}}}(t:Field)"
+                " WITH collect(DISTINCT f.datasetId) + collect(DISTINCT t.datasetId) AS held ")
+            where.append("d.id IN held")
+        cond = " AND ".join(where)
+        params = {"ns": namespace, "search": search or None, "class": classification}
+        total = self._read(f"{prefix}MATCH (d:Dataset) WHERE {cond} RETURN count(d) AS n",
+                           **params)[0]["n"]
+        page = self._read(f"{prefix}MATCH (d:Dataset) WHERE {cond} AND d.id > $after"
+                          " RETURN d.id AS id ORDER BY id LIMIT $first",
+                          **params, after=after or "", first=first)
+        return [r["id"] for r in page], int(total)

@@ -1,0 +1,212 @@
+"""A Neo4j database made by Headwater 0.1.0 (before schema versioning) opens with today's code,
+is migrated, and still holds every dataset, run, classification, decision and erasure request.
+
+The fixture ``fixtures/neo4j-0.1.0.json`` is the whole graph the 0.1.0 release wrote (every
+node, every relationship, and the constraints and indexes it had created). To make it again,
+with the 0.1.0 release installed in a folder (``pip install --target /tmp/old-hw`` of it), from
+outside the repository (so that ``headwater`` is the old release and ``tests`` this one)::
+
+    cd /tmp && PYTHONPATH=/tmp/old-hw:$REPO $REPO/.venv/bin/python \
+        -m tests.migrations.test_neo4j_migration
+
+which starts a Neo4j, opens the 0.1.0 store on it, runs ``release_0_1_0.populate`` and
+``check``, and writes the fixture with ``export_graph`` below.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import neo4j
+import pytest
+
+from headwater.catalog import open_store
+from headwater.catalog.errors import SchemaTooNew
+from headwater.catalog.migrations import describe
+from headwater.catalog.neo4j.migrations import STEPS
+from tests.conftest import _wipe_neo4j
+from tests.migrations import release_0_1_0
+
+FIXTURE = Path(__file__).parent / "fixtures" / "neo4j-0.1.0.json"
+
+
+# ---------------------------------------------------------------- export (run with 0.1.0)
+
+
+def _to_json(props: dict[str, Any]) -> dict[str, Any]:
+    # A property is never a map in Neo4j, so {"base64": ...} stands for a byte array unambiguously.
+    return {k: {"base64": base64.b64encode(v).decode()} if isinstance(v, bytes) else v
+            for k, v in props.items()}
+
+
+def _from_json(props: dict[str, Any]) -> dict[str, Any]:
+    return {k: base64.b64decode(v["base64"]) if isinstance(v, dict) else v
+            for k, v in props.items()}
+
+
+def export_graph(driver: Any) -> dict[str, Any]:
+    """Every node (labels, properties), every relationship (type, properties, start and end as
+    indexes into the node list), and the constraints and indexes, as plain JSON."""
+    nodes = [{"id": r["id"], "labels": sorted(r["labels"]), "props": _to_json(r["props"])}
+             for r in driver.execute_query(
+                 "MATCH (n) RETURN elementId(n) AS id, labels(n) AS labels,"
+                 " properties(n) AS props")[0]]
+    # Sorted so that the file reads the same whatever order the database returns.
+    nodes.sort(key=lambda r: (r["labels"], json.dumps(r["props"], sort_keys=True)))
+    index = {r["id"]: i for i, r in enumerate(nodes)}
+    rels = driver.execute_query(
+        "MATCH (a)-[r]->(b) RETURN elementId(a) AS a, type(r) AS type, properties(r) AS props,"
+        " elementId(b) AS b")[0]
+    relationships = sorted(
+        ({"type": r["type"], "start": index[r["a"]], "end": index[r["b"]],
+          "properties": _to_json(r["props"])} for r in rels),
+        key=lambda r: (r["type"], r["start"], r["end"], json.dumps(r["properties"], sort_keys=True)))
+    constraints = driver.execute_query(
+        "SHOW CONSTRAINTS YIELD name, createStatement RETURN name, createStatement ORDER BY name")[0]
+    # Indexes a constraint owns come back with the constraint; token lookup indexes are the
+    # database's own.
+    indexes = driver.execute_query(
+        "SHOW INDEXES YIELD name, type, owningConstraint, createStatement"
+        " WHERE owningConstraint IS NULL AND type <> 'LOOKUP'"
+        " RETURN name, createStatement ORDER BY name")[0]
+    return {
+        "made_by": "Headwater 0.1.0 (tests.migrations.release_0_1_0.populate)",
+        "constraints": [dict(r) for r in constraints],
+        "indexes": [dict(r) for r in indexes],
+        "nodes": [{"labels": r["labels"], "properties": r["props"]} for r in nodes],
+        "relationships": relationships,
+    }
+
+
+def _make_fixture() -> None:
+    import neo4j
+
+    from headwater.catalog.neo4j_store import Neo4jStore  # type: ignore[import-not-found]
+    from tests.harness.services import ensure_neo4j
+    from tests.migrations import release_0_1_0
+
+    svc = ensure_neo4j()
+    try:
+        uri = svc.env["HEADWATER_NEO4J_URI"]
+        store = Neo4jStore(uri)
+        release_0_1_0.populate(store)
+        release_0_1_0.check(store)
+        store.close()
+        with neo4j.GraphDatabase.driver(uri) as driver:
+            graph = export_graph(driver)
+        FIXTURE.write_text(json.dumps(graph, indent=1, sort_keys=True) + "\n")
+        print(f"wrote {FIXTURE}: {len(graph['nodes'])} nodes, "
+              f"{len(graph['relationships'])} relationships")
+    finally:
+        svc.stop()
+
+
+
+# ---------------------------------------------------------------- the tests (today's code)
+
+
+def _options(env: dict[str, str]) -> dict[str, Any]:
+    return {"uri": env["HEADWATER_NEO4J_URI"], "user": env.get("HEADWATER_NEO4J_USER"),
+            "password": env.get("HEADWATER_NEO4J_PASSWORD")}
+
+
+@pytest.fixture
+def driver(neo4j_service: dict[str, str]) -> Iterator[neo4j.Driver]:
+    user = neo4j_service.get("HEADWATER_NEO4J_USER")
+    auth = (user, neo4j_service.get("HEADWATER_NEO4J_PASSWORD") or "") if user else None
+    with neo4j.GraphDatabase.driver(neo4j_service["HEADWATER_NEO4J_URI"], auth=auth) as d:
+        yield d
+
+
+def _schema(driver: neo4j.Driver) -> set[str]:
+    """Names of the constraints and indexes (but the database's own token lookup indexes)."""
+    indexes = driver.execute_query("SHOW INDEXES YIELD name, type WHERE type <> 'LOOKUP'"
+                                   " RETURN name")[0]
+    constraints = driver.execute_query("SHOW CONSTRAINTS YIELD name RETURN name")[0]
+    return {r["name"] for r in (*indexes, *constraints)}
+
+
+@pytest.fixture
+def release_0_1_0_database(neo4j_service: dict[str, str], driver: neo4j.Driver
+                           ) -> dict[str, Any]:
+    """The test Neo4j made exactly what 0.1.0 left: its constraints, indexes and graph."""
+    graph = json.loads(FIXTURE.read_text())
+    _wipe_neo4j(neo4j_service)
+    for name in _schema(driver):  # a constraint's own index goes with the constraint
+        driver.execute_query(f"DROP CONSTRAINT `{name}` IF EXISTS")
+        driver.execute_query(f"DROP INDEX `{name}` IF EXISTS")
+    for item in (*graph["constraints"], *graph["indexes"]):
+        driver.execute_query(item["createStatement"])
+    by_labels: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for i, node in enumerate(graph["nodes"]):
+        by_labels.setdefault(tuple(node["labels"]), []).append(
+            {"i": i, "props": _from_json(node["properties"])})
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for rel in graph["relationships"]:
+        by_type.setdefault(rel["type"], []).append(
+            {"a": rel["start"], "b": rel["end"], "props": _from_json(rel["properties"])})
+
+    def load(tx: neo4j.ManagedTransaction) -> None:
+        # One statement per kind of node and per kind of relationship (labels and types
+        # cannot be parameters); relationships find their ends by element id.
+        ids: dict[int, str] = {}
+        for labels, rows in by_labels.items():
+            label = ":".join(f"`{x}`" for x in labels)
+            for r in tx.run(f"UNWIND $rows AS r CREATE (n:{label}) SET n = r.props"
+                            " RETURN r.i AS i, elementId(n) AS id", rows=rows):
+                ids[r["i"]] = r["id"]
+        for type_, rows in by_type.items():
+            tx.run(f"UNWIND $rows AS r MATCH (a) WHERE elementId(a) = r.a"
+                   " MATCH (b) WHERE elementId(b) = r.b"
+                   f" CREATE (a)-[x:`{type_}`]->(b) SET x = r.props",
+                   rows=[{**r, "a": ids[r["a"]], "b": ids[r["b"]]} for r in rows]).consume()
+
+    with driver.session() as session:
+        session.execute_write(load)
+    assert _schema(driver) == {c["name"] for c in (*graph["constraints"], *graph["indexes"])}
+    return graph
+
+
+def test_a_0_1_0_database_is_migrated_and_keeps_everything(
+        neo4j_service: dict[str, str], driver: neo4j.Driver,
+        release_0_1_0_database: dict[str, Any]) -> None:
+    store = open_store("neo4j", migrate=False, **_options(neo4j_service))
+    try:
+        assert store.schema_version() == 0
+        assert store.migrate() == [describe(s) for s in STEPS]
+        assert store.schema_version() == len(STEPS)
+        release_0_1_0.check(store)
+    finally:
+        store.close()
+    schema = _schema(driver)
+    assert {c["name"] for c in release_0_1_0_database["constraints"]} <= schema
+    assert "headwater_schema_id" in schema
+    # A second start finds the database current and runs nothing.
+    again = open_store("neo4j", **_options(neo4j_service))
+    try:
+        assert again.schema_version() == len(STEPS)
+        assert again.migrate() == []
+        release_0_1_0.check(again)
+    finally:
+        again.close()
+    assert _schema(driver) == schema
+
+
+def test_a_database_newer_than_the_code_is_refused_untouched(
+        neo4j_service: dict[str, str], driver: neo4j.Driver,
+        release_0_1_0_database: dict[str, Any]) -> None:
+    driver.execute_query("CREATE (:HeadwaterSchema {id: 'headwater', version: $v})",
+                         v=len(STEPS) + 1)
+    before, schema = export_graph(driver), _schema(driver)
+    with pytest.raises(SchemaTooNew, match=f"schema version {len(STEPS) + 1}"):
+        open_store("neo4j", **_options(neo4j_service))
+    assert export_graph(driver) == before
+    assert _schema(driver) == schema  # no constraint or index was created either
+
+
+if __name__ == "__main__":
+    _make_fixture()
