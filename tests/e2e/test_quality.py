@@ -12,8 +12,8 @@ import orjson
 import pytest
 
 from headwater.client import Client
-from headwater.ingestion.ge_action import HeadwaterAction
 from headwater.ingestion.great_expectations import quality_results
+from headwater.integrations.great_expectations import HeadwaterAction
 from tests.e2e.conftest import Server
 from tests.factories import dataset, run_event, schema
 
@@ -122,3 +122,9 @@ def test_import_of_1000_expectation_results_under_a_second(server: Server,
     q = """{ dataset(namespace: "ge://warehouse", name: "wide") {
              qualityResults(first: 500, failuresOnly: true) { field } } }"""
     assert len(server.graphql(q)["dataset"]["qualityResults"]) == 200
+
+
+def test_checkpoints_configured_with_the_0_1_0_path_keep_working() -> None:
+    from headwater.ingestion.ge_action import HeadwaterAction as Old
+
+    assert Old is HeadwaterAction

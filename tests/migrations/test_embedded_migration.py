@@ -113,3 +113,16 @@ def test_cli_migrate_exits_2_on_a_newer_schema(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Upgrade Headwater" in result.stderr and "applied" not in result.stdout
     assert path.read_bytes() == before
+
+
+def test_serve_refuses_a_newer_schema_before_listening(tmp_path: Path) -> None:
+    path = copy_fixture(tmp_path)
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {LATEST + 1}")
+    db.close()
+    before = path.read_bytes()
+    result = headwater("serve", "--port", "0", "--data-dir", str(tmp_path))
+    assert result.returncode == 2, result.stderr
+    assert "Upgrade Headwater" in result.stderr and "Traceback" not in result.stderr
+    assert "Headwater on" not in result.stderr  # no banner: it never served
+    assert path.read_bytes() == before

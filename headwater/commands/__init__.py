@@ -1,0 +1,1 @@
+"""The ``headwater`` command's subcommands, one module per kind of work."""

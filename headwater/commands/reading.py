@@ -1,0 +1,155 @@
+"""Commands that read lineage and impact from a server."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from headwater.commands.options import pairs, split_dataset, url_option
+
+
+@click.command("lineage")
+@click.argument("node_id")
+@click.option("--direction", type=click.Choice(["upstream", "downstream", "both"],
+                                               case_sensitive=False), default="both")
+@click.option("--depth", type=int, default=5, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the graph as JSON.")
+@url_option
+def lineage_cmd(node_id: str, direction: str, depth: int, as_json: bool, url: str) -> None:
+    """Print the lineage graph around NODE_ID (dataset:NS:NAME, job:NS:NAME or a field id)."""
+    from headwater.client import Client, HeadwaterError
+
+    query = """query($id: ID!, $dir: Direction!, $depth: Int!) {
+      lineage(nodeId: $id, direction: $dir, depth: $depth) {
+        nodes { id type namespace name field depth } edges { source target transformation }
+        truncated } }"""
+    try:
+        with Client(url) as client:
+            graph = client.graphql(query, {"id": node_id, "dir": direction.upper(),
+                                           "depth": depth})["lineage"]
+    except HeadwaterError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(graph, indent=2))
+        return
+    if not graph["nodes"]:
+        raise click.ClickException(f"no node {node_id!r} in the lineage graph")
+    click.echo(render_tree(graph, node_id, direction.upper()))
+
+
+def render_tree(graph: dict, root: str, direction: str) -> str:
+    """An indented tree from the root: downstream below '↓', upstream below '↑'. A node met
+    again (a diamond, a cycle) is printed once more with '(see above)' and not expanded."""
+    label = {n["id"]: f"{n['type'].lower()} {n['namespace']} {n['name']}"
+             + (f".{n['field']}" if n.get("field") else "") for n in graph["nodes"]}
+    down: dict[str, list[tuple[str, str | None]]] = {}
+    up: dict[str, list[tuple[str, str | None]]] = {}
+    for e in graph["edges"]:
+        down.setdefault(e["source"], []).append((e["target"], e.get("transformation")))
+        up.setdefault(e["target"], []).append((e["source"], e.get("transformation")))
+    lines = [label[root]]
+
+    def walk(node: str, adjacency: dict, prefix: str, seen: set[str]) -> None:
+        children = sorted(adjacency.get(node, []))
+        for i, (child, how) in enumerate(children):
+            last = i == len(children) - 1
+            note = f" [{how}]" if how else ""
+            again = child in seen
+            lines.append(f"{prefix}{'└── ' if last else '├── '}{label[child]}{note}"
+                         + (" (see above)" if again else ""))
+            if not again:
+                walk(child, adjacency, prefix + ("    " if last else "│   "), seen | {child})
+
+    for name, adjacency in (("↑ upstream", up), ("↓ downstream", down)):
+        if direction in (name.split()[1].upper(), "BOTH") and adjacency.get(root):
+            lines.append(name)
+            walk(root, adjacency, "", {root})
+    if graph["truncated"]:
+        lines.append("… truncated: raise --depth to see more")
+    return "\n".join(lines)
+
+
+IMPACT_LOOKUP, IMPACT_UNREACHABLE, IMPACT_REFUSED = 2, 3, 4  # and 1: breaking, 2: usage too
+IMPACT_QUERY = """query($change: SchemaChangeInput!) { impactAnalysis(change: $change) {
+  breaking findings
+  affectedFields { namespace name field depth path }
+  affectedDatasets { namespace name depth owners }
+  affectedJobs { namespace name } } }"""
+
+
+@click.command()
+@click.option("--dataset", "target", required=True, help="NS:NAME of the dataset that changes.")
+@click.option("--drop-field", multiple=True)
+@click.option("--rename-field", multiple=True, help="OLD=NEW")
+@click.option("--change-type", multiple=True, help="FIELD=NEWTYPE")
+@click.option("--drop-dataset", is_flag=True)
+@click.option("--fail-on-breaking", is_flag=True,
+              help="Exit 1 when the change is breaking. Other exit codes: 2 the dataset, a field "
+              "or an option is wrong; 3 the server cannot be reached; 4 the server refused "
+              "(token, role) or failed.")
+@click.option("--json", "as_json", is_flag=True, help="The whole report as JSON.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=0),
+              help="Rows per table in the readable report (0: all).")
+@url_option
+def impact(target: str, drop_field: tuple[str, ...], rename_field: tuple[str, ...],
+           change_type: tuple[str, ...], drop_dataset: bool, fail_on_breaking: bool,
+           as_json: bool, limit: int, url: str) -> None:
+    """What breaks downstream if this schema change ships (for CI before a migration)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from headwater.client import Client, HeadwaterError
+
+    try:
+        with Client(url) as client:
+            ns, name = split_dataset(target, client.graphql("{ namespaces }")["namespaces"])
+            change = {"namespace": ns, "name": name, "dropFields": list(drop_field),
+                      "renameFields": [{"from": a, "to": b}
+                                       for a, b in pairs(rename_field, "--rename-field")],
+                      "changeTypes": [{"field": a, "to": b}
+                                      for a, b in pairs(change_type, "--change-type")],
+                      "dropDataset": drop_dataset}
+            report = client.graphql(IMPACT_QUERY, {"change": change})["impactAnalysis"]
+    except HeadwaterError as exc:
+        # 1 means "breaking" to CI: an error must never look like a verdict.
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(IMPACT_UNREACHABLE if exc.unreachable
+                 else IMPACT_LOOKUP if exc.graphql or exc.status in (400, 404, 422)
+                 else IMPACT_REFUSED)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        console = Console()
+        verdict = "[bold red]BREAKING[/]" if report["breaking"] else "[bold green]safe[/]"
+        datasets, fields, jobs = (report["affectedDatasets"], report["affectedFields"],
+                                  report["affectedJobs"])
+        console.print(f"Impact of changing {ns} {name}: {verdict} ({len(datasets)} datasets, "
+                      f"{len(fields)} fields, {len(jobs)} jobs downstream)")
+
+        def shown(rows: list[Any], what: str) -> list[Any]:
+            if limit and len(rows) > limit:
+                console.print(f"{what}: the nearest {limit} of {len(rows)} (--limit 0 for all, "
+                              "--json for machines)")
+                return rows[:limit]
+            return rows
+        if datasets:
+            table = Table("depth", "dataset", "owners")
+            for d in shown(datasets, "datasets"):
+                table.add_row(str(d["depth"]), f"{d['namespace']} {d['name']}",
+                              ", ".join(d["owners"]) or "-")
+            console.print(table)
+        if fields:
+            table = Table("depth", "field", "via")
+            for f in shown(fields, "fields"):
+                table.add_row(str(f["depth"]), f"{f['namespace']} {f['name']}.{f['field']}",
+                              " → ".join(p.rsplit(":", 1)[1] for p in f["path"]))
+            console.print(table)
+        for j in shown(jobs, "jobs"):
+            console.print(f"job {j['namespace']} {j['name']}")
+        for finding in report["findings"]:
+            console.print(f"• {finding}")
+    if fail_on_breaking and report["breaking"]:
+        sys.exit(1)
