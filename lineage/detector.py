@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from headwater.catalog.rules import covers
+
 # (classification, pattern over the field's name split into lower-case words)
 RULES: list[tuple[str, re.Pattern[str]]] = [
     ("pii.email", re.compile(r"(^|_)(e_?mail|email_address|mail_address)($|_)")),
@@ -35,5 +37,4 @@ def suggest(field_name: str, known: list[str]) -> list[str]:
     if _ABOUT.search(normalised):
         return []
     return [c for c, pattern in RULES
-            if pattern.search(normalised) and not any(k == c or k.startswith(c + ".")
-                                                      for k in known)]
+            if pattern.search(normalised) and not any(covers(k, c) for k in known)]

@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 from headwater.catalog import Store
+from headwater.catalog.rules import covers
 from headwater.policies.engine import PolicyEngine, PolicyEngineUnavailable
 from headwater.policies.erasure.connectors import Connectors
 from headwater.policies.erasure.model import Task
@@ -29,8 +30,7 @@ def plan(store: Store, engine: PolicyEngine, connectors: Connectors, kinds: list
     wanted = {classification_of(k): k for k in kinds}
     keys: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for dataset, field_name, classification, _direct in store.classification_holders(list(wanted)):
-        kind = next(k for c, k in wanted.items() if classification == c
-                    or classification.startswith(c + "."))
+        kind = next(k for c, k in wanted.items() if covers(classification, c))
         keys[dataset][field_name].add(kind)
     holders = sorted(keys)
     edges = store.downstream_dataset_edges(holders) if holders else []
