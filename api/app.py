@@ -24,10 +24,12 @@ from headwater.api import (
     problems,
 )
 from headwater.api.auth import principal_role
+from headwater.api.graphql.cost import Limits
 from headwater.api.responses import OrjsonResponse
 from headwater.api.services import Services
 from headwater.api.split import add_redirect_routes
 from headwater.catalog import StoreError
+from headwater.catalog.errors import TooLarge
 from headwater.policies.engine import PolicyEngineUnavailable
 
 GC_THRESHOLDS = (10_000, 10, 100)  # Python's defaults: (700, 10, 10)
@@ -45,6 +47,24 @@ class OrjsonGraphQLRouter(GraphQLRouter[Any, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)  # its errors are json.JSONDecodeError: still a 400
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, read once and kept on the request (where Starlette's ``body()`` finds it),
+    refusing with 413 once it is larger than ``limit``: before anything parses it."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"body of {declared} bytes exceeds the {limit}-byte limit of /graphql; "
+                       "send a smaller query or fewer variables")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"body exceeds the {limit}-byte limit of /graphql; send a smaller "
+                           "query or fewer variables")
+        chunks.append(chunk)
+    body = request._body = b"".join(chunks)
+    return body
 
 
 def build_app(settings: Any, services: Services, *, only: str | None = None) -> FastAPI:
@@ -73,6 +93,7 @@ def build_app(settings: Any, services: Services, *, only: str | None = None) -> 
             if run_worker:
                 await asyncio.to_thread(thread.join, 30)
             await services.ingestion.stop()
+            services.bulkheads.shutdown()
 
     app = FastAPI(title="Headwater", version=__version__, lifespan=lifespan,
                   default_response_class=OrjsonResponse)
@@ -85,7 +106,13 @@ def build_app(settings: Any, services: Services, *, only: str | None = None) -> 
     if only in (None, "ingestion"):
         app.include_router(ingest_routes.router)
     if only in (None, "api"):
+        limits = Limits(max_cost=settings.graphql_max_cost,
+                        heavy_cost=settings.graphql_heavy_cost,
+                        timeout_seconds=settings.query_timeout_seconds)
+
         async def context(request: Request) -> graphql.Context:
+            if request.method == "POST":  # refused before strawberry reads and parses it
+                await read_body(request, settings.graphql_max_body_bytes)
             if (request.method == "GET" and "query" not in request.query_params
                     and "text/html" in request.headers.get("accept", "")):
                 # The GraphiQL page itself: a browser cannot send a token to load it; the
@@ -93,7 +120,7 @@ def build_app(settings: Any, services: Services, *, only: str | None = None) -> 
                 return graphql.Context(services, "viewer")
             principal, role = principal_role(request)
             return graphql.Context(services, role, principal,
-                                   settings.classification_suggestions)
+                                   settings.classification_suggestions, limits)
 
         app.include_router(lineage_routes.router)
         app.include_router(gate_routes.router)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,4 +21,5 @@ async def get_lineage(
     _: str = Depends(require("viewer")),
 ) -> dict[str, Any]:
     service: Lineage = request.app.state.services.lineage
-    return await asyncio.to_thread(service.marquez, node_id, direction.upper(), depth)
+    return await request.app.state.services.bulkheads.read(service.marquez, node_id,
+                                                           direction.upper(), depth)

@@ -3,9 +3,10 @@ API holds no store."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from headwater.api.bulkheads import Bulkheads
 from headwater.catalog.reading import CatalogReading
 from headwater.catalog.stewardship import Stewardship
 from headwater.catalog.tokens import Tokens
@@ -27,3 +28,5 @@ class Services:
     erasures: Erasures
     erasure_worker: Any  # policies.erasure.worker.Worker: run(stop_event) until stopped
     tokens: Tokens | None  # None: authentication is off (--no-auth, loopback only)
+    # Thread pools per kind of work and the heavy-query cap (api.bulkheads).
+    bulkheads: Bulkheads = field(default_factory=Bulkheads)

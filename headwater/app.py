@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI
 
 from headwater.api.app import build_app
+from headwater.api.bulkheads import Bulkheads
 from headwater.api.services import Services
 from headwater.catalog import Store, open_store
 from headwater.catalog.reading import CatalogReading
@@ -39,6 +40,9 @@ def services(settings: Settings, store: Store, engine: PolicyEngine) -> Services
         erasures=erasures,
         erasure_worker=worker,
         tokens=Tokens(store) if settings.auth else None,
+        # Reads, the gate and ingestion (its writer thread) never share threads.
+        bulkheads=Bulkheads.of(settings.read_threads, settings.gate_threads,
+                               settings.max_heavy_queries),
     )
 
 

@@ -56,6 +56,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = 8 * 1024 * 1024  # after gzip decoding
     max_batch_events: int = 10_000
     log_format: Literal["auto", "json", "text"] = "auto"
+    # Bounds on reads (docs/reference/settings.md#bounds-on-reads): a GraphQL query's estimated
+    # cost, its deadline and body size; the thread pools of reads and of the gate; heavy
+    # queries (cost >= graphql_heavy_cost) at once, beyond which they get 503 + Retry-After.
+    graphql_max_cost: int = Field(100_000, ge=1)
+    graphql_heavy_cost: int = Field(20_000, ge=1)
+    max_heavy_queries: int = Field(2, ge=1)
+    query_timeout_seconds: float = Field(10.0, gt=0)
+    graphql_max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    read_threads: int = Field(8, ge=1)
+    gate_threads: int = Field(4, ge=1)
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

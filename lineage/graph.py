@@ -16,6 +16,8 @@ from headwater.catalog.ids import field_id, node_kind
 
 MAX_DEPTH = 20
 DEFAULT_MAX_NODES = 2000
+# At most this many edges per node kept: a graph's size is bounded by its node limit.
+MAX_EDGES_PER_NODE = 5
 DIRECTIONS = ("UPSTREAM", "DOWNSTREAM", "BOTH")
 
 
@@ -55,9 +57,14 @@ def _merge(a: Graph, b: Graph, limit: int) -> Graph:
 def _walk(store: Store, start: str, level: str, direction: str, depth: int,
           max_nodes: int) -> Graph:
     if direction != "BOTH":
-        return store.walk(start, level, direction, depth, max_nodes)
-    return _merge(store.walk(start, level, "UPSTREAM", depth, max_nodes),
-                  store.walk(start, level, "DOWNSTREAM", depth, max_nodes), max_nodes)
+        graph = store.walk(start, level, direction, depth, max_nodes)
+    else:
+        graph = _merge(store.walk(start, level, "UPSTREAM", depth, max_nodes),
+                       store.walk(start, level, "DOWNSTREAM", depth, max_nodes), max_nodes)
+    most = max_nodes * MAX_EDGES_PER_NODE  # the edges among the kept nodes can be denser
+    if len(graph.edges) > most:
+        return Graph(graph.nodes, graph.edges[:most], True)
+    return graph
 
 
 def lineage(store: Store, node_id: str, direction: str = "BOTH", depth: int = 5,

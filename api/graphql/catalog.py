@@ -11,12 +11,17 @@ import strawberry
 from strawberry.scalars import JSON
 
 from headwater.api.graphql.context import Info, clamp
+from headwater.api.graphql.cost import First
 from headwater.api.graphql.decisions import GateDecision
 from headwater.catalog import DatasetRecord, FieldRecord, JobRecord, QualityRecord, RunRecord
 from headwater.catalog.ids import dataset_id, field_id
 from headwater.catalog.reading import SchemaDiff as SchemaDiffRecord
 from headwater.catalog.reading import SchemaHistoryEntry
 from headwater.lineage import detector
+
+# Lists of a dataset's or a job's neighbours, and of fields: `first` by default and at most.
+NEIGHBOURS = First(100, 1_000)
+FIELDS = (1_000, 10_000)
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -84,7 +89,7 @@ class TypeChange:
 class SchemaDiff:
     added: list[str]
     removed: list[str]
-    type_changed: list[TypeChange]
+    type_changed: list[TypeChange] = strawberry.field(extensions=[First(*FIELDS)])
 
     @staticmethod
     def of(d: SchemaDiffRecord) -> SchemaDiff:
@@ -98,7 +103,7 @@ class SchemaVersion:
     version: int
     created_at: datetime
     run_id: strawberry.ID | None
-    fields: list[Field]
+    fields: list[Field] = strawberry.field(extensions=[First(*FIELDS)])
     diff: SchemaDiff | None
 
     @staticmethod
@@ -133,8 +138,9 @@ class QualityResult:
 @strawberry.type
 class QualitySummary:
     status: str  # "passing", "failing" or "unknown" (no results yet)
-    failing: list[QualityResult]
-    latest: list[QualityResult]  # the newest result of each assertion
+    failing: list[QualityResult] = strawberry.field(extensions=[First(100, 1_000)])
+    # the newest result of each assertion
+    latest: list[QualityResult] = strawberry.field(extensions=[First(100, 1_000)])
 
 
 async def _quality(info: Info, dataset: str, first: int, run_id: strawberry.ID | None,
@@ -161,7 +167,7 @@ class Dataset:
                        description=d.description, retention_days=d.retention_days,
                        owners=d.owners, tags=d.tags, updated_at=_dt(d.updated_at))
 
-    @strawberry.field
+    @strawberry.field(extensions=[First(*FIELDS)])
     async def fields(self, info: Info) -> list[Field]:
         return [Field.of(f, self.namespace, self.name)
                 for f in await info.context.fields.load(self.id)]
@@ -193,15 +199,15 @@ class Dataset:
                               failing=[QualityResult.of(q) for q in summary.failing],
                               latest=[QualityResult.of(q) for q in summary.latest])
 
-    @strawberry.field
-    async def producers(self, info: Info) -> list[Job]:
+    @strawberry.field(extensions=[NEIGHBOURS])
+    async def producers(self, info: Info, first: int = NEIGHBOURS.default) -> list[Job]:
         producers, _ = await info.context.dataset_jobs.load(self.id)
-        return await load_jobs(info, producers)
+        return await load_jobs(info, producers[:first])
 
-    @strawberry.field
-    async def consumers(self, info: Info) -> list[Job]:
+    @strawberry.field(extensions=[NEIGHBOURS])
+    async def consumers(self, info: Info, first: int = NEIGHBOURS.default) -> list[Job]:
         _, consumers = await info.context.dataset_jobs.load(self.id)
-        return await load_jobs(info, consumers)
+        return await load_jobs(info, consumers[:first])
 
 
 async def load_jobs(info: Info, ids: list[str]) -> list[Job]:
@@ -255,15 +261,15 @@ class Job:
         return Job(id=strawberry.ID(j.id), namespace=j.namespace, name=j.name,
                    description=j.description, type=j.job_type, sql=j.sql)
 
-    @strawberry.field
-    async def inputs(self, info: Info) -> list[Dataset]:
+    @strawberry.field(extensions=[NEIGHBOURS])
+    async def inputs(self, info: Info, first: int = NEIGHBOURS.default) -> list[Dataset]:
         inputs, _ = await info.context.job_datasets.load(self.id)
-        return await load_datasets(info, inputs)
+        return await load_datasets(info, inputs[:first])
 
-    @strawberry.field
-    async def outputs(self, info: Info) -> list[Dataset]:
+    @strawberry.field(extensions=[NEIGHBOURS])
+    async def outputs(self, info: Info, first: int = NEIGHBOURS.default) -> list[Dataset]:
         _, outputs = await info.context.job_datasets.load(self.id)
-        return await load_datasets(info, outputs)
+        return await load_datasets(info, outputs[:first])
 
     @strawberry.field
     async def runs(self, info: Info, first: int = 20) -> list[Run]:

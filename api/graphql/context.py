@@ -6,7 +6,6 @@ which turn the N lookups of one GraphQL level into one service (and store) call.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -36,9 +35,11 @@ def clamp(first: int) -> int:
 
 class Context(BaseContext):
     def __init__(self, services: Services, role: str, principal: str = "anonymous",
-                 suggestions: bool = False) -> None:
+                 suggestions: bool = False, limits: Any = None) -> None:
         super().__init__()
         self.services = services
+        self.limits = limits  # api.graphql.cost.Limits; None: the defaults
+        self.cost: int | None = None  # the query's estimated cost, once known
         self.catalog = services.catalog
         self.role = role
         self.principal = principal
@@ -52,8 +53,8 @@ class Context(BaseContext):
         self.job_datasets = self._mapped(catalog.job_datasets)
 
     async def call(self, fn: Callable[..., V], *args: Any) -> V:
-        """A (blocking) service call, off the event loop."""
-        return await asyncio.to_thread(fn, *args)
+        """A (blocking) service call, off the event loop, on the reads' own threads."""
+        return await self.services.bulkheads.read(fn, *args)
 
     def require(self, role: str) -> None:
         check_role(self.role, role)

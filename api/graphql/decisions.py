@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 
+from headwater.api.graphql.cost import First
 from headwater.catalog import DecisionRecord
 
 
@@ -29,8 +30,8 @@ class MaskDirective:
 class GateDecision:
     id: strawberry.ID
     decision: str
-    reasons: list[GateReason]
-    masks: list[MaskDirective]
+    reasons: list[GateReason] = strawberry.field(extensions=[First(100, 1_000)])
+    masks: list[MaskDirective] = strawberry.field(extensions=[First(100, 1_000)])
     policy_revision: str
     engine: str
     principal: str

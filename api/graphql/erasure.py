@@ -9,6 +9,7 @@ import strawberry
 
 from headwater.api.graphql.catalog import Dataset
 from headwater.api.graphql.context import Info
+from headwater.api.graphql.cost import First
 from headwater.catalog.errors import NotFound
 from headwater.policies.erasure.model import Request as ErasureModel
 from headwater.policies.erasure.model import parse_iso
@@ -67,7 +68,7 @@ class ErasureRequest:
     deadline: datetime
     overdue: bool
     completed_at: datetime | None
-    tasks: list[ErasureTask]
+    tasks: list[ErasureTask] = strawberry.field(extensions=[First(1_000, 10_000)])
 
     @classmethod
     def of(cls, r: ErasureModel) -> ErasureRequest:

@@ -6,7 +6,8 @@ import strawberry
 
 from headwater.api.graphql.catalog import Job
 from headwater.api.graphql.context import Info
-from headwater.lineage.impact import SchemaChange
+from headwater.api.graphql.cost import First
+from headwater.lineage.impact import IMPACT_NODES, SchemaChange
 
 
 @strawberry.input
@@ -51,9 +52,12 @@ class AffectedDataset:
 @strawberry.type
 class ImpactReport:
     breaking: bool
-    affected_fields: list[AffectedField]
-    affected_datasets: list[AffectedDataset]
-    affected_jobs: list[Job]
+    # As many as the analysis can find by default; `first` narrows (and the query's cost).
+    affected_fields: list[AffectedField] = strawberry.field(
+        extensions=[First(IMPACT_NODES, IMPACT_NODES)])
+    affected_datasets: list[AffectedDataset] = strawberry.field(
+        extensions=[First(IMPACT_NODES, IMPACT_NODES)])
+    affected_jobs: list[Job] = strawberry.field(extensions=[First(IMPACT_NODES, IMPACT_NODES)])
     findings: list[str]
 
 

@@ -1,0 +1,89 @@
+"""Bulkheads: reads, the gate and ingestion each run on their own threads, so one kind of work
+never queues behind another; and a cap on the heavy reads running at once.
+
+Every blocking service call used to go through ``asyncio.to_thread``, the event loop's one
+default pool (6 threads on 2 cores): a handful of impact analyses filled it and the gate, which
+answers pipelines waiting to start, queued behind them. Now GraphQL resolvers and REST reads run
+on ``reads``, the gate on ``gate``, and ingestion keeps its own writer thread (the group
+committer's). A query whose estimated cost makes it heavy (``api.graphql.cost``) must also take
+one of ``heavy`` slots; when none is free it is refused at once with 503 and ``Retry-After``,
+rather than waiting and holding a connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+V = TypeVar("V")
+
+READ_THREADS = 8
+GATE_THREADS = 4
+MAX_HEAVY = 2
+RETRY_AFTER_SECONDS = 2
+
+
+async def run_in(pool: ThreadPoolExecutor, fn: Callable[..., V], *args: Any) -> V:
+    """``fn(*args)`` on ``pool``, off the event loop, with the caller's context variables (as
+    ``asyncio.to_thread``). Cancelling the caller cancels the call if it has not started yet; a
+    call already running finishes on its thread."""
+    call = functools.partial(contextvars.copy_context().run, fn, *args)
+    return await asyncio.get_running_loop().run_in_executor(pool, call)
+
+
+class HeavySlots:
+    """At most ``limit`` heavy queries at once; ``try_acquire`` never waits."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._running = 0
+        self._lock = threading.Lock()
+
+    def try_acquire(self) -> bool:
+        with self._lock:
+            if self._running >= self.limit:
+                return False
+            self._running += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self._running -= 1
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+
+@dataclass
+class Bulkheads:
+    reads: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
+        READ_THREADS, thread_name_prefix="reads"))
+    gate_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
+        GATE_THREADS, thread_name_prefix="gate"))
+    heavy: HeavySlots = field(default_factory=lambda: HeavySlots(MAX_HEAVY))
+    retry_after_seconds: int = RETRY_AFTER_SECONDS
+
+    @classmethod
+    def of(cls, read_threads: int, gate_threads: int, max_heavy: int) -> Bulkheads:
+        return cls(ThreadPoolExecutor(read_threads, thread_name_prefix="reads"),
+                   ThreadPoolExecutor(gate_threads, thread_name_prefix="gate"),
+                   HeavySlots(max_heavy))
+
+    async def read(self, fn: Callable[..., V], *args: Any) -> V:
+        """A blocking read (GraphQL resolver, REST read) on the reads pool."""
+        return await run_in(self.reads, fn, *args)
+
+    async def gate(self, fn: Callable[..., V], *args: Any) -> V:
+        """A gate call (``Gate.check``, its decision log) on the gate's own pool."""
+        return await run_in(self.gate_pool, fn, *args)
+
+    def shutdown(self) -> None:
+        self.reads.shutdown(wait=False, cancel_futures=True)
+        self.gate_pool.shutdown(wait=False, cancel_futures=True)
