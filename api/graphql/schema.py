@@ -59,9 +59,6 @@ class Schema(strawberry.Schema):
                        "HEADWATER_QUERY_TIMEOUT_SECONDS")
             log.warning("GraphQL operation %s stopped at its %g s deadline",
                         operation_name or "(anonymous)", limits.timeout_seconds)
-            response = getattr(context_value, "response", None)
-            if response is not None:
-                response.status_code = 504
             return ExecutionResult(data=None, errors=[
                 GraphQLError(message, extensions={"code": "TIMEOUT"})])
 
