@@ -42,6 +42,7 @@ from graphql import (
 )
 from strawberry.extensions import FieldExtension, SchemaExtension
 
+from headwater.api.bulkheads import Bulkheads
 from headwater.api.graphql.context import MAX_PAGE
 from headwater.catalog.errors import Invalid, TooExpensive
 from headwater.lineage.graph import DEFAULT_MAX_NODES, MAX_EDGES_PER_NODE
@@ -254,9 +255,11 @@ class QueryCost(SchemaExtension):
                 f"{limits.max_cost:,}; {found.advice()}"))
             yield
             return
-        slots = getattr(getattr(context, "services", None), "bulkheads", None)
-        heavy = slots is not None and found.cost >= limits.heavy_cost
-        if heavy and not slots.heavy.try_acquire():
+        slots: Bulkheads | None = getattr(getattr(context, "services", None), "bulkheads", None)
+        if slots is None or found.cost < limits.heavy_cost:
+            yield
+            return
+        if not slots.heavy.try_acquire():
             retry = slots.retry_after_seconds
             response = getattr(context, "response", None)
             if response is not None:
@@ -271,8 +274,7 @@ class QueryCost(SchemaExtension):
         try:
             yield
         finally:
-            if heavy:
-                slots.heavy.release()
+            slots.heavy.release()
 
 
 def _refused(error: Exception) -> Any:
