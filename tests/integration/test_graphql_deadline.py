@@ -56,8 +56,10 @@ def test_the_deadline_cancels_the_resolvers_still_to_run(tmp_path: Path) -> None
             assert not unbounded.errors, unbounded.errors
             everything = len(started)
             started.clear()
+            # Counted as heavy, so it holds a heavy slot until it is stopped.
             result = await schema.execute(QUERY, context_value=Context(
-                svc, "viewer", limits=Limits(timeout_seconds=0.1)))
+                svc, "viewer", limits=Limits(timeout_seconds=0.1, heavy_cost=1)))
+            assert svc.bulkheads.heavy.running == 0  # the stopped query gave its slot back
             return everything, result
         finally:
             await svc.ingestion.stop()
