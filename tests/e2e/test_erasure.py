@@ -562,3 +562,110 @@ def test_audit_read_says_verified_or_why_not_and_callbacks_tell_strangers_nothin
         assert answers[0][0] == 403
     finally:
         srv.stop()
+
+
+def test_a_classified_column_the_table_lacks_becomes_a_review_not_a_failure(
+        tmp_path: Path, request: pytest.FixtureRequest, postgres_dsn: str) -> None:
+    """The catalog says a column holds an identifier; the real table has no such column (it
+    was renamed, or the classification is wrong). The subject's rows are erased by the
+    columns that exist; the missing one becomes a review task saying what to fix; a table with
+    no identifier column left is a review as a whole. Nothing retries into FAILED."""
+    schema_name = f"gone_{uuid.uuid4().hex[:8]}"
+    info = psycopg.conninfo.conninfo_to_dict(postgres_dsn)
+    pg_ns = f"postgres://{info.get('host', '127.0.0.1')}:{info.get('port', 5432)}"
+    pg = f"{info['dbname']}.{schema_name}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as c:
+        c.execute(f"CREATE SCHEMA {schema_name}")
+        c.execute(f"CREATE TABLE {schema_name}.people (id int, email text, name text)")
+        c.execute(f"INSERT INTO {schema_name}.people VALUES (1, %s, 'Alice'),"
+                  " (2, 'bob@example.com', 'Bob')", (SUBJECT,))
+        c.execute(f"CREATE TABLE {schema_name}.contacts (contact text, note text)")
+        c.execute(f"INSERT INTO {schema_name}.contacts VALUES (%s, 'x')", (SUBJECT,))
+    app = tmp_path / "app.db"
+    with sqlite3.connect(app) as db:
+        db.execute("CREATE TABLE profiles (email TEXT, seg TEXT)")
+        db.executemany("INSERT INTO profiles VALUES (?,?)",
+                       [(SUBJECT, "gold"), ("bob@example.com", "silver")])
+        db.execute("CREATE TABLE segments (email TEXT, phone TEXT)")
+        db.executemany("INSERT INTO segments VALUES (?,?)",
+                       [(SUBJECT, "555"), ("bob@example.com", "777")])
+    sq_ns = f"sqlite://{app}"
+    connectors = tmp_path / "connectors.toml"
+    connectors.write_text(f'[[connector]]\nnamespace = "{pg_ns}"\ndsn = "{postgres_dsn}"\n'
+                          f'[[connector]]\nnamespace = "{sq_ns}"\n')
+    env = server_env("embedded", tmp_path, request)
+    env.update({"HEADWATER_CONNECTORS_FILE": str(connectors), "HEADWATER_ERASURE_MAX_ATTEMPTS": "2",
+                "HEADWATER_ERASURE_POLL_SECONDS": "0.2", "HEADWATER_ERASURE_BACKOFF_SECONDS": "0.1"})
+    srv = Server(url=f"http://127.0.0.1:{free_port()}", env=env, data_dir=tmp_path)
+    srv.start()
+    try:
+        outputs = [
+            # customer_no is classified, but the table has no such column
+            dataset(pg_ns, f"{pg}.people", s=schema("id", "email", "name", "customer_no"),
+                    t=tags(fields={"email": "pii.email", "customer_no": "pii.customer_id"})),
+            # the only identifier column is one the table does not have
+            dataset(pg_ns, f"{pg}.contacts", s=schema("mail", "note"),
+                    t=tags(fields={"mail": "pii.email"})),
+            dataset(sq_ns, "profiles", s=schema("email", "seg", "cust_id"),
+                    t=tags(fields={"email": "pii.email", "cust_id": "pii.customer_id"})),
+            # anonymised: a PII column to mask that is not there
+            dataset(sq_ns, "segments", s=schema("email", "phone", "fax"),
+                    t=tags(("erasure-action", "anonymise"), ("erasure-strategy", "redact"),
+                           fields={"email": "pii.email", "phone": "pii.phone",
+                                   "fax": "pii.phone"})),
+        ]
+        with srv.client("producer") as c:
+            for n, out in enumerate(outputs):
+                assert c.post("/api/v1/lineage", json=run_event(
+                    "COMPLETE", job=("app", f"load{n}"), outputs=[out])).status_code == 201
+        with srv.client("steward") as c:
+            filed = c.post("/api/v1/erasure-requests", json={"identifiers": [
+                {"kind": "email", "value": SUBJECT}, {"kind": "customer_id", "value": "1"}]}).json()
+        req = wait_for(srv, filed["id"], lambda r: r["status"] not in ("RECEIVED", "PLANNED",
+                                                                        "RUNNING"))
+        assert req["status"] == "PARTIAL", json.dumps(req)[:3000]
+        tasks = {t["id"]: t for t in req["tasks"]}
+        by = {(short(t["dataset"]["name"]), t["status"]): t for t in req["tasks"]}
+        assert sorted(by) == [("contacts", "review"), ("people", "done"), ("people", "review"),
+                              ("profiles", "done"), ("profiles", "review"),
+                              ("segments", "done"), ("segments", "review")], sorted(by)
+
+        people, people_review = by["people", "done"], by["people", "review"]
+        assert (people["fields"], people["rowsAffected"], people["attempts"]) == (["email"], 1, 1)
+        assert people_review["id"] == f"{people['id']}-review"
+        assert people_review["fields"] == ["customer_no"]
+        assert people_review["reviewReason"].startswith(
+            f"{pg}.people has no column customer_no (classified pii.customer_id): it has "
+            "email, id, name; the subject's rows are deleted by email")
+        assert "fix the classification" in people_review["reviewReason"]
+        contacts = by["contacts", "review"]
+        assert contacts["attempts"] == 0 and contacts["error"] is None
+        assert "no column mail (classified pii.email)" in contacts["reviewReason"]
+        assert "no identifier column left" in contacts["reviewReason"]
+        assert by["profiles", "done"]["rowsAffected"] == 1
+        assert "no column cust_id" in by["profiles", "review"]["reviewReason"]
+        assert "no column fax (classified PII, to be masked)" in by[
+            "segments", "review"]["reviewReason"]
+        assert by["segments", "done"]["rowsAffected"] == 1
+        assert len(tasks) == 7
+
+        with psycopg.connect(postgres_dsn) as c:
+            assert c.execute(f"SELECT id FROM {schema_name}.people").fetchall() == [(2,)]
+        with sqlite3.connect(app) as db:
+            assert db.execute("SELECT email FROM profiles").fetchall() == [("bob@example.com",)]
+            assert db.execute("SELECT * FROM segments ORDER BY rowid").fetchall() == [
+                ("[REDACTED]", "[REDACTED]"), ("bob@example.com", "777")]
+        with srv.client("steward") as c:
+            audit = audit_of(srv, c, filed["id"])
+            assert sorted(e["missing"] for e in audit if e["event"] == "columns_missing") == [
+                ["cust_id"], ["customer_no"], ["fax"], ["mail"]]
+            assert "attempt_failed" not in [e["event"] for e in audit]
+            for t in req["tasks"]:  # a steward closes the reviews: the request completes
+                if t["status"] == "review":
+                    assert c.post(f"/api/v1/erasure-requests/{filed['id']}/tasks/{t['id']}/"
+                                  "close", json={"note": "checked by hand"}).status_code == 200
+            assert c.get(f"/api/v1/erasure-requests/{filed['id']}").json()["status"] == "COMPLETED"
+    finally:
+        srv.stop()
+        with psycopg.connect(postgres_dsn, autocommit=True) as c:
+            c.execute(f"DROP SCHEMA {schema_name} CASCADE")
