@@ -188,6 +188,9 @@ def check_chain(req: Request, entries: list[dict[str, Any]], key: bytes,
 
     if alg not in (AUDIT_ALG, LEGACY_AUDIT_ALG):
         return broken(f"the request names an unknown audit chain algorithm {alg!r}")
+    if alg == LEGACY_AUDIT_ALG and req.audit_key is not None:
+        return broken(f"the request names an audit key ({req.audit_key}) but its chain reads "
+                      "as an unkeyed 0.1.0 one: it was rewritten")
     if alg == AUDIT_ALG and req.audit_key and key_id and req.audit_key != key_id:
         return broken(f"the chain was keyed with another secret key (key id {req.audit_key}; "
                       f"this server's is {key_id}): run with the HEADWATER_SECRET_KEY it was "

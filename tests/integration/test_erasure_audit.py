@@ -191,6 +191,9 @@ def test_a_rewritten_chain_with_recomputed_unkeyed_hashes_is_detected(
         e["prev"] = prev
         e["hash"] = prev = unkeyed_hash({k: v for k, v in e.items() if k != "hash"})
         tamper.set_entry(req.id, e)
+    tamper.set_doc({**{k: v for k, v in doc.items() if k != "auditAlg"}, "auditHead": prev})
+    check = erasures.audit(req.id).check
+    assert check.status == "broken" and "names an audit key" in (check.reason or "")
     doc = {k: v for k, v in doc.items() if k not in ("auditAlg", "auditKey")}
     tamper.set_doc({**doc, "auditHead": prev})
     check = erasures.audit(req.id).check
