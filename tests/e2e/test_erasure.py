@@ -532,6 +532,22 @@ def test_audit_read_says_verified_or_why_not_and_callbacks_tell_strangers_nothin
         assert shown.returncode == 0, shown.stderr
         assert f"verified (2 entries, head {entries[-1]['hash']})" in shown.stdout
 
+        # A request filed by 0.1.0 (its unkeyed chain) reads as what it is.
+        legacy = json.loads((Path(__file__).parents[1] / "integration" / "fixtures" /
+                             "erasure-0.1.0.json").read_text())
+        doc = legacy["doc"]
+        with sqlite3.connect(tmp_path / "headwater.db") as db:
+            db.execute("INSERT INTO erasures(id, version, status, received_at, doc)"
+                       " VALUES (?,?,?,?,?)", (doc["id"], doc["version"], doc["status"],
+                                               doc["receivedAt"], orjson.dumps(doc)))
+            db.executemany("INSERT INTO erasure_audit(request_id, seq, entry) VALUES (?,?,?)",
+                           [(doc["id"], e["seq"], orjson.dumps(e)) for e in legacy["audit"]])
+        shown = cli_audit(doc["id"])
+        assert shown.returncode == 0, shown.stderr
+        assert (f"unkeyed (made before keyed audit chains, by Headwater 0.1.0): intact as a "
+                f"hash chain, but not proof against a rewrite (2 entries, head "
+                f"{doc['auditHead']})") in " ".join(shown.stdout.split())
+
         # Someone with the database file drops the trigger and edits the extension's reason.
         with sqlite3.connect(tmp_path / "headwater.db") as db:
             db.execute("DROP TRIGGER erasure_audit_no_update")
