@@ -204,7 +204,9 @@ def check_chain(req: Request, entries: list[dict[str, Any]], key: bytes,
         if seq != n:
             if isinstance(seq, int) and seq > n:
                 gap = f"entry {n} is" if seq == n + 1 else f"entries {n}-{seq - 1} are"
-                return broken(f"{gap} missing (the trail goes from entry {n - 1} to {seq})")
+                where = (f"the trail starts at entry {seq}" if n == 1
+                         else f"the trail goes from entry {n - 1} to {seq}")
+                return broken(f"{gap} missing ({where})")
             return broken(f"entry {n} is numbered {seq!r}: an entry was added or repeated")
         if e.get("requestId") != req.id:
             return broken(f"entry {n} belongs to request {e.get('requestId')!r}")
@@ -226,8 +228,9 @@ def check_chain(req: Request, entries: list[dict[str, Any]], key: bytes,
     if len(entries) > expected and not (
             grown is not None and grown.audit_seq >= len(entries) and expected
             and entries[expected - 1]["hash"] == head):
-        return broken(f"{len(entries) - expected} entries were added after entry {expected}: "
-                      f"the request records {expected} entries (head {head})")
+        added = len(entries) - expected
+        return broken(f"{added} {'entry was' if added == 1 else 'entries were'} added after "
+                      f"entry {expected}: the request records {expected} entries (head {head})")
     if len(entries) == expected and prev != head:
         return broken(f"the trail ends at hash {prev}, not at the head the request records "
                       f"({head}): the chain was rewritten")

@@ -161,7 +161,7 @@ def test_a_deleted_middle_entry_and_an_added_entry_are_detected(
                      hashlib.sha256).hexdigest()
     tamper.add_entry(third.id, {**extra, "hash": keyed})
     reason = erasures.audit(third.id).check.reason
-    assert reason is not None and reason.startswith("1 entries were added after entry 4")
+    assert reason is not None and reason.startswith("1 entry was added after entry 4")
 
 
 def test_a_rewritten_chain_with_recomputed_unkeyed_hashes_is_detected(
