@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from headwater.api.auth import require
 from headwater.api.responses import OrjsonResponse
 from headwater.policies.erasure.model import Request as ErasureRequest
-from headwater.policies.erasure.service import Erasures
+from headwater.policies.erasure.service import Audit, Erasures
 
 router = APIRouter(prefix="/api/v1/erasure-requests")
 steward = Depends(require("steward"))
@@ -94,8 +94,13 @@ async def get_request(request_id: str, request: Request, _: str = steward) -> di
 
 @router.get("/{request_id}/audit")
 async def audit(request_id: str, request: Request, _: str = steward) -> dict[str, Any]:
-    entries = await _call(_erasures(request).audit, request_id)
-    return {"requestId": request_id, "entries": entries}
+    """The trail with what checking it found: ``verified`` only for an intact keyed chain
+    of the length and head the request records; else ``reason`` says why not."""
+    found: Audit = await _call(_erasures(request).audit, request_id)
+    check = found.check
+    return {"requestId": request_id, "verified": check.verified, "integrity": check.status,
+            "reason": check.reason, "alg": check.alg, "length": check.length,
+            "head": check.head, "entries": found.entries}
 
 
 @router.post("/{request_id}/extension")

@@ -128,8 +128,12 @@ class Client:
     def erasure(self, request_id: str) -> dict[str, Any]:
         return self._get(f"/api/v1/erasure-requests/{request_id}")
 
-    def erasure_audit(self, request_id: str) -> list[dict[str, Any]]:
-        return self._get(f"/api/v1/erasure-requests/{request_id}/audit")["entries"]
+    def erasure_audit(self, request_id: str) -> dict[str, Any]:
+        """The audit trail (``entries``) and what the server found checking its chain:
+        ``verified``, ``integrity`` (verified | unkeyed | broken), ``reason``, ``length``,
+        ``head``."""
+        answer: dict[str, Any] = self._get(f"/api/v1/erasure-requests/{request_id}/audit")
+        return answer
 
     def erasure_action(self, request_id: str, action: str, **body: Any) -> dict[str, Any]:
         """``extension`` (reason=…), ``retry``, or ``tasks/<id>/close`` (note=…)."""

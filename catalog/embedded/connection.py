@@ -3,6 +3,8 @@ the one transaction helper every write goes through."""
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -12,12 +14,33 @@ from typing import Any
 
 from headwater.catalog.errors import StoreError
 
+log = logging.getLogger("headwater.store")
 _CHUNK = 900  # ids per IN (...) list, under SQLite's default limit of 999 parameters
 
 
 def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def _private_file(path: Path) -> None:
+    """The store holds raw payloads: its file is the owner's alone (0600), and so are the
+    ``-wal`` and ``-shm`` files SQLite creates beside it (it gives them the database file's
+    mode). A data directory Headwater creates is 0700. Files made before are left as they
+    are, with a warning when others may read them."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        for existing in (path, path.with_name(path.name + "-wal"),
+                         path.with_name(path.name + "-shm")):
+            try:
+                mode = existing.stat().st_mode & 0o777
+            except FileNotFoundError:
+                continue
+            if mode & 0o077:
+                log.warning("%s is readable by others (mode %o) and holds raw event payloads:"
+                            " chmod 600 it (files Headwater creates are 0600)", existing, mode)
 
 
 class Connections:
@@ -27,7 +50,7 @@ class Connections:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(self.path)
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._writer = self._connect()

@@ -82,20 +82,38 @@ def erase_status(request_id: str, as_json: bool, url: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @url_option
 def erase_audit(request_id: str, as_json: bool, url: str) -> None:
-    """The request's audit trail, oldest first."""
+    """The request's audit trail, oldest first, and whether its chain verifies: exits 1 when
+    it does not (an entry altered, missing or added)."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    entries = _client_call(url, lambda c: c.erasure_audit(request_id))
+    answer = _client_call(url, lambda c: c.erasure_audit(request_id))
     if as_json:
-        click.echo(json.dumps(entries))
-        return
-    table = Table("#", "at", "actor", "event", "details")
-    skip = {"seq", "at", "actor", "event", "requestId", "prev", "hash"}
-    for e in entries:
-        details = ", ".join(f"{k}={json.dumps(v)}" for k, v in e.items() if k not in skip)
-        table.add_row(str(e["seq"]), e["at"], e["actor"], e["event"], details)
-    Console(width=200).print(table)
+        click.echo(json.dumps(answer))
+    else:
+        table = Table("#", "at", "actor", "event", "details")
+        skip = {"seq", "at", "actor", "event", "requestId", "prev", "hash", "alg"}
+        for e in answer["entries"]:
+            details = ", ".join(f"{k}={json.dumps(v)}" for k, v in e.items() if k not in skip)
+            table.add_row(str(e.get("seq")), str(e.get("at")), str(e.get("actor")),
+                          str(e.get("event")), escape(details))
+        console = Console(width=200)
+        console.print(table)
+        line = _chain_summary(answer)
+        style = {"verified": "green", "unkeyed": "yellow"}.get(answer["integrity"], "bold red")
+        console.print(f"[{style}]{escape(line)}[/]", soft_wrap=True)
+    if answer["integrity"] == "broken":
+        raise SystemExit(1)
+
+
+def _chain_summary(answer: dict[str, Any]) -> str:
+    length, head = answer["length"], answer["head"]
+    if answer["integrity"] == "verified":
+        return f"verified ({length} entries, head {head})"
+    if answer["integrity"] == "unkeyed":
+        return f"{answer['reason']} ({length} entries, head {head})"
+    return f"NOT verified: {answer['reason']}"
 
 
 @erase.command("extend")

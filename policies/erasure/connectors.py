@@ -70,6 +70,11 @@ def mask(value: Any, strategy: str, key: bytes) -> str | None:
 class Connector(Protocol):
     kind: str
 
+    def columns(self, target: Target) -> set[str] | None:
+        """The dataset's columns as they are, or ``None`` when it has no fixed set (nothing
+        to check a classification against). Raises ``ConnectorError`` when the table is not
+        there."""
+
     def count(self, target: Target) -> int: ...
 
     def erase(self, target: Target) -> int: ...
@@ -140,16 +145,32 @@ class SqlConnector:
         finally:
             conn.close()
 
+    def _columns(self, cur: Any, target: Target) -> set[str]:
+        if self.kind == "sqlite":
+            cur.execute("SELECT name FROM pragma_table_info(?)", (target.name,))
+        else:  # pg_attribute, not information_schema: it does not hide unreadable columns
+            _, schema, table = target.name.split(".")
+            cur.execute("SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s)"
+                        " AND attnum > 0 AND NOT attisdropped",
+                        (f"{_quote(schema)}.{_quote(table)}",))
+        columns = {str(r[0]) for r in cur.fetchall()}
+        if not columns:
+            raise ConnectorError(f"{target.name}: no such table in {target.namespace}")
+        return columns
+
+    def columns(self, target: Target) -> set[str] | None:
+        self._table(target.name)
+        with self._transaction() as cur:
+            return self._columns(cur, target)
+
     def _check_columns(self, cur: Any, target: Target) -> None:
         """SQLite reads an unknown double-quoted name as a string, which would match nothing
         and let a misspelt column "verify" an erasure that never happened: refuse instead."""
         if self.kind != "sqlite":
             return  # PostgreSQL refuses unknown columns itself
-        cur.execute("SELECT name FROM pragma_table_info(?)", (target.name,))
-        columns = {r[0] for r in cur.fetchall()}
-        if not columns:
-            raise ConnectorError(f"{target.name}: no such table in {target.namespace}")
-        missing = sorted((set(target.keys) | set(target.mask_fields)) - columns)
+        columns = self._columns(cur, target)
+        masked = set(target.mask_fields) if target.action == "anonymise" else set()
+        missing = sorted((set(target.keys) | masked) - columns)
         if missing:
             raise ConnectorError(f"{target.name} has no column {', '.join(missing)} (it has "
                                  f"{', '.join(sorted(columns))}): fix the dataset's schema or "
@@ -270,6 +291,22 @@ class FileConnector:
                 return sink.getvalue()
             return table.to_pylist(), write_parquet
         raise ConnectorError(f"{path}: unsupported file type {suffix!r} (CSV, JSON lines, Parquet)")
+
+    def columns(self, target: Target) -> set[str] | None:
+        path = self._path(target.name)
+        if not path.exists():
+            return None  # already gone: nothing to check
+        suffix = path.suffix.lower()
+        if suffix == ".csv":
+            with path.open(newline="") as fh:
+                return set(next(csv.reader(fh), []))
+        if suffix == ".parquet":
+            try:
+                import pyarrow.parquet as pq
+            except ImportError as exc:
+                raise ConnectorError("install pyarrow to erase from Parquet files") from exc
+            return set(pq.read_schema(path).names)
+        return None  # JSON lines: each record has its own fields
 
     @staticmethod
     def _matches(row: dict[str, Any], target: Target) -> bool:

@@ -10,6 +10,7 @@ with a legal basis; ``review`` tasks wait for a steward to close them with a not
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ REQUEST_STATES = ("RECEIVED", "PLANNED", "RUNNING", "COMPLETED", "PARTIAL", "FAI
 ACTIVE = ("RECEIVED", "PLANNED", "RUNNING")
 OPEN_TASK = ("pending", "running", "retrying", "waiting")
 FINISHED_TASK = ("done", "exempt", "closed")
+AUDIT_ALG = "hmac-sha256"    # audit chains keyed with the server's secret
+LEGACY_AUDIT_ALG = "sha256"  # the unkeyed chains of requests filed by 0.1.0
 
 
 def now() -> datetime:
@@ -83,6 +86,8 @@ class Request:
     lease_until: str | None = None
     audit_seq: int = 0
     audit_head: str = ""
+    audit_alg: str = AUDIT_ALG            # LEGACY_AUDIT_ALG for requests filed by 0.1.0
+    audit_key: str | None = None          # which secret key keys the chain (its id, not it)
 
     @property
     def kinds(self) -> list[str]:
@@ -119,30 +124,128 @@ class Request:
         values = {_snake(k): v for k, v in doc.items() if _snake(k) in names}
         values["tasks"] = [Task(**{_snake(k): v for k, v in t.items() if _snake(k) in task_names})
                            for t in doc.get("tasks", [])]
+        if "auditAlg" not in doc:  # filed by 0.1.0: its chain stays what it was made as
+            values["audit_alg"] = LEGACY_AUDIT_ALG
         return cls(**values)
 
-    def chain(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Number the new audit entries and link each to the previous one by hash, so a
-        removed or altered entry shows (tamper-evident, beside the store's append-only table)."""
+    def chain(self, entries: list[dict[str, Any]], key: bytes, key_id: str | None = None
+              ) -> list[dict[str, Any]]:
+        """Number the new audit entries and link each to the previous one by a keyed hash
+        (HMAC-SHA256 with the server's audit key), so an entry altered, removed, added or
+        rewritten shows, even by someone who can write the store; the request document keeps
+        the chain's length and head. A request filed by 0.1.0 goes on with its unkeyed chain:
+        it is not upgraded behind the reader's back."""
+        if self.audit_alg == AUDIT_ALG:
+            if not key:
+                raise ValueError("a keyed audit chain needs the server's audit key")
+            if self.audit_key is None:
+                self.audit_key = key_id
         chained = []
         for entry in entries:
             self.audit_seq += 1
             body = {"seq": self.audit_seq, "requestId": self.id, **entry, "prev": self.audit_head}
-            body["hash"] = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+            if self.audit_alg != LEGACY_AUDIT_ALG:
+                body["alg"] = self.audit_alg
+            body["hash"] = _link(body, self.audit_alg, key)
             self.audit_head = body["hash"]
             chained.append(body)
         return chained
 
 
-def verify_chain(entries: list[dict[str, Any]]) -> bool:
+@dataclass(frozen=True)
+class ChainCheck:
+    """What reading an audit trail found. ``status``: ``verified`` (a keyed chain, intact and
+    matching the length and head its request records), ``unkeyed`` (a 0.1.0 chain, intact, but
+    anyone able to write the store could have rewritten it consistently) or ``broken``
+    (``reason`` says where)."""
+
+    status: str
+    alg: str
+    length: int
+    head: str
+    reason: str | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.status == "verified"
+
+
+def check_chain(req: Request, entries: list[dict[str, Any]], key: bytes,
+                key_id: str | None = None, grown: Request | None = None) -> ChainCheck:
+    """Check a request's audit entries (in seq order) against its chain: every entry in
+    place, unaltered, linked to the one before, and as many as, ending where, the request
+    document says.
+
+    ``req`` is read before the entries, so a trail can only be longer than it records when a
+    change was committed between the two reads: ``grown``, the request read again after the
+    entries, then accounts for the entries beyond (the ones ``req`` records must still end at
+    its head)."""
+    alg, expected, head = req.audit_alg, req.audit_seq, req.audit_head
+
+    def broken(reason: str) -> ChainCheck:
+        return ChainCheck("broken", alg, len(entries), entries[-1].get("hash", "")
+                          if entries else "", reason)
+
+    if alg not in (AUDIT_ALG, LEGACY_AUDIT_ALG):
+        return broken(f"the request names an unknown audit chain algorithm {alg!r}")
+    if alg == LEGACY_AUDIT_ALG and req.audit_key is not None:
+        return broken(f"the request names an audit key ({req.audit_key}) but its chain reads "
+                      "as an unkeyed 0.1.0 one: it was rewritten")
+    if alg == AUDIT_ALG and req.audit_key and key_id and req.audit_key != key_id:
+        return broken(f"the chain was keyed with another secret key (key id {req.audit_key}; "
+                      f"this server's is {key_id}): run with the HEADWATER_SECRET_KEY it was "
+                      "written with to verify it")
+    if not entries and not expected:
+        return broken("the trail is empty, and the request records no entries: every request "
+                      "has at least the entry of its filing")
     prev = ""
-    for e in entries:
-        body = {k: v for k, v in e.items() if k != "hash"}
-        if body.get("prev") != prev or e.get("hash") != hashlib.sha256(
-                orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest():
-            return False
-        prev = e["hash"]
-    return True
+    for n, e in enumerate(entries, start=1):
+        seq = e.get("seq")
+        if seq != n:
+            if isinstance(seq, int) and seq > n:
+                gap = f"entry {n} is" if seq == n + 1 else f"entries {n}-{seq - 1} are"
+                where = (f"the trail starts at entry {seq}" if n == 1
+                         else f"the trail goes from entry {n - 1} to {seq}")
+                return broken(f"{gap} missing ({where})")
+            return broken(f"entry {n} is numbered {seq!r}: an entry was added or repeated")
+        if e.get("requestId") != req.id:
+            return broken(f"entry {n} belongs to request {e.get('requestId')!r}")
+        marked = e.get("alg", LEGACY_AUDIT_ALG)
+        if marked != alg:
+            return broken(f"entry {n} is marked {marked} in a {alg} chain: it was rewritten")
+        if e.get("prev") != prev:
+            return broken(f"entry {n} does not follow entry {n - 1}: its link to the entry "
+                          "before is wrong (an entry was replaced or the chain rewritten)")
+        if e.get("hash") != _link({k: v for k, v in e.items() if k != "hash"}, alg, key):
+            return broken(f"entry {n} ({e.get('event', '?')}) was altered: its content does not "
+                          "match its " + ("keyed hash" if alg == AUDIT_ALG else "hash"))
+        prev = str(e["hash"])
+    if len(entries) < expected:
+        more = (f"entry {expected} is" if len(entries) + 1 == expected
+                else f"entries {len(entries) + 1}-{expected} are")
+        return broken(f"{more} missing: the request records {expected} entries (head "
+                      f"{head}), the trail holds {len(entries)}")
+    if len(entries) > expected and not (
+            grown is not None and grown.audit_seq >= len(entries) and expected
+            and entries[expected - 1]["hash"] == head):
+        added = len(entries) - expected
+        return broken(f"{added} {'entry was' if added == 1 else 'entries were'} added after "
+                      f"entry {expected}: the request records {expected} entries (head {head})")
+    if len(entries) == expected and prev != head:
+        return broken(f"the trail ends at hash {prev}, not at the head the request records "
+                      f"({head}): the chain was rewritten")
+    if alg == LEGACY_AUDIT_ALG:
+        return ChainCheck("unkeyed", alg, len(entries), prev,
+                          "unkeyed (made before keyed audit chains, by Headwater 0.1.0): intact "
+                          "as a hash chain, but not proof against a rewrite")
+    return ChainCheck("verified", alg, len(entries), prev)
+
+
+def _link(body: dict[str, Any], alg: str, key: bytes) -> str:
+    data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    if alg == LEGACY_AUDIT_ALG:
+        return hashlib.sha256(data).hexdigest()
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
 def _camel(name: str) -> str:

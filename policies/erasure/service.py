@@ -20,13 +20,34 @@ from prometheus_client import Histogram
 from headwater.catalog import Store, StoreError
 from headwater.catalog.errors import Conflict, Forbidden, Invalid, NotFound
 from headwater.policies.erasure.deadlines import Rule, add_duration
-from headwater.policies.erasure.model import ACTIVE, REQUEST_STATES, Request, iso, now, parse_iso
+from headwater.policies.erasure.model import (
+    ACTIVE,
+    REQUEST_STATES,
+    ChainCheck,
+    Request,
+    check_chain,
+    iso,
+    now,
+    parse_iso,
+)
 from headwater.policies.erasure.subject import SubjectVault
 
 KIND = re.compile(r"^[a-z][a-z0-9_]*$")
+CALLBACK_REFUSED = ("unknown request or task, or wrong callback token: answer on the "
+                    "callbackUrl with the callbackToken of the latest instruction")
+_NO_TOKEN = "0" * 64  # compared against when there is no token to compare with
 COMPLETION_SECONDS = Histogram("headwater_erasure_completion_seconds",
                                "Time from receipt to completion of erasure requests",
                                buckets=(60, 600, 3600, 86400, 7 * 86400, 30 * 86400, 90 * 86400))
+
+
+@dataclass(frozen=True)
+class Audit:
+    """A request's audit trail as read, and what checking its chain found."""
+
+    request_id: str
+    entries: list[dict[str, Any]]
+    check: ChainCheck
 
 
 @dataclass
@@ -65,9 +86,9 @@ class Erasures:
             identifiers=[{"kind": k, "fingerprint": self.vault.fingerprint(k, v)}
                          for k, vs in sorted(clear.items()) for v in vs],
             sealed=self.vault.seal(clear))
-        entries = req.chain([{"at": req.received_at, "actor": filed_by, "event": "filed",
-                              "jurisdiction": req.jurisdiction, "deadline": req.deadline,
-                              "reason": reason, "identifiers": req.identifiers}])
+        entries = self._chain(req, [{"at": req.received_at, "actor": filed_by, "event": "filed",
+                                     "jurisdiction": req.jurisdiction, "deadline": req.deadline,
+                                     "reason": reason, "identifiers": req.identifiers}])
         self.store.create_erasure(req.to_doc(), entries)
         return req
 
@@ -85,9 +106,21 @@ class Erasures:
         return [Request.from_doc(d) for d in self.store.erasures([status] if status else None,
                                                                    first)]
 
-    def audit(self, request_id: str) -> list[dict[str, Any]]:
-        self.get(request_id)
-        return self.store.erasure_audit(request_id)
+    def audit(self, request_id: str) -> Audit:
+        """The audit trail, checked on every read against the chain's key and the length and
+        head the request records. The request is read first: a change committed before the
+        trail is read shows as entries beyond what it records, and the request read again
+        must then record them."""
+        req = self.get(request_id)
+        entries = self.store.erasure_audit(request_id)
+        key, key_id = self.vault.audit_key, self.vault.audit_key_id
+        check = check_chain(req, entries, key, key_id)
+        if check.status == "broken" and len(entries) > req.audit_seq:
+            check = check_chain(req, entries, key, key_id, grown=self.get(request_id))
+        return Audit(request_id, entries, check)
+
+    def _chain(self, req: Request, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return req.chain(entries, self.vault.audit_key, self.vault.audit_key_id)
 
     def unfinished(self) -> list[Request]:
         """Every request not COMPLETED: being worked on, or waiting for a steward."""
@@ -108,7 +141,7 @@ class Erasures:
             if entries is None:
                 return req
             req.version = expected + 1
-            chained = req.chain(entries)  # numbers the entries: before the document is dumped
+            chained = self._chain(req, entries)  # numbers them: before the document is dumped
             if self.store.update_erasure(req.to_doc(), expected, chained):
                 return req
         raise StoreError(f"erasure request {request_id} is being changed by others; try again")
@@ -170,13 +203,19 @@ class Erasures:
 
     def callback(self, request_id: str, task_id: str, token: str, ok: bool,
                  rows: int | None, message: str | None) -> Request:
-        """A webhook recipient reports the outcome of an instruction."""
+        """A webhook recipient reports the outcome of an instruction.
+
+        The caller is not authenticated but by the token, so an unknown request, an unknown
+        task and a wrong token are refused alike (same error, same work): the answer must not
+        tell a stranger which request ids exist."""
+        digest = hashlib.sha256(token.encode()).hexdigest()
+
         def change(req: Request) -> list[dict[str, Any]]:
             task = req.task(task_id)
-            digest = hashlib.sha256(token.encode()).hexdigest()
-            if task is None or not task.callback_hash or not hmac.compare_digest(
-                    digest, task.callback_hash):
-                raise Forbidden("unknown task or wrong callback token")
+            expected = task.callback_hash if task is not None and task.callback_hash else None
+            if (not hmac.compare_digest(digest, expected or _NO_TOKEN) or expected is None
+                    or task is None):
+                raise Forbidden(CALLBACK_REFUSED)
             if task.status != "waiting":
                 raise Conflict(f"task {task_id} is {task.status}, not waiting for a "
                                    "callback")
@@ -189,7 +228,11 @@ class Erasures:
                 return [entry] + self.settle(req, "webhook")
             return [entry] + fail_attempt(task, f"the recipient reported a failure: {message}")
 
-        return self.update(request_id, change)
+        try:
+            return self.update(request_id, change)
+        except NotFound:
+            hmac.compare_digest(digest, _NO_TOKEN)  # the work a known request costs
+            raise Forbidden(CALLBACK_REFUSED) from None
 
     @staticmethod
     def settle(req: Request, actor: str) -> list[dict[str, Any]]:

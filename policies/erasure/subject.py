@@ -1,4 +1,5 @@
-"""Subject identifiers at rest: a keyed hash to match and audit, the clear value sealed.
+"""Subject identifiers at rest: a keyed hash to match and audit, the clear value sealed; and
+the other keys derived from the server's secret (masking, the audit chain), one HMAC label each.
 
 The clear value is needed only to find the subject's rows, so it is kept encrypted (Fernet:
 AES-128-CBC + HMAC) until the request completes, then dropped; the keyed hash (HMAC-SHA256)
@@ -25,7 +26,7 @@ def load_secret(configured: str | None, data_dir: Path) -> bytes:
         return configured.encode()
     path = data_dir / "secret.key"
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(48))
@@ -37,6 +38,11 @@ class SubjectVault:
         derive = lambda label: hmac.new(secret, label, hashlib.sha256).digest()  # noqa: E731
         self._match_key = derive(b"headwater/subject-fingerprint")
         self.masking_key = derive(b"headwater/masking")
+        self.audit_key = derive(b"headwater/audit-chain")
+        # Names the audit key in request documents without saying anything about it, so a
+        # chain checked under another secret says so rather than "altered".
+        self.audit_key_id = hmac.new(self.audit_key, b"headwater/audit-key-id",
+                                     hashlib.sha256).hexdigest()[:12]
         self._fernet = Fernet(base64.urlsafe_b64encode(derive(b"headwater/subject-seal")))
 
     def fingerprint(self, kind: str, value: str) -> str:

@@ -222,8 +222,13 @@ class Worker:
 
     def _run_connector(self, request_id: str, task: Task, connector: Connector) -> None:
         try:
-            target = self._target(request_id, task)
             resumed = task.status == "running"
+            if not resumed:
+                narrowed = self._narrow(request_id, task, connector)
+                if narrowed is None:
+                    return  # nothing left to erase by: the task went to review
+                task = narrowed
+            target = self._target(request_id, task)
             if resumed:
                 self._write(request_id, lambda r: [{
                     "at": iso(now()), "actor": self.id, "event": "attempt_resumed",
@@ -276,6 +281,56 @@ class Worker:
         if finished is not None and finished.owners:
             notice = self._notify(req, finished)  # outside the write: it may be retried
             self._write(request_id, lambda r: [notice])
+
+    def _narrow(self, request_id: str, task: Task, connector: Connector) -> Task | None:
+        """Check the columns the catalog classifies against the dataset as it is. A column it
+        does not have cannot find the subject's rows, and retrying will not make it appear:
+        the task erases by the columns that exist, and what was classified on a missing one
+        (perhaps renamed) becomes a review task saying what to fix; with no identifier column
+        left, the whole task is a review. The task as it now is, or ``None`` when it is no
+        longer for this worker to run."""
+        columns = connector.columns(Target(task.namespace, task.name, {}, action=task.action))
+        if columns is None:
+            return task
+
+        def narrowed(r: Request) -> list[dict[str, Any]] | None:
+            t = r.task(task.id)
+            if t is None or t.status not in ("pending", "retrying"):
+                return None
+            gone = sorted(set(t.keys) - columns)
+            unmasked = (sorted(set(t.mask_fields) - columns - set(t.keys))
+                        if t.action == "anonymise" else [])
+            if not gone and not unmasked:
+                return None
+            present = {f: kinds for f, kinds in t.keys.items() if f in columns}
+            reason = _missing_reason(t, gone, unmasked, columns, sorted(present))
+            at = iso(now())
+            entry: dict[str, Any] = {
+                "at": at, "actor": self.id, "event": "columns_missing", "task": t.id,
+                "dataset": t.dataset, "missing": gone + unmasked, "columns": sorted(columns)}
+            if not present:
+                t.status, t.action, t.review_reason = "review", f"review ({t.action} by hand)", reason
+                return [entry, {"at": at, "actor": self.id, "event": "review_required",
+                                "task": t.id, "dataset": t.dataset, "reason": reason}]
+            taken = {x.id for x in r.tasks}
+            review_id = next(i for i in (f"{t.id}-review{n or ''}" for n in range(len(taken) + 1))
+                             if i not in taken)
+            review = Task(id=review_id, dataset=t.dataset, namespace=t.namespace, name=t.name,
+                          action=f"review ({t.action} by hand)", status="review",
+                          keys={f: t.keys[f] for f in gone}, mask_fields=unmasked,
+                          review_reason=reason, upstream=list(t.upstream), owners=list(t.owners),
+                          max_attempts=t.max_attempts)
+            t.keys = present
+            t.mask_fields = [f for f in t.mask_fields if f in columns]
+            r.tasks.insert(r.tasks.index(t) + 1, review)
+            entry.update({"erasingBy": sorted(present), "review": review_id})
+            return [entry, {"at": at, "actor": self.id, "event": "review_required",
+                            "task": review_id, "dataset": t.dataset, "reason": reason}]
+
+        current = self._write(request_id, narrowed).task(task.id)
+        if current is None or current.status not in ("pending", "retrying"):
+            return None
+        return current
 
     def _fail(self, request_id: str, task_id: str, error: str) -> None:
         log.warning("erasure %s task %s: %s", request_id, task_id, error)
@@ -347,3 +402,16 @@ class Worker:
         except httpx.HTTPError as exc:
             entry["channel"], entry["error"] = self.config.notify_url, str(exc)
         return entry
+
+
+def _missing_reason(task: Task, gone: list[str], unmasked: list[str], columns: set[str],
+                    present: list[str]) -> str:
+    """Why a review task was made for classified columns a dataset does not have."""
+    named = [f"{f} (classified {', '.join('pii.' + k for k in task.keys[f])})" for f in gone]
+    named += [f"{f} (classified PII, to be masked)" for f in unmasked]
+    done = (f"; the subject's rows are {task.action}d by {', '.join(present)} in task {task.id}"
+            if present else "; it has no identifier column left to find the subject by")
+    return (f"{task.name} has no column {', '.join(named)}: it has {', '.join(sorted(columns))}"
+            f"{done}. Find any of the subject's data by hand where that column's values are "
+            "now (renamed?), fix the classification or the dataset's schema in the catalog, "
+            "and close this task with a note")

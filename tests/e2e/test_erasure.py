@@ -5,6 +5,8 @@ erases, verifies and records; then a SIGKILL mid-request."""
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import json
 import signal
 import sqlite3
@@ -24,7 +26,7 @@ import orjson
 import psycopg
 import pytest
 
-from headwater.policies.erasure.model import verify_chain
+from headwater.policies.erasure.subject import SubjectVault, load_secret
 from tests.e2e.conftest import Server, free_port, server_env
 from tests.factories import dataset, run_event, schema
 
@@ -166,6 +168,24 @@ def file_request(srv: Server) -> dict[str, Any]:
     return dict(r.json())
 
 
+def audit_of(srv: Server, c: httpx.Client, request_id: str) -> list[dict[str, Any]]:
+    """The request's audit entries, after checking that the server verified its chain, and
+    checking it here too, with the server's key."""
+    body = c.get(f"/api/v1/erasure-requests/{request_id}/audit").json()
+    assert (body["verified"], body["integrity"], body["reason"]) == (True, "verified", None), body
+    entries: list[dict[str, Any]] = body["entries"]
+    key = SubjectVault(load_secret(srv.env.get("HEADWATER_SECRET_KEY"), srv.data_dir)).audit_key
+    prev = ""
+    for n, e in enumerate(entries, start=1):
+        unhashed = {k: v for k, v in e.items() if k != "hash"}
+        assert (e["seq"], e["prev"], e["alg"]) == (n, prev, "hmac-sha256")
+        assert e["hash"] == hmac.new(key, orjson.dumps(unhashed, option=orjson.OPT_SORT_KEYS),
+                                     hashlib.sha256).hexdigest()
+        prev = e["hash"]
+    assert (body["length"], body["head"]) == (len(entries), prev)
+    return entries
+
+
 def short(name: str) -> str:
     """contacts.csv for a file path, customers for db.schema.customers."""
     return name.rsplit("/", 1)[-1] if "/" in name else name.rsplit(".", 1)[-1]
@@ -213,7 +233,7 @@ def test_subject_erased_everywhere_exempt_and_review_recorded(
                        json={"note": "aggregate counts only; no row identifies the subject"})
             assert r.status_code == 200, r.text
             done = c.get(f"/api/v1/erasure-requests/{req['id']}").json()
-            audit = c.get(f"/api/v1/erasure-requests/{req['id']}/audit").json()["entries"]
+            audit = audit_of(srv, c, req["id"])
         assert done["status"] == "COMPLETED" and done["identifiersDropped"]
 
         events = [e["event"] for e in audit]
@@ -227,7 +247,7 @@ def test_subject_erased_everywhere_exempt_and_review_recorded(
         notified = {tuple(e["recipients"]) for e in audit if e["event"] == "owners_notified"}
         assert notified == {("team:crm",), ("team:marketing",)}
         assert events[-2:] == ["status", "identifiers_dropped"]
-        assert verify_chain(audit), "the audit trail's hash chain must be intact"
+        # audit_of checked the trail's keyed hash chain: intact
         assert SUBJECT not in json.dumps(audit) and SUBJECT not in json.dumps(done)
 
         # The CLI shows the same trail.
@@ -235,7 +255,8 @@ def test_subject_erased_everywhere_exempt_and_review_recorded(
             [sys.executable, "-m", "headwater", "erase", "audit", req["id"], "--json",
              "--url", srv.url], env={**srv.env, "HEADWATER_TOKEN": srv.token("steward")},
             capture_output=True, text=True, check=True, timeout=60)
-        assert [e["event"] for e in json.loads(out.stdout)] == events
+        shown = json.loads(out.stdout)
+        assert [e["event"] for e in shown["entries"]] == events and shown["verified"]
     finally:
         srv.stop()
 
@@ -279,13 +300,12 @@ def test_worker_killed_mid_request_resumes_without_double_counting(
         assert tasks["customers"]["rowsAffected"] == 2
         assert world.pg_rows("orders") == [(3, "bob@example.com", Decimal(5))]
         with srv.client("steward") as c:
-            audit = c.get(f"/api/v1/erasure-requests/{filed['id']}/audit").json()["entries"]
+            audit = audit_of(srv, c, filed["id"])  # the keyed chain intact after the kill
         done_tasks = [e["task"] for e in audit if e["event"] == "task_done"]
         assert len(done_tasks) == len(set(done_tasks)) == 4, "no task may be done twice"
         assert any(e["event"] == "resumed" for e in audit)
         assert any(e["event"] == "attempt_resumed" and e["task"] == tasks["orders"]["id"]
                    for e in audit)
-        assert verify_chain(audit)
     finally:
         proc.kill()
         blocker.close()
@@ -364,7 +384,7 @@ def test_webhook_recipient_gets_instruction_retried_and_calls_back(
         assert second["identifiers"] == {"email": [SUBJECT]} and second["action"] == "delete"
         assert h1["Idempotency-Key"] != h2["Idempotency-Key"]
         with srv.client("steward") as c:
-            audit = c.get(f"/api/v1/erasure-requests/{filed['id']}/audit").json()["entries"]
+            audit = audit_of(srv, c, filed["id"])
         events = [e["event"] for e in audit]
         assert events.count("instruction_sent") == 2 and "attempt_failed" in events
         callback = next(e for e in audit if e["event"] == "callback")
@@ -478,7 +498,7 @@ def test_failed_request_retries_only_unfinished_tasks(
                 db.execute("INSERT INTO users VALUES (?)", (SUBJECT,))
             assert c.post(f"/api/v1/erasure-requests/{filed['id']}/retry").status_code == 200
             done = wait_for(srv, filed["id"], lambda r: r["status"] == "COMPLETED")
-            audit = c.get(f"/api/v1/erasure-requests/{filed['id']}/audit").json()["entries"]
+            audit = audit_of(srv, c, filed["id"])
         tasks = {Path(t["dataset"]["namespace"]).name: t for t in done["tasks"]}
         assert (tasks["later.db"]["status"], tasks["later.db"]["rowsAffected"]) == ("done", 1)
         started = [e["task"] for e in audit if e["event"] == "attempt_started"]
@@ -487,3 +507,181 @@ def test_failed_request_retries_only_unfinished_tasks(
             assert db.execute("SELECT count(*) FROM users").fetchone() == (0,)
     finally:
         srv.stop()
+
+
+def test_audit_read_says_verified_or_why_not_and_callbacks_tell_strangers_nothing(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    env = server_env("embedded", tmp_path, request)
+    env["HEADWATER_ERASURE_WORKER"] = "false"  # the trail stays as filed and extended
+    srv = Server(url=f"http://127.0.0.1:{free_port()}", env=env, data_dir=tmp_path)
+    srv.start()
+    cli_env = {**srv.env, "HEADWATER_TOKEN": srv.token("steward"), "HEADWATER_URL": srv.url}
+
+    def cli_audit(request_id: str, *flags: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "headwater", "erase", "audit", request_id,
+                               *flags], env=cli_env, capture_output=True, text=True, timeout=60)
+
+    try:
+        with srv.client("steward") as c:
+            filed = c.post("/api/v1/erasure-requests", json={
+                "identifiers": [{"kind": "email", "value": SUBJECT}]}).json()
+            assert c.post(f"/api/v1/erasure-requests/{filed['id']}/extension",
+                          json={"reason": "records in 40 systems"}).status_code == 200
+            entries = audit_of(srv, c, filed["id"])
+        shown = cli_audit(filed["id"])
+        assert shown.returncode == 0, shown.stderr
+        assert f"verified (2 entries, head {entries[-1]['hash']})" in shown.stdout
+
+        # A request filed by 0.1.0 (its unkeyed chain) reads as what it is.
+        legacy = json.loads((Path(__file__).parents[1] / "integration" / "fixtures" /
+                             "erasure-0.1.0.json").read_text())
+        doc = legacy["doc"]
+        with sqlite3.connect(tmp_path / "headwater.db") as db:
+            db.execute("INSERT INTO erasures(id, version, status, received_at, doc)"
+                       " VALUES (?,?,?,?,?)", (doc["id"], doc["version"], doc["status"],
+                                               doc["receivedAt"], orjson.dumps(doc)))
+            db.executemany("INSERT INTO erasure_audit(request_id, seq, entry) VALUES (?,?,?)",
+                           [(doc["id"], e["seq"], orjson.dumps(e)) for e in legacy["audit"]])
+        shown = cli_audit(doc["id"])
+        assert shown.returncode == 0, shown.stderr
+        assert (f"unkeyed (made before keyed audit chains, by Headwater 0.1.0): intact as a "
+                f"hash chain, but not proof against a rewrite (2 entries, head "
+                f"{doc['auditHead']})") in " ".join(shown.stdout.split())
+
+        # Someone with the database file drops the trigger and edits the extension's reason.
+        with sqlite3.connect(tmp_path / "headwater.db") as db:
+            db.execute("DROP TRIGGER erasure_audit_no_update")
+            db.execute("UPDATE erasure_audit SET entry = ? WHERE request_id = ? AND seq = 2",
+                       (orjson.dumps({**entries[1], "reason": "the subject agreed"}),
+                        filed["id"]))
+        with srv.client("steward") as c:
+            body = c.get(f"/api/v1/erasure-requests/{filed['id']}/audit").json()
+        assert (body["verified"], body["integrity"]) == (False, "broken")
+        assert body["reason"].startswith("entry 2 (deadline_extended) was altered")
+        assert body["entries"][1]["reason"] == "the subject agreed", "shown, and flagged"
+        shown = cli_audit(filed["id"])
+        assert shown.returncode == 1
+        assert "NOT verified: entry 2 (deadline_extended) was altered" in shown.stdout
+        as_json = cli_audit(filed["id"], "--json")
+        assert as_json.returncode == 1 and json.loads(as_json.stdout)["verified"] is False
+
+        # The callback needs no Headwater token: an unknown request, an unknown task and a
+        # wrong token are answered alike, so a stranger cannot tell which request ids exist.
+        answers = []
+        with httpx.Client(base_url=srv.url) as anonymous:
+            for request_id, task_id in ((str(uuid.uuid4()), "t1"), (filed["id"], "t1"),
+                                        (filed["id"], "t99")):
+                r = anonymous.post(f"/api/v1/erasure-requests/{request_id}/tasks/{task_id}/"
+                                   "callback", json={"token": "guess", "status": "done"})
+                answers.append((r.status_code, r.content))
+        assert answers[0] == answers[1] == answers[2], answers
+        assert answers[0][0] == 403
+    finally:
+        srv.stop()
+
+
+def test_a_classified_column_the_table_lacks_becomes_a_review_not_a_failure(
+        tmp_path: Path, request: pytest.FixtureRequest, postgres_dsn: str) -> None:
+    """The catalog says a column holds an identifier; the real table has no such column (it
+    was renamed, or the classification is wrong). The subject's rows are erased by the
+    columns that exist; the missing one becomes a review task saying what to fix; a table with
+    no identifier column left is a review as a whole. Nothing retries into FAILED."""
+    schema_name = f"gone_{uuid.uuid4().hex[:8]}"
+    info = psycopg.conninfo.conninfo_to_dict(postgres_dsn)
+    pg_ns = f"postgres://{info.get('host', '127.0.0.1')}:{info.get('port', 5432)}"
+    pg = f"{info['dbname']}.{schema_name}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as c:
+        c.execute(f"CREATE SCHEMA {schema_name}")
+        c.execute(f"CREATE TABLE {schema_name}.people (id int, email text, name text)")
+        c.execute(f"INSERT INTO {schema_name}.people VALUES (1, %s, 'Alice'),"
+                  " (2, 'bob@example.com', 'Bob')", (SUBJECT,))
+        c.execute(f"CREATE TABLE {schema_name}.contacts (contact text, note text)")
+        c.execute(f"INSERT INTO {schema_name}.contacts VALUES (%s, 'x')", (SUBJECT,))
+    app = tmp_path / "app.db"
+    with sqlite3.connect(app) as db:
+        db.execute("CREATE TABLE profiles (email TEXT, seg TEXT)")
+        db.executemany("INSERT INTO profiles VALUES (?,?)",
+                       [(SUBJECT, "gold"), ("bob@example.com", "silver")])
+        db.execute("CREATE TABLE segments (email TEXT, phone TEXT)")
+        db.executemany("INSERT INTO segments VALUES (?,?)",
+                       [(SUBJECT, "555"), ("bob@example.com", "777")])
+    sq_ns = f"sqlite://{app}"
+    connectors = tmp_path / "connectors.toml"
+    connectors.write_text(f'[[connector]]\nnamespace = "{pg_ns}"\ndsn = "{postgres_dsn}"\n'
+                          f'[[connector]]\nnamespace = "{sq_ns}"\n')
+    env = server_env("embedded", tmp_path, request)
+    env.update({"HEADWATER_CONNECTORS_FILE": str(connectors), "HEADWATER_ERASURE_MAX_ATTEMPTS": "2",
+                "HEADWATER_ERASURE_POLL_SECONDS": "0.2", "HEADWATER_ERASURE_BACKOFF_SECONDS": "0.1"})
+    srv = Server(url=f"http://127.0.0.1:{free_port()}", env=env, data_dir=tmp_path)
+    srv.start()
+    try:
+        outputs = [
+            # customer_no is classified, but the table has no such column
+            dataset(pg_ns, f"{pg}.people", s=schema("id", "email", "name", "customer_no"),
+                    t=tags(fields={"email": "pii.email", "customer_no": "pii.customer_id"})),
+            # the only identifier column is one the table does not have
+            dataset(pg_ns, f"{pg}.contacts", s=schema("mail", "note"),
+                    t=tags(fields={"mail": "pii.email"})),
+            dataset(sq_ns, "profiles", s=schema("email", "seg", "cust_id"),
+                    t=tags(fields={"email": "pii.email", "cust_id": "pii.customer_id"})),
+            # anonymised: a PII column to mask that is not there
+            dataset(sq_ns, "segments", s=schema("email", "phone", "fax"),
+                    t=tags(("erasure-action", "anonymise"), ("erasure-strategy", "redact"),
+                           fields={"email": "pii.email", "phone": "pii.phone",
+                                   "fax": "pii.phone"})),
+        ]
+        with srv.client("producer") as c:
+            for n, out in enumerate(outputs):
+                assert c.post("/api/v1/lineage", json=run_event(
+                    "COMPLETE", job=("app", f"load{n}"), outputs=[out])).status_code == 201
+        with srv.client("steward") as c:
+            filed = c.post("/api/v1/erasure-requests", json={"identifiers": [
+                {"kind": "email", "value": SUBJECT}, {"kind": "customer_id", "value": "1"}]}).json()
+        req = wait_for(srv, filed["id"], lambda r: r["status"] not in ("RECEIVED", "PLANNED",
+                                                                        "RUNNING"))
+        assert req["status"] == "PARTIAL", json.dumps(req)[:3000]
+        tasks = {t["id"]: t for t in req["tasks"]}
+        by = {(short(t["dataset"]["name"]), t["status"]): t for t in req["tasks"]}
+        assert sorted(by) == [("contacts", "review"), ("people", "done"), ("people", "review"),
+                              ("profiles", "done"), ("profiles", "review"),
+                              ("segments", "done"), ("segments", "review")], sorted(by)
+
+        people, people_review = by["people", "done"], by["people", "review"]
+        assert (people["fields"], people["rowsAffected"], people["attempts"]) == (["email"], 1, 1)
+        assert people_review["id"] == f"{people['id']}-review"
+        assert people_review["fields"] == ["customer_no"]
+        assert people_review["reviewReason"].startswith(
+            f"{pg}.people has no column customer_no (classified pii.customer_id): it has "
+            "email, id, name; the subject's rows are deleted by email")
+        assert "fix the classification" in people_review["reviewReason"]
+        contacts = by["contacts", "review"]
+        assert contacts["attempts"] == 0 and contacts["error"] is None
+        assert "no column mail (classified pii.email)" in contacts["reviewReason"]
+        assert "no identifier column left" in contacts["reviewReason"]
+        assert by["profiles", "done"]["rowsAffected"] == 1
+        assert "no column cust_id" in by["profiles", "review"]["reviewReason"]
+        assert "no column fax (classified PII, to be masked)" in by[
+            "segments", "review"]["reviewReason"]
+        assert by["segments", "done"]["rowsAffected"] == 1
+        assert len(tasks) == 7
+
+        with psycopg.connect(postgres_dsn) as c:
+            assert c.execute(f"SELECT id FROM {schema_name}.people").fetchall() == [(2,)]
+        with sqlite3.connect(app) as db:
+            assert db.execute("SELECT email FROM profiles").fetchall() == [("bob@example.com",)]
+            assert db.execute("SELECT * FROM segments ORDER BY rowid").fetchall() == [
+                ("[REDACTED]", "[REDACTED]"), ("bob@example.com", "777")]
+        with srv.client("steward") as c:
+            audit = audit_of(srv, c, filed["id"])
+            assert sorted(e["missing"] for e in audit if e["event"] == "columns_missing") == [
+                ["cust_id"], ["customer_no"], ["fax"], ["mail"]]
+            assert "attempt_failed" not in [e["event"] for e in audit]
+            for t in req["tasks"]:  # a steward closes the reviews: the request completes
+                if t["status"] == "review":
+                    assert c.post(f"/api/v1/erasure-requests/{filed['id']}/tasks/{t['id']}/"
+                                  "close", json={"note": "checked by hand"}).status_code == 200
+            assert c.get(f"/api/v1/erasure-requests/{filed['id']}").json()["status"] == "COMPLETED"
+    finally:
+        srv.stop()
+        with psycopg.connect(postgres_dsn, autocommit=True) as c:
+            c.execute(f"DROP SCHEMA {schema_name} CASCADE")

@@ -212,3 +212,35 @@ def test_a_misspelt_column_is_an_error_not_zero_rows(tmp_path: Path) -> None:
     assert (root / "x.csv").read_text() == "email\na@x.io\n"
     with pytest.raises(ConnectorError, match="unknown erasure action 'keep'"):
         Target(ns, "users", {"email": ["a@x.io"]}, action="keep")
+
+
+def test_connectors_tell_the_columns_a_dataset_really_has(pg: tuple, tmp_path: Path) -> None:
+    """What the worker checks classifications against before erasing."""
+    connectors, name, conn = pg
+    c = connectors.for_dataset("postgres://db:5432", name)
+    assert c.columns(Target("postgres://db:5432", name, {})) == {"id", "email", "phone", "name"}
+    conn.execute(f"ALTER TABLE {name.split('.', 1)[1]} DROP COLUMN phone")
+    assert c.columns(Target("postgres://db:5432", name, {})) == {"id", "email", "name"}
+    gone = name.rsplit(".", 1)[0] + ".nope"
+    with pytest.raises(ConnectorError, match="no such table"):
+        c.columns(Target("postgres://db:5432", gone, {}))
+
+    db = tmp_path / "app.db"
+    with sqlite3.connect(db) as s:
+        s.execute("CREATE TABLE users (email TEXT, seg TEXT)")
+    ns = f"sqlite://{db}"
+    lite = Connectors([{"namespace": ns}]).for_dataset(ns, "users")
+    assert lite.columns(Target(ns, "users", {})) == {"email", "seg"}  # type: ignore[union-attr]
+    with pytest.raises(ConnectorError, match="no such table"):
+        lite.columns(Target(ns, "nope", {}))  # type: ignore[union-attr]
+    # A delete does not need the PII columns it would mask to exist: the row goes whole.
+    assert lite.count(Target(ns, "users", {"email": ["a"]}, mask_fields=("fax",))) == 0  # type: ignore[union-attr]
+
+    root = tmp_path / "out"
+    root.mkdir()
+    (root / "x.csv").write_text("email,seg\na@x.io,gold\n")
+    (root / "x.jsonl").write_text('{"email": "a@x.io"}\n')
+    files = Connectors([{"namespace": "file", "roots": [str(root)]}]).for_dataset("file", "")
+    assert files.columns(Target("file", str(root / "x.csv"), {})) == {"email", "seg"}  # type: ignore[union-attr]
+    assert files.columns(Target("file", str(root / "x.jsonl"), {})) is None  # type: ignore[union-attr]
+    assert files.columns(Target("file", str(root / "gone.csv"), {})) is None  # type: ignore[union-attr]

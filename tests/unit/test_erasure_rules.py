@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from headwater.policies.erasure.deadlines import DEFAULT_RULES, add_duration, rules_from
-from headwater.policies.erasure.model import Request, Task, verify_chain
+from headwater.policies.erasure.model import Request, Task, check_chain
 from headwater.policies.erasure.subject import SubjectVault
 
 
@@ -48,7 +48,15 @@ def test_request_document_round_trips_and_audit_chain_detects_tampering() -> Non
                   tasks=[Task(id="t1", dataset="dataset:a:b", namespace="a", name="b",
                               action="delete", status="pending", keys={"email": ["email"]})])
     assert Request.from_doc(req.to_doc()) == req
-    entries = req.chain([{"event": "filed"}, {"event": "planned"}, {"event": "task_done"}])
-    assert [e["seq"] for e in entries] == [1, 2, 3] and verify_chain(entries)
-    assert not verify_chain([entries[0], entries[2]]), "a removed entry must show"
-    assert not verify_chain([entries[0], {**entries[1], "event": "exempt"}, entries[2]])
+    key = b"audit-key" * 4
+    entries = req.chain([{"event": "filed"}, {"event": "planned"}, {"event": "task_done"}], key)
+    assert Request.from_doc(req.to_doc()) == req
+    assert [e["seq"] for e in entries] == [1, 2, 3]
+    assert check_chain(req, entries, key).verified
+    assert not check_chain(req, [entries[0], entries[2]], key).verified, "a removed entry must show"
+    assert not check_chain(req, [entries[0], {**entries[1], "event": "exempt"}, entries[2]],
+                           key).verified
+    assert not check_chain(req, entries[:2], key).verified, "so must a removed last one"
+    assert not check_chain(req, entries, b"another key").verified, "the chain is keyed"
+    with pytest.raises(ValueError, match="audit key"):
+        req.chain([{"event": "x"}], b"")

@@ -1,0 +1,60 @@
+"""The embedded store's files hold raw payloads, tokens' hashes and erasure requests: only
+their owner may read them, whatever the umask."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from headwater.catalog import open_store
+from headwater.policies.erasure.subject import load_secret
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    old = os.umask(0o022)  # the usual default: new files 0644, directories 0755
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def test_database_wal_shm_and_data_directory_are_private(
+        tmp_path: Path, permissive_umask: None) -> None:
+    data = tmp_path / "data"
+    store = open_store("embedded", path=data / "headwater.db")
+    try:
+        store.add_token("a" * 64, "ci", "producer")  # a write: the -wal and -shm exist now
+        files = {p.name: mode(p) for p in data.iterdir()}
+    finally:
+        store.close()
+    assert files == {"headwater.db": 0o600, "headwater.db-wal": 0o600,
+                     "headwater.db-shm": 0o600}, files
+    assert mode(data) == 0o700
+
+
+def test_secret_key_directory_is_private(tmp_path: Path, permissive_umask: None) -> None:
+    data = tmp_path / "fresh"
+    load_secret(None, data)
+    assert mode(data) == 0o700 and mode(data / "secret.key") == 0o600
+
+
+def test_an_existing_readable_database_is_named_not_changed(
+        tmp_path: Path, permissive_umask: None, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "headwater.db"
+    open_store("embedded", path=path).close()
+    path.chmod(0o644)  # as Headwater 0.1.0 left it
+    with caplog.at_level(logging.WARNING, logger="headwater.store"):
+        open_store("embedded", path=path).close()
+    assert mode(path) == 0o644, "an operator's choice is not overridden"
+    assert any(str(path) in r.getMessage() and "chmod 600" in r.getMessage()
+               for r in caplog.records)
