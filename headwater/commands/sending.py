@@ -30,7 +30,7 @@ def ingest(files: tuple[Path, ...], url: str, batch_size: int) -> None:
             events += parse_many(path.read_bytes())
         except InvalidEvent as exc:
             raise click.ClickException(f"{path}: {exc}") from None
-    totals = {"created": 0, "duplicate": 0, "invalid": 0}
+    totals = {"created": 0, "duplicate": 0, "invalid": 0, "conflict": 0}
     problems: list[str] = []
     with Client(url) as client, Progress(console=None, transient=False) as progress:
         task = progress.add_task("ingesting", total=len(events))
@@ -48,7 +48,7 @@ def ingest(files: tuple[Path, ...], url: str, batch_size: int) -> None:
     for p in problems[:50]:
         click.echo(p, err=True)
     click.echo(json.dumps(totals))
-    sys.exit(1 if totals["invalid"] else 0)
+    sys.exit(1 if totals["invalid"] or totals["conflict"] else 0)
 
 
 @click.group()
