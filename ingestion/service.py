@@ -86,7 +86,10 @@ class Ingestion:
             event = normalize(parse_json(body))
         except InvalidEvent as exc:
             await self._dead_letter(None, body, exc)
-            raise type(exc)(exc.errors, summary=DEAD_LETTERED) from None
+            summary = (f"{exc.errors[0]['message']}; nothing was stored (the body was kept in "
+                       "the dead-letter store)" if isinstance(exc, MalformedEvent)
+                       else DEAD_LETTERED)
+            raise type(exc)(exc.errors, summary=summary) from None
         try:
             (result,) = await self.committer.submit([event])
         except StoreError as exc:
