@@ -5,8 +5,9 @@
 (b) Any valid event normalises, and normalising it again (re-serialised, keys in another
     order) gives the same event id: the id is the idempotency key.
 
-Examples are bounded and the deadline generous so that ``make test`` stays quick and steady on
-a busy machine; the examples are random on every run (nothing is written to disk).
+Examples are bounded (100 per property; ``HEADWATER_HYPOTHESIS_EXAMPLES`` for a longer hunt) and
+the deadline generous so that ``make test`` stays quick and steady on a busy machine; the
+examples are random on every run (nothing is written to disk).
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from headwater.catalog.errors import HeadwaterError
 from headwater.ingestion.normalize import normalize
 from tests.unit.ingestion_harness import InProcess
 
-FAST = settings(max_examples=100, deadline=timedelta(seconds=5), database=None,
+# HEADWATER_HYPOTHESIS_EXAMPLES=5000 for a longer hunt than make test's.
+EXAMPLES = int(os.environ.get("HEADWATER_HYPOTHESIS_EXAMPLES", "100"))
+FAST = settings(max_examples=EXAMPLES, deadline=timedelta(seconds=5), database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 
@@ -203,7 +206,7 @@ def test_any_body_as_a_batch_is_stored_or_refused_with_a_4xx(
 # ---------------------------------------------------------------- (b) valid events
 
 
-@settings(max_examples=100, deadline=timedelta(seconds=2), database=None)
+@settings(max_examples=EXAMPLES, deadline=timedelta(seconds=2), database=None)
 @given(events(), st.data())
 def test_a_valid_event_normalises_to_the_same_id_every_time(
         event: dict[str, Any], data: st.DataObject) -> None:
