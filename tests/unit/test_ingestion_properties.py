@@ -35,7 +35,7 @@ from tests.unit.ingestion_harness import InProcess
 
 # HEADWATER_HYPOTHESIS_EXAMPLES=5000 for a longer hunt than make test's.
 EXAMPLES = int(os.environ.get("HEADWATER_HYPOTHESIS_EXAMPLES", "100"))
-FAST = settings(max_examples=EXAMPLES, deadline=timedelta(seconds=5), database=None,
+FAST = settings(max_examples=EXAMPLES, deadline=timedelta(seconds=10), database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 
