@@ -13,17 +13,18 @@ from headwater.ingestion.service import Ingestion
 router = APIRouter()
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refusing early (413) when it is larger than ``limit``."""
+async def _read_body(request: Request, limit: int, what: str = "events") -> bytes:
+    """The raw body, refusing early (413) when it is larger than ``limit``, before any of it
+    is parsed."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"body of {declared} bytes exceeds the {limit}-byte limit; "
-                       "send fewer events per request")
+                       f"send fewer {what} per request")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise TooLarge(f"body exceeds the {limit}-byte limit; send fewer events per request")
+            raise TooLarge(f"body exceeds the {limit}-byte limit; send fewer {what} per request")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -55,12 +56,15 @@ async def post_batch(request: Request, _: str = Depends(require("producer"))) ->
     body = await _read_body(request, ingestion.max_body_bytes)
     done = await ingestion.accept_batch(body, request.headers.get("content-encoding"))
     return OrjsonResponse({"created": done.created, "duplicate": done.duplicate,
-                           "invalid": done.invalid, "results": done.results})
+                           "invalid": done.invalid, "conflict": done.conflict,
+                           "results": done.results})
 
 
 @router.post("/api/v1/quality", status_code=201)
 async def post_quality(request: Request, _: str = Depends(require("producer"))
                        ) -> OrjsonResponse:
-    done = await request.app.state.services.ingestion.accept_quality(await request.body())
+    ingestion: Ingestion = request.app.state.services.ingestion
+    done = await ingestion.accept_quality(await _read_body(request, ingestion.max_body_bytes,
+                                                      "results"))
     return OrjsonResponse({"created": done.created, "duplicate": done.duplicate},
                           status_code=201)

@@ -22,11 +22,13 @@ from headwater.catalog.errors import (
     StoreError,
     TooExpensive,
     TooLarge,
+    Unsupported,
 )
 
 TITLES = {
     400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
-    405: "Method not allowed", 409: "Conflict", 413: "Payload too large", 422: "Invalid event",
+    405: "Method not allowed", 409: "Conflict", 413: "Payload too large",
+    415: "Unsupported media type", 422: "Invalid event",
     503: "Service unavailable",
 }
 
@@ -35,6 +37,7 @@ STATUS: tuple[tuple[type[HeadwaterError], int, str], ...] = (
     (Malformed, 400, "MALFORMED"),
     (Invalid, 422, "INVALID"),
     (TooLarge, 413, "TOO_LARGE"),
+    (Unsupported, 415, "UNSUPPORTED"),
     (NotFound, 404, "NOT_FOUND"),
     (Conflict, 409, "CONFLICT"),
     (Forbidden, 403, "FORBIDDEN"),

@@ -6,8 +6,30 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from headwater.catalog.model import EventWrite, RunWrite
+from headwater.catalog.model import EventWrite, RunOfAnotherJob, RunWrite, WriteResult
 from headwater.catalog.rules import TERMINAL_STATES, state_wins
+
+
+def admitted(events: Iterable[EventWrite], stored_events: set[str],
+             run_jobs: dict[str, str]) -> list[WriteResult]:
+    """Per event, in batch order: ``True`` to write it, ``False`` for a duplicate (its id is
+    stored or earlier in the batch), ``RunOfAnotherJob`` when its run id belongs to another
+    job (``run_jobs``: the stored runs' job ids, filled in as the batch claims new runs). Both
+    sets are updated in place. A refused event is not remembered, so a copy of it is refused
+    too, never called a duplicate."""
+    out: list[WriteResult] = []
+    for e in events:
+        if e.event_id in stored_events:
+            out.append(False)
+            continue
+        if e.run is not None:
+            owner = run_jobs.setdefault(e.run.id, e.run.job_id)
+            if owner != e.run.job_id:
+                out.append(RunOfAnotherJob(e.run.id, owner, e.run.job_id))
+                continue
+        stored_events.add(e.event_id)
+        out.append(True)
+    return out
 
 
 def latest_per_key(rows: Iterable[tuple[Any, ...]], key: int, time: int) -> list[tuple[Any, ...]]:

@@ -28,6 +28,10 @@ class TooLarge(HeadwaterError):
     """More than a configured limit allows: bytes, events, results."""
 
 
+class Unsupported(HeadwaterError):
+    """A format or encoding the service does not speak (a ``Content-Encoding``)."""
+
+
 class NotFound(HeadwaterError, LookupError):
     """The dataset, job, run or request named does not exist."""
 

@@ -113,6 +113,25 @@ class EventWrite:
         return [*self.inputs, *self.outputs, *self.datasets]
 
 
+@dataclass(frozen=True, slots=True)
+class RunOfAnotherJob:
+    """What a store answers, in place of new/duplicate, for an event it refused to write: the
+    event's run id already names a run of another job (stored, or earlier in the batch)."""
+
+    run_id: str
+    job_id: str  # the job the run belongs to
+    event_job_id: str  # the job the refused event named
+
+    def message(self) -> str:
+        return (f"run {self.run_id} is a run of {self.job_id}; this event names "
+                f"{self.event_job_id}: a run id identifies one run of one job, so the event "
+                "was not stored. Give this run its own runId")
+
+
+# Per event written: new (True), a duplicate (False), or refused.
+WriteResult = bool | RunOfAnotherJob
+
+
 # ---------------------------------------------------------------- reads
 
 

@@ -23,6 +23,7 @@ from headwater.catalog.model import (
     QualityRecord,
     RunRecord,
     SchemaVersionRecord,
+    WriteResult,
 )
 
 
@@ -30,10 +31,12 @@ from headwater.catalog.model import (
 class EventWriter(Protocol):
     """The write path: OpenLineage events (and quality results) in, dead letters kept."""
 
-    def write_events(self, events: Sequence[EventWrite]) -> list[bool]:
+    def write_events(self, events: Sequence[EventWrite]) -> list[WriteResult]:
         """Write a batch in ONE transaction; ``True`` per event that was new, ``False`` for a
-        duplicate (same event id, already stored or earlier in the batch). Either the whole
-        batch is committed durably when this returns, or it raises ``StoreError``."""
+        duplicate (same event id, already stored or earlier in the batch), ``RunOfAnotherJob``
+        for an event refused because its run id is another job's run (``batching.admitted``
+        decides). Either the batch's admitted events are committed durably when this returns,
+        or it raises ``StoreError``."""
         ...
 
     def add_dead_letter(self, payload: bytes, reason: str, errors: list[dict[str, str]]) -> str: ...

@@ -22,7 +22,8 @@ import orjson
 from prometheus_client import Counter, Histogram
 
 from headwater.catalog import EventWrite, Store
-from headwater.catalog.errors import TooLarge
+from headwater.catalog.errors import TooLarge, Unsupported
+from headwater.catalog.model import WriteResult
 from headwater.ingestion.normalize import normalize
 from headwater.ingestion.openlineage import InvalidEvent, MalformedEvent
 
@@ -40,34 +41,99 @@ class PayloadTooLarge(TooLarge):
     """A body (or what it decompresses to) over the configured limit."""
 
 
+class UnsupportedEncoding(Unsupported):
+    """A ``Content-Encoding`` the service does not decode (``br``, ``zstd``, ...)."""
+
+
+ENCODINGS = ("gzip", "deflate", "identity")
+_GZIP = 16 + zlib.MAX_WBITS
+_SLICE = 64 * 1024
+MAX_MEMBERS = 1000
+_NOT_ONE = "body is not valid JSON (one JSON document was expected)"
+
+
+def _undecodable(message: str) -> MalformedEvent:
+    return MalformedEvent([{"pointer": "", "message": message}])
+
+
+def _inflate(body: bytes, wbits: int, name: str, limit: int) -> bytes:
+    """Decompress every member of ``body`` (gzip allows several, concatenated: they are one
+    stream, as ``gzip.decompress`` reads them), never letting the output pass ``limit``. A
+    truncated member or anything but zero padding after the last one is refused: a body is
+    read whole or not at all. Input is fed in slices so that many tiny members cost linear
+    time, and at most ``MAX_MEMBERS`` members are read."""
+    out = bytearray()
+    view, pos, members = memoryview(body), 0, 0
+    while True:
+        members += 1
+        if members > MAX_MEMBERS:
+            raise _undecodable(f"body has more than {MAX_MEMBERS} {name} members: compress it "
+                               "as one")
+        d = zlib.decompressobj(wbits)
+        while not d.eof:
+            if pos >= len(view):
+                raise _undecodable(f"body is not valid {name}: the compressed data is truncated")
+            piece = view[pos : pos + _SLICE]
+            pos += len(piece)
+            try:
+                out += d.decompress(piece, limit + 1 - len(out))
+            except zlib.error as exc:
+                raise _undecodable(f"body is not valid {name}: {exc}") from None
+            if len(out) > limit or d.unconsumed_tail:
+                raise PayloadTooLarge(f"decompressed body exceeds {limit} bytes")
+        pos -= len(d.unused_data)
+        if wbits == _GZIP and view[pos : pos + 2] == b"\x1f\x8b":
+            continue  # another member
+        rest = view[pos:].tobytes()
+        if rest.strip(b"\0"):
+            raise _undecodable(f"body is not valid {name}: {len(rest)} bytes that are not "
+                               f"{name} follow the compressed data")
+        return bytes(out)
+
+
+def _zlib_header(body: bytes) -> bool:
+    """HTTP's ``deflate`` is the zlib format (RFC 1950), but some clients send raw deflate
+    (RFC 1951): a zlib header is a deflate method byte and a check sum divisible by 31."""
+    return len(body) >= 2 and body[0] & 0x0F == 8 and int.from_bytes(body[:2], "big") % 31 == 0
+
+
 def decode_body(body: bytes, encoding: str | None, limit: int) -> bytes:
-    """Undo ``Content-Encoding: gzip`` without letting a small bomb expand past ``limit``."""
-    if encoding and encoding.lower() in ("gzip", "x-gzip"):
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            out = d.decompress(body, limit + 1)
-        except zlib.error as exc:
-            raise MalformedEvent([{"pointer": "", "message": f"body is not valid gzip: {exc}"}]) from None
-        if len(out) > limit or d.unconsumed_tail:
-            raise PayloadTooLarge(f"decompressed body exceeds {limit} bytes")
-        return out
-    if encoding and encoding.lower() not in ("identity",):
-        raise MalformedEvent([{"pointer": "", "message": f"unsupported Content-Encoding {encoding!r}"
-                             " (send identity or gzip)"}])
+    """Undo ``Content-Encoding`` (gzip, deflate, identity, or a list of them, applied in
+    order) without letting a small bomb expand past ``limit``. An encoding the service does
+    not speak is ``UnsupportedEncoding`` (415); a body that does not decode, ``Malformed``."""
+    if not encoding:
+        if len(body) > limit:
+            raise PayloadTooLarge(f"body exceeds {limit} bytes")
+        return body
+    codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
+    for c in codings:
+        if c not in ENCODINGS and c != "x-gzip":
+            raise UnsupportedEncoding(
+                f"Content-Encoding {c!r} is not supported: send the body as "
+                f"{', '.join(ENCODINGS)} (or a list of them)")
+    for c in reversed(codings):  # the last coding named was applied last
+        if c in ("gzip", "x-gzip"):
+            body = _inflate(body, _GZIP, "gzip", limit)
+        elif c == "deflate":
+            body = _inflate(body, zlib.MAX_WBITS if _zlib_header(body) else -zlib.MAX_WBITS,
+                            "deflate", limit)
     if len(body) > limit:
         raise PayloadTooLarge(f"body exceeds {limit} bytes")
     return body
 
 
 def parse_json(body: bytes) -> Any:
+    """One JSON document (a single event's body): two documents in a row, or anything after
+    the first, is ``Malformed``."""
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise MalformedEvent([{"pointer": "", "message": f"body is not valid JSON: {exc}"}]) from None
+        raise _undecodable(f"{_NOT_ONE}: {exc}") from None
 
 
 def parse_many(body: bytes) -> list[Any]:
-    """A JSON array of events, or NDJSON (one event per line)."""
+    """A JSON array of events, or NDJSON (one event per line); any line that is not JSON
+    refuses the whole body (``parse_lines`` keeps the others)."""
     stripped = body.lstrip()
     if stripped.startswith(b"["):
         data = parse_json(body)
@@ -75,10 +141,36 @@ def parse_many(body: bytes) -> list[Any]:
     return [parse_json(line) for line in body.splitlines() if line.strip()]
 
 
+@dataclass(slots=True)
+class BadLine:
+    """An NDJSON line that is not JSON: reported at its index, kept as a dead letter."""
+
+    line: bytes
+    error: MalformedEvent
+
+
+def parse_lines(body: bytes) -> list[Any]:
+    """A batch: a JSON array of events (which must parse whole), or NDJSON, where a line that
+    does not parse becomes a ``BadLine`` in its place and the other lines still count."""
+    stripped = body.lstrip()
+    if stripped.startswith(b"["):
+        data = parse_json(body)
+        return data if isinstance(data, list) else [data]
+    out: list[Any] = []
+    for line in body.splitlines():
+        if not line.strip():
+            continue
+        try:
+            out.append(orjson.loads(line))
+        except orjson.JSONDecodeError as exc:
+            out.append(BadLine(line, _undecodable(f"line is not valid JSON: {exc}")))
+    return out
+
+
 @dataclass
 class _Pending:
     events: Sequence[EventWrite]
-    future: asyncio.Future[list[bool]] = field(repr=False)
+    future: asyncio.Future[list[WriteResult]] = field(repr=False)
 
 
 class GroupCommitter:
@@ -100,13 +192,14 @@ class GroupCommitter:
             self._task = None
         self._executor.shutdown(wait=True)
 
-    async def submit(self, events: Sequence[EventWrite]) -> list[bool]:
-        """Resolve once ``events`` are durably committed: per event, new (True) or duplicate."""
+    async def submit(self, events: Sequence[EventWrite]) -> list[WriteResult]:
+        """Resolve once ``events`` are durably committed: per event, new (True), duplicate
+        (False) or refused by the store (``RunOfAnotherJob``)."""
         if not events:
             return []
         if self._task is None:
             raise RuntimeError("GroupCommitter.start() was not called")
-        fut: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[list[WriteResult]] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Pending(events, fut))
         return await fut
 
@@ -169,12 +262,15 @@ class GroupCommitter:
 
 
 __all__ = [
+    "BadLine",
     "GroupCommitter",
     "InvalidEvent",
     "MalformedEvent",
     "PayloadTooLarge",
+    "UnsupportedEncoding",
     "decode_body",
     "normalize",
     "parse_json",
+    "parse_lines",
     "parse_many",
 ]

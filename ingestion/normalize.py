@@ -19,9 +19,38 @@ from headwater.catalog.model import (
     RunWrite,
 )
 from headwater.catalog.rules import EVENT_TYPE_STATE
-from headwater.ingestion.openlineage import InvalidEvent, validate_dataset, validate_event
+from headwater.ingestion.openlineage import (
+    InvalidEvent,
+    escape,
+    validate_dataset,
+    validate_event,
+)
 
 _EMPTY: dict[str, Any] = {}
+# orjson writes at most 254 nested arrays and objects; what it cannot write cannot be stored.
+MAX_DEPTH = 254
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> InvalidEvent:
+    """The error for a value orjson refused to write, pointing at the first array or object
+    nested more than ``limit`` deep (found only once the write failed: no cost otherwise)."""
+    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
+    while stack:
+        v, depth, pointer = stack.pop()
+        items = v.items() if isinstance(v, dict) else enumerate(v) if isinstance(v, list) else ()
+        if items and depth > limit:
+            return InvalidEvent([{"pointer": pointer, "message": (
+                f"nested more than {limit} arrays or objects deep: flatten this value")}])
+        stack += [(child, depth + 1, f"{pointer}/{escape(k)}") for k, child in items]
+    return InvalidEvent([{"pointer": "", "message": "the event cannot be written as JSON"}])
+
+
+def canonical(raw: Any) -> bytes:
+    """The canonical JSON of a parsed value (sorted keys): equal events, equal bytes."""
+    try:
+        return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        raise too_deep(raw) from None
 
 
 def utc(ts: datetime) -> str:
@@ -127,7 +156,7 @@ def _datasets(raws: Any, role: str, pointer: str, errors: list[dict[str, str]]
     writes, edges = [], []
     for i, raw in enumerate(raws or ()):
         try:
-            d, e = _dataset_writes(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS), role)
+            d, e = _dataset_writes(canonical(raw), role)
         except InvalidEvent as exc:
             errors += InvalidEvent(exc.errors, prefix=f"{pointer}/{i}").errors
             continue
@@ -176,7 +205,7 @@ def normalize(raw: Any) -> EventWrite:
             if e["pointer"].startswith("/dataset/0"):
                 e["pointer"] = "/dataset" + e["pointer"][len("/dataset/0"):]
         raise InvalidEvent(errors)
-    payload = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)  # canonical: equal events, equal ids
+    payload = canonical(raw)  # equal events, equal ids
     out = EventWrite(event_id=digest(payload), kind=kind, event_time=utc(event["eventTime"]),
                      payload=payload)
     if kind == "dataset":

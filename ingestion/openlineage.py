@@ -9,18 +9,52 @@ realistic events. Errors carry their location, which ``InvalidEvent`` turns into
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NotRequired
 from uuid import UUID
 
 from pydantic import AfterValidator, ConfigDict, StringConstraints, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
 from headwater.catalog.errors import Invalid, Malformed
 
 EventType = Literal["START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"]
-Name = Annotated[str, StringConstraints(min_length=1)]
 OPEN = ConfigDict(extra="allow")
+
+# C0 and C1 control characters and DEL: a name holding one (a NUL above all) is stored but
+# can never be asked for again, and a log line or a terminal printing it lies. Checked by a
+# pattern in pydantic-core (no Python call per name); ``InvalidEvent`` words the error.
+_PRINTABLE = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _message(err: Any) -> str:
+    """A validation error's message; a control character is named with its position."""
+    if err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get(
+            "pattern") == _PRINTABLE and isinstance(err.get("input"), str):
+        m = _CONTROL.search(err["input"])
+        if m:
+            return (f"must not contain control characters: found U+{ord(m.group()):04X} at "
+                    f"position {m.start()}")
+    return str(err["msg"])
+
+
+def _utc_representable(v: datetime) -> datetime:
+    try:
+        (v if v.tzinfo else v.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError("datetime_range", "is out of range once converted to UTC"
+                                  ) from None
+    return v
+
+
+# Namespaces, names and field names: non-empty, no control characters.
+Name = Annotated[str, StringConstraints(min_length=1, pattern=_PRINTABLE)]
+# A field name that may be empty (a tag's ``field``: empty means the dataset itself).
+Text = Annotated[str, StringConstraints(pattern=_PRINTABLE)]
+Time = Annotated[datetime, AfterValidator(_utc_representable)]
 
 
 def _absolute_uri(v: str) -> str:
@@ -30,6 +64,11 @@ def _absolute_uri(v: str) -> str:
 
 
 Uri = Annotated[str, StringConstraints(min_length=1), AfterValidator(_absolute_uri)]
+
+
+def escape(part: object) -> str:
+    """One JSON-pointer reference token (RFC 6901)."""
+    return str(part).replace("~", "~0").replace("/", "~1")
 
 
 class InvalidEvent(Invalid):
@@ -47,10 +86,11 @@ class InvalidEvent(Invalid):
     def from_pydantic(cls, exc: ValidationError, skip: int = 0) -> InvalidEvent:
         errors = []
         for err in exc.errors(include_url=False):
-            pointer = "".join(
-                "/" + str(p).replace("~", "~0").replace("/", "~1") for p in err["loc"][skip:]
-            )
-            errors.append({"pointer": pointer, "message": err["msg"]})
+            loc = err["loc"][skip:]
+            if loc and loc[-1] == "[key]":  # a bad key: point at its member
+                loc = loc[:-1]
+            pointer = "".join("/" + escape(p) for p in loc)
+            errors.append({"pointer": pointer, "message": _message(err)})
         return cls(errors)
 
 
@@ -99,7 +139,7 @@ class ColumnLineageEntry(TypedDict):
 
 class ColumnLineageFacet(TypedDict, total=False):
     __pydantic_config__ = OPEN  # type: ignore[misc]
-    fields: dict[str, ColumnLineageEntry]
+    fields: dict[Name, ColumnLineageEntry]
     dataset: list[InputField] | None
 
 
@@ -108,7 +148,7 @@ class Tag(TypedDict):
     key: Name
     value: NotRequired[str | None]
     source: NotRequired[str | None]
-    field: NotRequired[str | None]
+    field: NotRequired[Text | None]
 
 
 class TagsFacet(TypedDict, total=False):
@@ -153,7 +193,7 @@ class Assertion(TypedDict):
     __pydantic_config__ = OPEN  # type: ignore[misc]
     assertion: Name
     success: bool
-    column: NotRequired[str | None]
+    column: NotRequired[Text | None]
 
 
 class AssertionsFacet(TypedDict, total=False):
@@ -233,8 +273,8 @@ class ErrorMessageFacet(TypedDict):
 
 class NominalTimeFacet(TypedDict):
     __pydantic_config__ = OPEN  # type: ignore[misc]
-    nominalStartTime: datetime
-    nominalEndTime: NotRequired[datetime | None]
+    nominalStartTime: Time
+    nominalEndTime: NotRequired[Time | None]
 
 
 class RunFacets(TypedDict, total=False):
@@ -255,7 +295,7 @@ class Run(TypedDict):
 # own (see ingestion.normalize), so a dataset seen before costs nothing to validate again.
 class RunEvent(TypedDict):
     __pydantic_config__ = OPEN  # type: ignore[misc]
-    eventTime: datetime
+    eventTime: Time
     producer: Uri
     schemaURL: Uri
     eventType: NotRequired[EventType | None]
@@ -267,7 +307,7 @@ class RunEvent(TypedDict):
 
 class DatasetEvent(TypedDict):
     __pydantic_config__ = OPEN  # type: ignore[misc]
-    eventTime: datetime
+    eventTime: Time
     producer: Uri
     schemaURL: Uri
     dataset: dict[str, Any]
@@ -275,7 +315,7 @@ class DatasetEvent(TypedDict):
 
 class JobEvent(TypedDict):
     __pydantic_config__ = OPEN  # type: ignore[misc]
-    eventTime: datetime
+    eventTime: Time
     producer: Uri
     schemaURL: Uri
     job: Job

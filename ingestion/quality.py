@@ -12,15 +12,16 @@ from pydantic import BaseModel, Field
 
 from headwater.catalog import DatasetWrite, EventWrite, QualityWrite
 from headwater.catalog.ids import dataset_id, digest
+from headwater.ingestion.openlineage import Name, Text
 
 MAX_RESULTS = 50_000
 
 
 class QualityItem(BaseModel):
-    namespace: str = Field(min_length=1)
-    name: str = Field(min_length=1)
+    namespace: Name
+    name: Name
     assertion: str = Field(min_length=1)
-    field: str | None = None
+    field: Text | None = None
     success: bool
     observedValue: Any = None
     details: dict[str, Any] | None = None

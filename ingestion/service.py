@@ -9,6 +9,7 @@ or batch over a limit ``TooLarge``, a write the store refused ``StoreError``.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -17,22 +18,27 @@ import orjson
 from pydantic import ValidationError
 
 from headwater.catalog import EventWrite, StoreError
-from headwater.catalog.errors import TooLarge
+from headwater.catalog.errors import Conflict, TooLarge
+from headwater.catalog.model import RunOfAnotherJob
 from headwater.ingestion.intake import (
     EVENTS,
+    BadLine,
     GroupCommitter,
+    UnsupportedEncoding,
     decode_body,
     normalize,
     parse_json,
-    parse_many,
+    parse_lines,
 )
-from headwater.ingestion.openlineage import InvalidEvent
+from headwater.ingestion.openlineage import InvalidEvent, MalformedEvent
 from headwater.ingestion.quality import QualityBatch, quality_events
 
 log = logging.getLogger("headwater.ingestion")
 
 DEAD_LETTERED = ("the OpenLineage event is invalid and was not stored (it was kept in the "
                  "dead-letter store): fix the fields listed in 'errors'")
+# What is kept when an invalid event cannot be written back as JSON at all.
+_UNWRITABLE = b'{"headwater": "the event was nested too deeply to be kept; see the errors"}'
 
 
 @dataclass(slots=True)
@@ -46,6 +52,7 @@ class BatchAccepted:
     created: int
     duplicate: int
     invalid: int
+    conflict: int
     results: list[dict[str, Any]]  # per event, in order: index, status, eventId or errors
 
 
@@ -74,29 +81,37 @@ class Ingestion:
 
     async def accept(self, body: bytes, content_encoding: str | None = None) -> Accepted:
         """One event, acknowledged once durably stored (or found to be a duplicate)."""
-        body = decode_body(body, content_encoding, self.max_body_bytes)
+        body = await self._decode(body, content_encoding)
         try:
             event = normalize(parse_json(body))
         except InvalidEvent as exc:
             await self._dead_letter(None, body, exc)
-            raise type(exc)(exc.errors, summary=DEAD_LETTERED) from None
+            summary = (f"{exc.errors[0]['message']}; nothing was stored (the body was kept in "
+                       "the dead-letter store)" if isinstance(exc, MalformedEvent)
+                       else DEAD_LETTERED)
+            raise type(exc)(exc.errors, summary=summary) from None
         try:
-            (new,) = await self.committer.submit([event])
+            (result,) = await self.committer.submit([event])
         except StoreError as exc:
             raise StoreError(f"the event was NOT stored, retry later: {exc}") from exc
-        EVENTS.labels("stored" if new else "duplicate").inc()
-        return Accepted(event.event_id, new)
+        if isinstance(result, RunOfAnotherJob):
+            await self._refused(event, result)
+            raise Conflict(f"{result.message()} (the event was kept in the dead-letter store)")
+        EVENTS.labels("stored" if result else "duplicate").inc()
+        return Accepted(event.event_id, result)
 
     async def accept_batch(self, body: bytes, content_encoding: str | None = None
                            ) -> BatchAccepted:
-        """A JSON array or NDJSON of events: the valid ones stored in one go, the invalid ones
+        """A JSON array or NDJSON of events: the valid ones stored in one go; the invalid ones
+        (an NDJSON line that is not JSON among them) and those the store refused are
         dead-lettered and reported by index."""
-        body = decode_body(body, content_encoding, self.max_body_bytes)
+        body = await self._decode(body, content_encoding)
         try:
-            raws = parse_many(body)
+            raws = parse_lines(body)
         except InvalidEvent as exc:
-            raise type(exc)(exc.errors, summary="the batch is not a JSON array or NDJSON"
-                            ) from None
+            await self._dead_letter(None, body, exc)
+            raise type(exc)(exc.errors, summary="the batch is not a JSON array or NDJSON (it "
+                            "was kept in the dead-letter store)") from None
         if len(raws) > self.max_batch_events:
             raise TooLarge(f"{len(raws)} events in one batch; the limit is "
                            f"{self.max_batch_events}: split the batch")
@@ -104,26 +119,40 @@ class Ingestion:
         valid: list[tuple[int, EventWrite]] = []
         for i, raw in enumerate(raws):
             try:
+                if isinstance(raw, BadLine):
+                    raise raw.error
                 valid.append((i, normalize(raw)))
                 results.append({})
             except InvalidEvent as exc:
                 located = InvalidEvent(exc.errors, prefix=f"/{i}")
-                await self._dead_letter(raw, None, located)
+                if isinstance(raw, BadLine):
+                    await self._dead_letter(None, raw.line, located)
+                else:
+                    await self._dead_letter(raw, None, located)
                 results.append({"index": i, "status": "invalid", "errors": located.errors})
         try:
             stored = await self.committer.submit([e for _, e in valid])
         except StoreError as exc:
             raise StoreError(f"no event of this batch was stored, retry it: {exc}") from exc
-        for (i, event), new in zip(valid, stored, strict=True):
-            results[i] = {"index": i, "status": "created" if new else "duplicate",
+        for (i, event), result in zip(valid, stored, strict=True):
+            if isinstance(result, RunOfAnotherJob):
+                await self._refused(event, result)
+                results[i] = {"index": i, "status": "conflict", "errors": [
+                    {"pointer": f"/{i}/run/runId", "message": result.message()}]}
+                continue
+            results[i] = {"index": i, "status": "created" if result else "duplicate",
                           "eventId": event.event_id}
-            EVENTS.labels("stored" if new else "duplicate").inc()
+            EVENTS.labels("stored" if result else "duplicate").inc()
         counts = {s: sum(r["status"] == s for r in results)
-                  for s in ("created", "duplicate", "invalid")}
-        return BatchAccepted(counts["created"], counts["duplicate"], counts["invalid"], results)
+                  for s in ("created", "duplicate", "invalid", "conflict")}
+        return BatchAccepted(counts["created"], counts["duplicate"], counts["invalid"],
+                             counts["conflict"], results)
 
     async def accept_quality(self, body: bytes) -> QualityAccepted:
         """Quality results (``{source, results: [...]}``), stored once however often sent."""
+        if len(body) > self.max_body_bytes:
+            raise TooLarge(f"body of {len(body)} bytes exceeds the {self.max_body_bytes}-byte "
+                           "limit; send fewer results per request")
         try:
             batch = QualityBatch.model_validate(parse_json(body))
         except InvalidEvent as exc:
@@ -136,14 +165,50 @@ class Ingestion:
             stored = await self.committer.submit(events)
         except StoreError as exc:
             raise StoreError(f"nothing was stored, retry later: {exc}") from exc
-        new = sum(len(e.datasets[0].quality) for e, s in zip(events, stored, strict=True) if s)
+        new = sum(len(e.datasets[0].quality)
+                  for e, s in zip(events, stored, strict=True) if s is True)
         return QualityAccepted(new, len(batch.results) - new)
 
+    async def _decode(self, body: bytes, content_encoding: str | None) -> bytes:
+        """The body without its ``Content-Encoding``; one that cannot be decoded is kept as a
+        dead letter, then refused (400 or 415). A body over the limit is refused, not kept."""
+        try:
+            return decode_body(body, content_encoding, self.max_body_bytes)
+        except (MalformedEvent, UnsupportedEncoding) as exc:
+            errors = (exc.errors if isinstance(exc, MalformedEvent)
+                      else [{"pointer": "", "message": str(exc)}])
+            await self._keep(body, "undecodable body", errors)
+            raise
+
     async def _dead_letter(self, raw: Any, body: bytes | None, exc: InvalidEvent) -> None:
-        payload = body if body is not None else orjson.dumps(raw)
-        letter = await self.committer.dead_letter(payload, "invalid event", exc.errors)
-        EVENTS.labels("invalid").inc()
+        payload = body if body is not None else _payload(raw)
+        letter = await self._keep(payload, "invalid event", exc.errors)
         run = raw.get("run") if isinstance(raw, dict) else None
         log.warning("invalid event dead-lettered", extra={
             "deadLetter": letter, "errors": exc.errors[:10],
             "runId": run.get("runId") if isinstance(run, dict) else None})
+
+    async def _refused(self, event: EventWrite, refusal: RunOfAnotherJob) -> None:
+        letter = await self._keep(event.payload, "run of another job", [
+            {"pointer": "/run/runId", "message": refusal.message()}])
+        log.warning("event refused: its run belongs to another job", extra={
+            "deadLetter": letter, "runId": refusal.run_id, "job": refusal.job_id,
+            "eventJob": refusal.event_job_id})
+
+    async def _keep(self, payload: bytes, reason: str, errors: list[dict[str, str]]) -> str:
+        letter = await self.committer.dead_letter(payload, reason, errors)
+        EVENTS.labels("invalid").inc()
+        return letter
+
+
+def _payload(raw: Any) -> bytes:
+    """An invalid event's JSON, to keep: orjson writes 254 levels, the standard library a few
+    hundred more; past that only a note is kept (the errors say where it was too deep)."""
+    try:
+        return orjson.dumps(raw)
+    except orjson.JSONEncodeError:
+        pass
+    try:
+        return json.dumps(raw).encode()
+    except (RecursionError, ValueError, TypeError):
+        return _UNWRITABLE

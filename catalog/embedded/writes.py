@@ -8,12 +8,12 @@ from collections.abc import Sequence
 
 import orjson
 
-from headwater.catalog.batching import facet_owners
+from headwater.catalog.batching import admitted, facet_owners
 from headwater.catalog.batching import latest_per_key as _latest
 from headwater.catalog.batching import merged_per_id as _merged
 from headwater.catalog.embedded.connection import Connections, chunks
 from headwater.catalog.ids import digest
-from headwater.catalog.model import DeadLetter, EventWrite
+from headwater.catalog.model import DeadLetter, EventWrite, WriteResult
 from headwater.catalog.rules import TERMINAL_STATES, now, quality_result_id, schema_changes
 
 
@@ -41,24 +41,32 @@ def _newer(col: str, table: str) -> str:
 
 
 class EventWrites(Connections):
-    def write_events(self, events: Sequence[EventWrite]) -> list[bool]:
+    def write_events(self, events: Sequence[EventWrite]) -> list[WriteResult]:
         with self._transaction() as db:
-            fresh = self._fresh(db, events)
-            self._write(db, [e for e, new in zip(events, fresh, strict=True) if new])
-        return fresh
+            results = admitted(events, *self._known(db, events))
+            self._write(db, [e for e, r in zip(events, results, strict=True) if r is True])
+        return results
 
     @staticmethod
-    def _fresh(db: sqlite3.Connection, events: Sequence[EventWrite]) -> list[bool]:
-        ids = list({e.event_id for e in events})
+    def _known(db: sqlite3.Connection, events: Sequence[EventWrite]
+               ) -> tuple[set[str], dict[str, str]]:
+        """The batch's event ids already stored, and the job of each of its runs already
+        stored: one query for both (per 450 ids of each)."""
+        event_ids = list({e.event_id for e in events})
+        run_ids = list({e.run.id for e in events if e.run})
         known: set[str] = set()
-        for chunk in chunks(ids):
-            q = f"SELECT id FROM events WHERE id IN ({','.join('?' * len(chunk))})"
-            known.update(r[0] for r in db.execute(q, chunk))
-        fresh = []
-        for e in events:
-            fresh.append(e.event_id not in known)
-            known.add(e.event_id)
-        return fresh
+        run_jobs: dict[str, str] = {}
+        step = 450  # two IN lists per query, under SQLite's 999 parameters
+        for i in range(0, max(len(event_ids), len(run_ids)), step):
+            evs, runs = event_ids[i : i + step], run_ids[i : i + step]
+            q = (f"SELECT id, NULL FROM events WHERE id IN ({','.join('?' * len(evs))})"
+                 f" UNION ALL SELECT id, job_id FROM runs WHERE id IN ({','.join('?' * len(runs))})")
+            for id_, job in db.execute(q, evs + runs):
+                if job is None:
+                    known.add(id_)
+                else:
+                    run_jobs[id_] = job
+        return known, run_jobs
 
     def _write(self, db: sqlite3.Connection, events: list[EventWrite]) -> None:
         if not events:

@@ -12,30 +12,39 @@ from collections.abc import Sequence
 import neo4j
 import orjson
 
-from headwater.catalog.batching import facet_owners, folded_runs, latest_per_key, merged_per_id
+from headwater.catalog.batching import (
+    admitted,
+    facet_owners,
+    folded_runs,
+    latest_per_key,
+    merged_per_id,
+)
 from headwater.catalog.ids import digest, field_id
-from headwater.catalog.model import EventWrite
+from headwater.catalog.model import EventWrite, WriteResult
 from headwater.catalog.neo4j.connection import Connection
 from headwater.catalog.neo4j.cypher import newer, union, unwind
 from headwater.catalog.rules import TERMINAL_STATES, now, quality_result_id, schema_changes
 
 
 class EventWrites(Connection):
-    def write_events(self, events: Sequence[EventWrite]) -> list[bool]:
-        fresh: list[bool] = []
+    def write_events(self, events: Sequence[EventWrite]) -> list[WriteResult]:
+        results: list[WriteResult] = []
 
         def work(tx: neo4j.ManagedTransaction) -> None:
-            ids = list({e.event_id for e in events})
-            known = {r["id"] for r in tx.run(
-                "UNWIND $ids AS id MATCH (e:Event {id: id}) RETURN e.id AS id", ids=ids)}
-            fresh.clear()
-            for e in events:
-                fresh.append(e.event_id not in known)
-                known.add(e.event_id)
-            self._write(tx, [e for e, new in zip(events, fresh, strict=True) if new])
+            # One round trip for both: the batch's events already stored, and the job of each
+            # of its runs already stored.
+            record = tx.run(
+                "CALL () { UNWIND $ids AS id MATCH (e:Event {id: id}) RETURN collect(id) AS known }"
+                " CALL () { UNWIND $runs AS id MATCH (r:Run {id: id})"
+                "  RETURN collect([id, r.jobId]) AS runJobs }"
+                " RETURN known, runJobs",
+                ids=list({e.event_id for e in events}),
+                runs=list({e.run.id for e in events if e.run})).single(strict=True)
+            results[:] = admitted(events, set(record["known"]), dict(record["runJobs"]))
+            self._write(tx, [e for e, r in zip(events, results, strict=True) if r is True])
 
         self._write_tx(work)
-        return fresh
+        return results
 
     def _write(self, tx: neo4j.ManagedTransaction, events: list[EventWrite]) -> None:
         if not events:

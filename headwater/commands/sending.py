@@ -30,7 +30,7 @@ def ingest(files: tuple[Path, ...], url: str, batch_size: int) -> None:
             events += parse_many(path.read_bytes())
         except InvalidEvent as exc:
             raise click.ClickException(f"{path}: {exc}") from None
-    totals = {"created": 0, "duplicate": 0, "invalid": 0}
+    totals = {"created": 0, "duplicate": 0, "invalid": 0}  # "conflict" too, when there are
     problems: list[str] = []
     with Client(url) as client, Progress(console=None, transient=False) as progress:
         task = progress.add_task("ingesting", total=len(events))
@@ -41,14 +41,14 @@ def ingest(files: tuple[Path, ...], url: str, batch_size: int) -> None:
             except HeadwaterError as exc:
                 raise click.ClickException(str(exc)) from None
             for r in answer["results"]:
-                totals[r["status"]] += 1
+                totals[r["status"]] = totals.get(r["status"], 0) + 1
                 for e in r.get("errors", []):
                     problems.append(f"event {start + r['index']}: {e['pointer']}: {e['message']}")
             progress.advance(task, len(chunk))
     for p in problems[:50]:
         click.echo(p, err=True)
     click.echo(json.dumps(totals))
-    sys.exit(1 if totals["invalid"] else 0)
+    sys.exit(1 if totals["invalid"] or totals.get("conflict") else 0)
 
 
 @click.group()
