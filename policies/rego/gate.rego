@@ -24,11 +24,11 @@ masks := pii.masks if {
 	not overruled(m)
 }
 
+# A lookup per stronger strategy, not a scan of every mask per mask.
 overruled(m) if {
-	some o in pii.masks
-	o.field == m.field
-	o.dataset == m.dataset
-	strength[o.strategy] > strength[m.strategy]
+	some s, n in strength
+	n > strength[m.strategy]
+	pii.masks[{"dataset": m.dataset, "field": m.field, "strategy": s}]
 }
 
 verdict := "deny" if count(denials) > 0
