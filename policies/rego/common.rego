@@ -17,9 +17,10 @@ covers(c, p) if startswith(c, concat("", [p, "."]))
 
 # What covers(c, _) holds for: c and its dotted prefixes ("pii.email": "pii", "pii.email"),
 # so "is c covered by one of these" is a lookup per prefix, not a scan of the list.
-ancestors(c) := {concat(".", array.slice(parts, 0, i + 1)) |
+ancestors(c) := {a |
 	parts := split(c, ".")
-	some i, _ in parts
+	some i in numbers.range(1, count(parts))
+	a := concat(".", array.slice(parts, 0, i))
 }
 
 is_pii(c) if {

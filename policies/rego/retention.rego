@@ -7,9 +7,9 @@ import data.headwater.common
 kept := {i.id: i.retentionDays | some i in input.inputs; i.retentionDays != null}
 
 # The PII inputs among those: what an output without a retention must not receive.
-kept_pii := {id: days | some id, days in kept; common.pii_inputs[id]}
+kept_pii := {id: days | some id in common.pii_inputs; days := kept[id]}
 
-every_kept := {days | some _, days in kept}
+every_kept := {days | some i in input.inputs; days := i.retentionDays; days != null}
 
 # The retentions of the inputs feeding an output: by the planned flows, or all of them when no
 # flow is known (built once, not per output).
