@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 import orjson
+import requests
 
 from headwater.policies.wasm import WasmPolicy, WasmPolicyError, WasmTimeout, compile_bundle
 
@@ -221,6 +222,7 @@ class OpaEngine:
 
         parsed = urlparse(url)
         self.url = url
+        self.timeout = timeout
         self._bundle = bundle
         self._client = OpaClient(host=parsed.hostname or "127.0.0.1",
                                  port=parsed.port or (443 if parsed.scheme == "https" else 80),
@@ -247,6 +249,10 @@ class OpaEngine:
             answer = self._client.query_rule(input_data=input, package_path=package,
                                              rule_name=rule)
         except Exception as exc:
+            if isinstance(exc, requests.Timeout):
+                raise PolicyTimeout(f"OPA at {self.url} did not answer within the "
+                                    f"{self.timeout:g} s timeout; the policy was not applied"
+                                    ) from exc
             raise PolicyEngineUnavailable(f"OPA at {self.url} did not answer: {exc}") from exc
         if not isinstance(answer, dict) or "result" not in answer:
             raise PolicyEngineUnavailable(f"OPA at {self.url} has no {path} (bundle not loaded?)")

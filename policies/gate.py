@@ -14,10 +14,11 @@ are bounded before anything is evaluated: datasets, flows and the catalog fields
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +40,7 @@ DECISIONS = Counter("headwater_gate_decisions_total", "Gate decisions", ["decisi
 GATE_SECONDS = Histogram("headwater_gate_seconds", "Gate latency by phase", ["phase"],
                          buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5))
 VERDICTS = ("allow", "mask", "deny")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -126,6 +128,12 @@ class GateLimits:
     max_flows: int = 10_000  # planned column flows (from the event, else the job's last known)
     max_fields: int = 50_000  # catalog fields of those datasets
 
+    def for_regopy(self) -> GateLimits:
+        """Tighter limits for the regopy fallback, which cannot be interrupted and whose cost
+        grows faster than its input (it scans objects on lookup): ~1-5 s at these."""
+        return replace(self, max_datasets=min(self.max_datasets, 100),
+                       max_flows=min(self.max_flows, 500), max_fields=min(self.max_fields, 5000))
+
 
 @dataclass
 class GateDecision:
@@ -163,6 +171,11 @@ class Gate:
         self.engine = engine
         self.fail_open = set(fail_open_environments)
         self.limits = limits or GateLimits()
+        if getattr(engine, "evaluator", None) == "regopy":
+            self.limits = self.limits.for_regopy()
+            log.warning("the gate evaluates with regopy: requests are limited to %d datasets, "
+                        "%d flows and %d fields until the compiled policy is current",
+                        self.limits.max_datasets, self.limits.max_flows, self.limits.max_fields)
 
     def _bounded(self, req: GateRequest) -> None:
         """TooLarge when the request brings more datasets or flows than the limits allow."""
@@ -199,6 +212,14 @@ class Gate:
                            "flows in the START event's columnLineage facet, or raise "
                            "HEADWATER_GATE_MAX_FLOWS")
         known = dict(zip(ids, refs, strict=True))
+        fed_by: dict[str, set[str]] = {}
+        for f in flows:
+            if f.source_dataset in known and f.target_dataset in known:
+                fed_by.setdefault(f.target_dataset, set()).add(f.source_dataset)
+        outputs = [_dataset_doc(r, records[dataset_id(*r)], fields[dataset_id(*r)], inherited,
+                                []) for r in req.outputs]
+        for doc in outputs:
+            doc["fedBy"] = sorted(fed_by.get(doc["id"], ()))
         return {
             "job": {"namespace": req.job[0], "name": req.job[1], "tags": sorted(req.job_tags)},
             "context": {k: v for k, v in (("purpose", req.purpose),
@@ -207,8 +228,7 @@ class Gate:
                                           ("onBehalfOf", req.on_behalf_of)) if v is not None},
             "inputs": [_dataset_doc(r, records[dataset_id(*r)], fields[dataset_id(*r)], inherited,
                                     quality.get(dataset_id(*r), [])) for r in req.inputs],
-            "outputs": [_dataset_doc(r, records[dataset_id(*r)], fields[dataset_id(*r)], inherited,
-                                     []) for r in req.outputs],
+            "outputs": outputs,
             "flows": [{"from": {"namespace": source[0], "name": source[1],
                                 "field": f.source_field, "dataset": f.source_dataset},
                        "to": {"namespace": target[0], "name": target[1],

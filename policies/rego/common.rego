@@ -70,9 +70,15 @@ pii_inputs := {d.id | some d in input.inputs; pii_fields[d.id]}
 # most inputs x outputs entries, not over every flow.
 flow_pairs := {[flow.to.dataset, flow.from.dataset] | some flow in input.flows}
 
-# output id -> ids of the inputs its fields derive from, by the planned flows. With no flows
-# known every input may feed every output: rules handle that case without building this.
-flow_feeds[out] contains src if {
-	some [out, src] in flow_pairs
-	input_ids[src]
+# output id -> ids of the inputs its fields derive from, by the planned flows. Headwater gives
+# them with each output (fedBy), grouped as it builds the document: no Rego grouping is linear
+# on every engine (a comprehension per output passes over every flow per output in the Wasm
+# target, so do sort and object.union_n there; a multi-value rule is quadratic in OPA's own
+# evaluator). A document without fedBy (written by hand) has them worked out from the flows.
+# With no flows known every input may feed every output: rules handle that case without this.
+flow_feeds := {out.id: {id | some id in out.fedBy; input_ids[id]} | some out in input.outputs} if {
+	every out in input.outputs { is_array(out.fedBy) }
+} else := {out.id: feeders |
+	some out in input.outputs
+	feeders := {p[1] | some p in flow_pairs; p[0] == out.id; input_ids[p[1]]}
 }

@@ -9,13 +9,8 @@ kept := {i.id: i.retentionDays | some i in input.inputs; i.retentionDays != null
 # The PII inputs among those: what an output without a retention must not receive.
 kept_pii := {id: days | some id in common.pii_inputs; days := kept[id]}
 
-every_kept := {days | some i in input.inputs; days := i.retentionDays; days != null}
-
-# The retentions of the inputs feeding an output: by the planned flows, or all of them when no
-# flow is known (built once, not per output).
-fed(out) := {kept[id] | some id in common.flow_feeds[out]} if count(input.flows) > 0
-
-fed(_) := every_kept if count(input.flows) == 0
+# The shortest retention of all inputs: what every output gets when no flow is known.
+any_input_days := {days | some i in input.inputs; days := i.retentionDays; days != null}
 
 # The shortest. min() is linear and right on OPA and its Wasm target, but regopy 1.5 orders
 # numbers as strings in min/max/sort (min({90, 365}) == 365 there): when the check fails, fall
@@ -28,14 +23,28 @@ shortest(days) := m if {
 	every d in days { s <= d }
 }
 
+# (Inlined rather than a function over the output: regopy re-evaluates the rules a function
+# reads at every call.)
 reasons contains r if {
+	count(input.flows) > 0
 	some out in input.outputs
 	out.retentionDays != null
-	limit := shortest(fed(out.id))
+	limit := shortest({kept[id] | some id in common.flow_feeds[out.id]})
 	out.retentionDays > limit
-	r := {"rule": "retention", "severity": "deny", "dataset": out.id, "field": null,
-		"message": concat("", [out.id, " keeps data ", days_text(out.retentionDays), " days, longer than the ", days_text(limit), " days its inputs allow: lower its retention"])}
+	r := too_long(out, limit)
 }
+
+reasons contains r if {
+	count(input.flows) == 0
+	some out in input.outputs
+	out.retentionDays != null
+	limit := shortest(any_input_days)
+	out.retentionDays > limit
+	r := too_long(out, limit)
+}
+
+too_long(out, limit) := {"rule": "retention", "severity": "deny", "dataset": out.id, "field": null,
+	"message": concat("", [out.id, " keeps data ", days_text(out.retentionDays), " days, longer than the ", days_text(limit), " days its inputs allow: lower its retention"])}
 
 reasons contains r if {
 	count(input.flows) > 0
