@@ -61,6 +61,19 @@ def test_a_revoked_token_is_refused_by_every_server_within_a_second(
     assert "revoked or expired" in r.json()["detail"]
 
 
+def test_a_deleted_token_is_refused_within_a_second(server: Server) -> None:
+    token = server.token("viewer")
+    assert status(server, token) == 200  # remembered now
+    import sqlite3
+    with sqlite3.connect(server.data_dir / "headwater.db") as db:
+        db.execute("DELETE FROM tokens")
+    db.close()
+    deleted = time.monotonic()
+    while status(server, token) != 401:
+        assert time.monotonic() - deleted < 1.3, "a deleted token still works after 1 s"
+        time.sleep(0.05)
+
+
 def test_tokens_are_listed_without_secrets_and_expire(server: Server) -> None:
     producer = server.cli("token", "create", "--role", "producer", "--name", "airflow",
                           "--expires", "90d", "--environment", "prod").stdout.strip()
