@@ -72,7 +72,7 @@ class PlainGateRequest(BaseModel):
     job: Ref
     inputs: list[Ref] = []
     outputs: list[Ref] = []
-    context: Context = Context()
+    context: Context = Context.model_validate({})
 
 
 NOT_A_REQUEST = ("the gate request is neither a valid OpenLineage RunEvent nor "
