@@ -9,24 +9,33 @@ from fastapi import Request
 
 from headwater.api.problems import Problem
 from headwater.catalog.errors import Forbidden
-from headwater.catalog.tokens import RANK, Tokens
+from headwater.catalog.tokens import ANONYMOUS, RANK, Identity, Tokens
 
 
-def principal_role(request: Request) -> tuple[str, str]:
-    """(principal, role) of the caller, or a 401 problem."""
+def identity(request: Request) -> Identity:
+    """Who the caller is, by its bearer token, or a 401 problem."""
     tokens: Tokens | None = request.app.state.services.tokens
     if tokens is None:  # --no-auth, loopback only
-        return "anonymous", "admin"
+        return ANONYMOUS
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(401, "missing bearer token: send 'Authorization: Bearer <token>' "
                       "(create one with 'headwater token create --role producer')",
                       headers={"WWW-Authenticate": "Bearer"})
-    role = tokens.role(token.strip())
-    if role is None:
-        raise Problem(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
-    return token.strip()[:10] + "…", role
+    who = tokens.identify(token.strip())
+    if who is None:
+        raise Problem(401, "unknown, revoked or expired token: ask an admin for a new one "
+                      "('headwater token list' shows which tokens are active)",
+                      headers={"WWW-Authenticate": "Bearer"})
+    return who
+
+
+def principal_role(request: Request) -> tuple[str, str]:
+    """(principal, role) of the caller, or a 401 problem. The principal is the token's name,
+    never any part of the token."""
+    who = identity(request)
+    return who.name, who.role
 
 
 def check_role(have: str, needed: str) -> None:
@@ -34,7 +43,20 @@ def check_role(have: str, needed: str) -> None:
         raise Forbidden(f"this needs the '{needed}' role; your token has '{have}'")
 
 
+def require_identity(role: str) -> Callable[[Request], Awaitable[Identity]]:
+    """A dependency: the caller's identity, once its role is at least ``role``."""
+    async def dependency(request: Request) -> Identity:
+        who = identity(request)
+        check_role(who.role, role)
+        request.state.role = who.role
+        return who
+
+    return dependency
+
+
 def require(role: str) -> Callable[[Request], Awaitable[str]]:
+    """A dependency: the caller's principal (its token's name), once its role is at least
+    ``role``."""
     async def dependency(request: Request) -> str:
         principal, have = principal_role(request)
         check_role(have, role)

@@ -8,6 +8,7 @@ passes ``tests/conformance``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from headwater.catalog.model import (
@@ -227,13 +228,47 @@ class StewardEditor(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class TokenRecord:
+    """What the store keeps of a token: never the token, and its hash stays in the store.
+    Times are ``rules.utc_text`` strings."""
+
+    name: str
+    role: str
+    created_at: str
+    expires_at: str | None = None
+    revoked_at: str | None = None
+    last_used_at: str | None = None  # updated at most once a minute
+    environment: str | None = None  # the only environment its gate calls may claim
+
+    def usable(self, at: str) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or at < self.expires_at)
+
+
 @runtime_checkable
 class TokenStore(Protocol):
-    """API tokens, kept by hash."""
+    """API tokens, kept by hash; names are unique."""
 
-    def add_token(self, token_hash: str, name: str, role: str) -> None: ...
+    def add_token(self, token_hash: str, name: str, role: str, expires_at: str | None = None,
+                  environment: str | None = None) -> None:
+        """``Conflict`` when a token already has ``name``."""
+        ...
 
-    def token_role(self, token_hash: str) -> str | None: ...
+    def token_role(self, token_hash: str) -> str | None:
+        """The role of the token if it is usable now (known, not revoked, not expired)."""
+        ...
+
+    def token(self, token_hash: str) -> TokenRecord | None: ...
+
+    def tokens(self) -> list[TokenRecord]:
+        """Every token, by name, revoked and expired ones included."""
+        ...
+
+    def revoke_token(self, name: str, at: str) -> bool:
+        """Revoke the token named ``name`` (kept, listed as revoked); False when none is."""
+        ...
+
+    def token_used(self, token_hash: str, at: str) -> None: ...
 
 
 @runtime_checkable

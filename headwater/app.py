@@ -18,7 +18,7 @@ from headwater.ingestion.service import Ingestion
 from headwater.lineage.service import Lineage
 from headwater.policies import erasure
 from headwater.policies.engine import PolicyEngine, PolicyEngineUnavailable, open_engine
-from headwater.policies.gate import Gate
+from headwater.policies.gate import Gate, GateLimits
 from headwater.settings import Settings
 
 log = logging.getLogger("headwater")
@@ -35,7 +35,10 @@ def services(settings: Settings, store: Store, engine: PolicyEngine) -> Services
         catalog=CatalogReading(store),
         stewardship=Stewardship(store, committer.call),
         lineage=Lineage(store),
-        gate=Gate(store, engine, settings.gate_fail_open_environments),
+        gate=Gate(store, engine, settings.gate_fail_open_environments, GateLimits(
+            max_body_bytes=settings.gate_max_body_bytes,
+            max_datasets=settings.gate_max_datasets, max_flows=settings.gate_max_flows,
+            max_fields=settings.gate_max_fields)),
         engine=engine,
         erasures=erasures,
         erasure_worker=worker,

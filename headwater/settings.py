@@ -33,7 +33,13 @@ class Settings(BaseSettings):
     opa_url: str = "http://127.0.0.1:8181"
     opa_push_bundle: bool = False  # load policies/rego into OPA at start (else OPA loads it)
     gate_timeout_seconds: float = 2.0
-    gate_fail_open_environments: list[str] = []  # e.g. ["dev"]: allow when the engine is down
+    # e.g. ["dev"]: allow when the engine cannot answer, for tokens bound to these environments
+    # (`token create --environment dev`); an environment claimed in a request never fails open
+    gate_fail_open_environments: list[str] = []
+    gate_max_body_bytes: int = 1024 * 1024  # a gate request's body, refused with 413 past it
+    gate_max_datasets: int = 1000  # inputs + outputs of one gate request
+    gate_max_flows: int = 10_000  # planned column flows of one gate request
+    gate_max_fields: int = 50_000  # catalog fields of one gate request's datasets
     classification_suggestions: bool = False  # Field.suggestedClassifications from names
     secret_key: str | None = None  # keys subject fingerprints, sealing, masking hashes
     connectors_file: Path | None = None  # erasure connectors (TOML); none: every task is manual

@@ -10,8 +10,10 @@ it). Both kinds return the same documents for the same input; the tests hold the
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import logging
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -19,8 +21,9 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 import orjson
+import requests
 
-from headwater.policies.wasm import WasmPolicy, WasmPolicyError, compile_bundle
+from headwater.policies.wasm import WasmPolicy, WasmPolicyError, WasmTimeout, compile_bundle
 
 BUNDLE = Path(__file__).parent / "rego"
 COMPILED = Path(__file__).parent / "compiled"  # `make policy-wasm` writes it
@@ -30,6 +33,10 @@ ENTRYPOINTS = ("headwater/gate/decision", "headwater/erasure/decision", "headwat
 
 class PolicyEngineUnavailable(RuntimeError):
     """The engine could not answer (down, too slow, or answered garbage): callers fail closed."""
+
+
+class PolicyTimeout(PolicyEngineUnavailable):
+    """The evaluation ran past the engine's timeout and was stopped (or, on regopy, abandoned)."""
 
 
 def bundle_files(bundle: Path = BUNDLE) -> tuple[list[Path], Path]:
@@ -70,7 +77,12 @@ class PolicyEngine(Protocol):
 
 class _Regopy:
     """regopy, a Rego v1 interpreter: any document of the bundle, ~40x slower than the Wasm
-    module on a large gate input. Used for what the module does not compile."""
+    module on a large gate input. Used for what the module does not compile.
+
+    regopy cannot be interrupted. Evaluations run one at a time on a thread of their own and
+    the caller waits at most the timeout: past it the caller gets PolicyTimeout while the
+    evaluation finishes in the background (the gate's input caps bound how long that is), and
+    callers queued behind it time out too rather than wait."""
 
     def __init__(self, bundle: Path) -> None:
         import regopy
@@ -83,19 +95,28 @@ class _Regopy:
         self._interpreter.add_data_json(data.read_text())
         # Compiled once; each evaluation then only binds the input.
         self._bundle_compiled = self._interpreter.build(None, ENTRYPOINTS)
-        self._lock = threading.Lock()  # one interpreter, one evaluation at a time
+        # one interpreter, one evaluation at a time, always on the same thread
+        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="regopy")
 
-    def evaluate(self, path: str, input: dict[str, Any]) -> Any:
+    def evaluate(self, path: str, input: dict[str, Any], timeout: float | None = None) -> Any:
+        future = self._worker.submit(self._evaluate, path, input)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()  # when still queued; a running one cannot be stopped
+            raise PolicyTimeout(f"the policy evaluation (regopy) ran past the {timeout:g} s "
+                                "timeout; the policy was not applied") from None
+
+    def _evaluate(self, path: str, input: dict[str, Any]) -> Any:
         query = "data." + path.replace("/", ".")
-        with self._lock:
-            try:
-                # Built node by node: 3-4x faster than set_input_term, which parses the JSON
-                # text as a Rego term (~150 ms for a 5x5x20 gate input).
-                self._interpreter.set_input(self._regopy.Input(input))
-                output = (self._interpreter.query_bundle_entrypoint(self._bundle_compiled, path)
-                          if path in ENTRYPOINTS else self._interpreter.query(query))
-            except self._regopy.RegoError as exc:
-                raise PolicyEngineUnavailable(f"embedded Rego evaluation failed: {exc}") from exc
+        try:
+            # Built node by node: 3-4x faster than set_input_term, which parses the JSON
+            # text as a Rego term (~150 ms for a 5x5x20 gate input).
+            self._interpreter.set_input(self._regopy.Input(input))
+            output = (self._interpreter.query_bundle_entrypoint(self._bundle_compiled, path)
+                      if path in ENTRYPOINTS else self._interpreter.query(query))
+        except self._regopy.RegoError as exc:
+            raise PolicyEngineUnavailable(f"embedded Rego evaluation failed: {exc}") from exc
         try:
             return orjson.loads(str(output))["expressions"][0]
         except (ValueError, KeyError, IndexError, TypeError) as exc:
@@ -139,13 +160,18 @@ class EmbeddedEngine:
     kind = "embedded"
 
     def __init__(self, bundle: Path = BUNDLE, compiled: Path = COMPILED,
-                 opa: str | None = "opa", wasm: bool = True) -> None:
+                 opa: str | None = "opa", wasm: bool = True, timeout: float | None = None
+                 ) -> None:
         """``opa``: a binary (name on PATH or path) to recompile the bundle with when the shipped
-        module is stale; None never compiles. ``wasm=False``: regopy only."""
+        module is stale; None never compiles. ``wasm=False``: regopy only. ``timeout``: seconds
+        an evaluation may take (waiting for a free instance included) before it is stopped
+        and PolicyTimeout raised; None: no limit."""
         self._bundle = bundle
         self._revision = bundle_revision(bundle)
+        self.timeout = timeout
         self._wasm: WasmPolicy | None = None
         self._regopy: _Regopy | None = None
+        self._regopy_lock = threading.Lock()
         if wasm:
             self._wasm = self._load_wasm(bundle, compiled, shutil.which(opa) if opa else None)
         self.evaluator = "wasm" if self._wasm else "regopy"
@@ -160,7 +186,8 @@ class EmbeddedEngine:
                         bundle)
             return None
         try:
-            return WasmPolicy(module, orjson.loads(bundle_files(bundle)[1].read_bytes()))
+            return WasmPolicy(module, orjson.loads(bundle_files(bundle)[1].read_bytes()),
+                              instances=max(2, min(4, os.cpu_count() or 2)))
         except WasmPolicyError as exc:
             log.warning("the compiled policy cannot run in-process (%s): the embedded engine "
                         "falls back to regopy, ~40x slower", exc)
@@ -170,12 +197,15 @@ class EmbeddedEngine:
         path = path.strip("/")
         if self._wasm and path in self._wasm.entrypoints:
             try:
-                return self._wasm.evaluate(path, input)
+                return self._wasm.evaluate(path, input, self.timeout)
+            except WasmTimeout as exc:
+                raise PolicyTimeout(f"{exc}; the policy was not applied") from exc
             except WasmPolicyError as exc:
                 raise PolicyEngineUnavailable(f"embedded Wasm evaluation failed: {exc}") from exc
-        if self._regopy is None:
-            self._regopy = _Regopy(self._bundle)
-        return self._regopy.evaluate(path, input)
+        with self._regopy_lock:
+            if self._regopy is None:
+                self._regopy = _Regopy(self._bundle)
+        return self._regopy.evaluate(path, input, self.timeout)
 
     def revision(self) -> str:
         return self._revision
@@ -192,6 +222,7 @@ class OpaEngine:
 
         parsed = urlparse(url)
         self.url = url
+        self.timeout = timeout
         self._bundle = bundle
         self._client = OpaClient(host=parsed.hostname or "127.0.0.1",
                                  port=parsed.port or (443 if parsed.scheme == "https" else 80),
@@ -218,6 +249,10 @@ class OpaEngine:
             answer = self._client.query_rule(input_data=input, package_path=package,
                                              rule_name=rule)
         except Exception as exc:
+            if isinstance(exc, requests.Timeout):
+                raise PolicyTimeout(f"OPA at {self.url} did not answer within the "
+                                    f"{self.timeout:g} s timeout; the policy was not applied"
+                                    ) from exc
             raise PolicyEngineUnavailable(f"OPA at {self.url} did not answer: {exc}") from exc
         if not isinstance(answer, dict) or "result" not in answer:
             raise PolicyEngineUnavailable(f"OPA at {self.url} has no {path} (bundle not loaded?)")
@@ -238,7 +273,7 @@ class OpaEngine:
 def open_engine(kind: str, *, url: str | None = None, timeout: float = 2.0,
                 push_bundle: bool = False) -> PolicyEngine:
     if kind == "embedded":
-        return EmbeddedEngine()
+        return EmbeddedEngine(timeout=timeout)
     if kind == "opa":
         engine = OpaEngine(url or "http://127.0.0.1:8181", timeout=timeout)
         if push_bundle:

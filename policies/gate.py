@@ -1,16 +1,24 @@
 """The run gate: enrich a planned run with catalog facts, ask the policy, log the decision.
 
 Fail closed: an engine that is down, slow past its timeout or answering garbage gives ``deny``
-with reason ``policy_engine_unavailable``, unless the run's environment is configured fail-open.
+with reason ``policy_engine_unavailable``, unless the caller's token is bound to an environment
+configured fail-open (an environment claimed in the request body never is: a caller must not
+get past the gate by claiming one).
+
+Who decided is the caller's token (its name), never what the body says; the body may name whom
+the run is for (``context.onBehalfOf``), which the policy sees as an unverified claim. Requests
+are bounded before anything is evaluated: datasets, flows and the catalog fields they bring
+(``GateLimits``), 413 past a limit.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,8 +27,10 @@ from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, Field, ValidationError
 
 from headwater.catalog import DatasetRecord, DecisionRecord, Flow, Store
+from headwater.catalog.errors import Forbidden, TooLarge
 from headwater.catalog.ids import dataset_id, field_id, job_id
 from headwater.catalog.rules import purpose, purposes, transformation_label
+from headwater.catalog.tokens import Identity
 from headwater.ingestion.intake import parse_json
 from headwater.ingestion.normalize import normalize
 from headwater.ingestion.openlineage import InvalidEvent
@@ -30,6 +40,7 @@ DECISIONS = Counter("headwater_gate_decisions_total", "Gate decisions", ["decisi
 GATE_SECONDS = Histogram("headwater_gate_seconds", "Gate latency by phase", ["phase"],
                          buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5))
 VERDICTS = ("allow", "mask", "deny")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,8 +49,8 @@ class GateRequest:
     inputs: list[tuple[str, str]]
     outputs: list[tuple[str, str]]
     purpose: str | None = None
-    environment: str | None = None
-    principal: str | None = None
+    environment: str | None = None  # claimed by the body
+    on_behalf_of: str | None = None  # claimed by the body: not the principal
     run_id: str | None = None
     job_tags: list[str] = field(default_factory=list)
     flows: list[Flow] | None = None  # planned column flows; None: use the job's last known
@@ -53,14 +64,15 @@ class Ref(BaseModel):
 class Context(BaseModel):
     purpose: str | None = None
     environment: str | None = None
-    principal: str | None = None
+    on_behalf_of: str | None = Field(None, alias="onBehalfOf")
+    principal: str | None = None  # before 0.2: read as onBehalfOf, never as the principal
 
 
 class PlainGateRequest(BaseModel):
     job: Ref
     inputs: list[Ref] = []
     outputs: list[Ref] = []
-    context: Context = Context()
+    context: Context = Context.model_validate({})
 
 
 NOT_A_REQUEST = ("the gate request is neither a valid OpenLineage RunEvent nor "
@@ -86,8 +98,10 @@ def gate_request(body: Any) -> GateRequest:
             job=(event.job.namespace, event.job.name),
             inputs=[(d.namespace, d.name) for d in event.inputs],
             outputs=[(d.namespace, d.name) for d in event.outputs],
-            purpose=context.get("purpose") or purpose(event.run.tags) or purpose(event.job.tags),
-            environment=context.get("environment"), principal=context.get("principal"),
+            purpose=_text(context.get("purpose")) or purpose(event.run.tags)
+            or purpose(event.job.tags),
+            environment=_text(context.get("environment")),
+            on_behalf_of=_text(context.get("onBehalfOf")) or _text(context.get("principal")),
             run_id=event.run.id, job_tags=event.job.tags, flows=flows or None)
     try:
         plain = PlainGateRequest.model_validate(body)
@@ -98,7 +112,27 @@ def gate_request(body: Any) -> GateRequest:
                        inputs=[(r.namespace, r.name) for r in plain.inputs],
                        outputs=[(r.namespace, r.name) for r in plain.outputs],
                        purpose=plain.context.purpose, environment=plain.context.environment,
-                       principal=plain.context.principal)
+                       on_behalf_of=plain.context.on_behalf_of or plain.context.principal)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+@dataclass(frozen=True)
+class GateLimits:
+    """What one gate request may bring, checked before anything is evaluated (413 past one)."""
+
+    max_body_bytes: int = 1024 * 1024
+    max_datasets: int = 1000  # inputs + outputs
+    max_flows: int = 10_000  # planned column flows (from the event, else the job's last known)
+    max_fields: int = 50_000  # catalog fields of those datasets
+
+    def for_regopy(self) -> GateLimits:
+        """Tighter limits for the regopy fallback, which cannot be interrupted and whose cost
+        grows faster than its input (it scans objects on lookup): ~1-5 s at these."""
+        return replace(self, max_datasets=min(self.max_datasets, 100),
+                       max_flows=min(self.max_flows, 500), max_fields=min(self.max_fields, 5000))
 
 
 @dataclass
@@ -131,32 +165,70 @@ def _assertion(q: Any) -> str:
 
 class Gate:
     def __init__(self, store: Store, engine: PolicyEngine,
-                 fail_open_environments: Sequence[str] = ()) -> None:
+                 fail_open_environments: Sequence[str] = (),
+                 limits: GateLimits | None = None) -> None:
         self.store = store
         self.engine = engine
         self.fail_open = set(fail_open_environments)
+        self.limits = limits or GateLimits()
+        if getattr(engine, "evaluator", None) == "regopy":
+            self.limits = self.limits.for_regopy()
+            log.warning("the gate evaluates with regopy: requests are limited to %d datasets, "
+                        "%d flows and %d fields until the compiled policy is current",
+                        self.limits.max_datasets, self.limits.max_flows, self.limits.max_fields)
 
-    def enrich(self, req: GateRequest) -> dict[str, Any]:
+    def _bounded(self, req: GateRequest) -> None:
+        """TooLarge when the request brings more datasets or flows than the limits allow."""
+        limits, datasets = self.limits, len(req.inputs) + len(req.outputs)
+        if datasets > limits.max_datasets:
+            raise TooLarge(f"the gate request names {datasets} datasets (inputs and outputs); "
+                           f"the limit is {limits.max_datasets}: split the job, or raise "
+                           "HEADWATER_GATE_MAX_DATASETS")
+        if req.flows is not None and len(req.flows) > limits.max_flows:
+            raise TooLarge(f"the gate request plans {len(req.flows)} column flows; the limit is "
+                           f"{limits.max_flows}: raise HEADWATER_GATE_MAX_FLOWS")
+
+    def enrich(self, req: GateRequest, principal: str | None = None) -> dict[str, Any]:
         """The policy's input document (documented in policies/rego/README.md). A handful of
-        bulk store reads, whatever the number of datasets and fields."""
+        bulk store reads, whatever the number of datasets and fields. TooLarge when the
+        request, or what the catalog holds for it, is over the limits."""
+        self._bounded(req)
         refs = [*req.inputs, *req.outputs]
         ids = [dataset_id(*r) for r in refs]
         records = dict(zip(ids, self.store.datasets_by_id(ids, facets=False), strict=True))
         fields = self.store.fields(ids)
+        total = sum(len(fields[i]) for i in set(ids))
+        if total > self.limits.max_fields:
+            raise TooLarge(f"the {len(set(ids))} datasets of this gate request have {total} "
+                           f"fields in the catalog; the limit is {self.limits.max_fields}: "
+                           "split the job, or raise HEADWATER_GATE_MAX_FIELDS")
         inherited = self.store.inherited_classifications(
             [field_id(*r, f.name) for r, i in zip(refs, ids, strict=True) for f in fields[i]])
         quality = self.store.latest_quality([dataset_id(*r) for r in req.inputs])
         flows = req.flows if req.flows is not None else self.store.job_flows(job_id(*req.job))
+        if len(flows) > self.limits.max_flows:
+            raise TooLarge(f"job {job_id(*req.job)} last reported {len(flows)} column flows; "
+                           f"the gate's limit is {self.limits.max_flows}: send the planned "
+                           "flows in the START event's columnLineage facet, or raise "
+                           "HEADWATER_GATE_MAX_FLOWS")
         known = dict(zip(ids, refs, strict=True))
+        fed_by: dict[str, set[str]] = {}
+        for f in flows:
+            if f.source_dataset in known and f.target_dataset in known:
+                fed_by.setdefault(f.target_dataset, set()).add(f.source_dataset)
+        outputs = [_dataset_doc(r, records[dataset_id(*r)], fields[dataset_id(*r)], inherited,
+                                []) for r in req.outputs]
+        for doc in outputs:
+            doc["fedBy"] = sorted(fed_by.get(doc["id"], ()))
         return {
             "job": {"namespace": req.job[0], "name": req.job[1], "tags": sorted(req.job_tags)},
             "context": {k: v for k, v in (("purpose", req.purpose),
                                           ("environment", req.environment),
-                                          ("principal", req.principal)) if v is not None},
+                                          ("principal", principal),
+                                          ("onBehalfOf", req.on_behalf_of)) if v is not None},
             "inputs": [_dataset_doc(r, records[dataset_id(*r)], fields[dataset_id(*r)], inherited,
                                     quality.get(dataset_id(*r), [])) for r in req.inputs],
-            "outputs": [_dataset_doc(r, records[dataset_id(*r)], fields[dataset_id(*r)], inherited,
-                                     []) for r in req.outputs],
+            "outputs": outputs,
             "flows": [{"from": {"namespace": source[0], "name": source[1],
                                 "field": f.source_field, "dataset": f.source_dataset},
                        "to": {"namespace": target[0], "name": target[1],
@@ -167,20 +239,33 @@ class Gate:
                       and (target := known.get(f.target_dataset))],
         }
 
-    def check(self, body: bytes, principal: str) -> GateDecision:
-        """Decide on a request body (a RunEvent or the plain form): ``principal`` unless the
-        body names one."""
+    def check(self, body: bytes, caller: Identity) -> GateDecision:
+        """Decide on a request body (a RunEvent or the plain form) from ``caller``. The body's
+        size is the route's to bound (``limits.max_body_bytes``)."""
+        if len(body) > self.limits.max_body_bytes:
+            raise TooLarge(f"the gate request is {len(body)} bytes; the limit is "
+                           f"{self.limits.max_body_bytes}")
         req = gate_request(parse_json(body))
-        return self.decide(req, req.principal or principal)
+        self._bounded(req)
+        if caller.environment is not None:
+            if req.environment not in (None, caller.environment):
+                raise Forbidden(f"this token is for environment {caller.environment!r}; the "
+                                f"request claims {req.environment!r}: use that environment's "
+                                "token")
+            req.environment = caller.environment
+        return self.decide(req, caller.name, fail_open=caller.environment in self.fail_open)
 
     def decisions(self, first: int = 50, run_id: str | None = None,
                   job_id: str | None = None) -> list[DecisionRecord]:
         """The decision log, newest first."""
         return self.store.decisions(first, run_id, job_id)
 
-    def decide(self, req: GateRequest, principal: str) -> GateDecision:
+    def decide(self, req: GateRequest, principal: str, fail_open: bool = False) -> GateDecision:
+        """Decide for ``principal`` (the caller's token name). ``fail_open``: the caller's token
+        is bound to a fail-open environment, so an engine that cannot answer allows (with a
+        warning) instead of denying."""
         started = time.perf_counter()
-        document = self.enrich(req)
+        document = self.enrich(req, principal)
         enriched = time.perf_counter()
         try:
             answer = self.engine.evaluate("headwater/gate/decision", document)
@@ -190,7 +275,6 @@ class Gate:
                 raise PolicyEngineUnavailable(f"the policy answered garbage: {answer!r:.200}")
             verdict, reasons, masks = answer["decision"], answer["reasons"], answer["masks"]
         except PolicyEngineUnavailable as exc:
-            fail_open = req.environment in self.fail_open
             verdict, masks = ("allow" if fail_open else "deny"), []
             reasons = [{"rule": "policy_engine_unavailable", "severity": "warn" if fail_open
                         else "deny", "dataset": None, "field": None,

@@ -9,6 +9,7 @@ builtins to the host; the ones our bundle and typical rules need are in ``HOST_B
 from __future__ import annotations
 
 import ctypes
+import math
 import re
 import threading
 import time
@@ -19,10 +20,6 @@ from typing import Any
 import orjson
 
 PAGE = 65536
-
-
-class WasmPolicyError(RuntimeError):
-    """The module cannot be built, loaded or evaluated; the message says why."""
 
 
 _VERB = re.compile(r"%([-+ #0]*\d*(?:\.\d+)?)([sdvfegq%])")
@@ -60,20 +57,66 @@ HOST_BUILTINS: dict[str, Callable[..., Any]] = {
 }
 
 
-class WasmPolicy:
-    """One compiled module, one instance; evaluations are serialised (the heap is shared)."""
+class WasmPolicyError(RuntimeError):
+    """The module cannot be built, loaded or evaluated; the message says why."""
 
-    def __init__(self, wasm: bytes, data: Any) -> None:
-        import wasmtime
 
+class WasmTimeout(WasmPolicyError):
+    """The evaluation did not finish (or could not start) before its deadline, and was stopped."""
+
+
+EPOCH_TICK = 0.01  # seconds: how often the epoch advances while an evaluation runs
+KEEP_MEMORY = 64 * 1024 * 1024  # an instance whose memory grew past this is dropped after use
+_FOREVER = 2**62  # epoch ticks: no deadline
+
+
+class _Ticker:
+    """Advances the engine's epoch every EPOCH_TICK while at least one evaluation runs (and
+    sleeps otherwise): wasmtime checks a store's epoch deadline at function entries and loop
+    heads, and traps once it has passed, so a runaway evaluation stops within a tick of it."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+        self._running = 0
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> None:
+        with self._cond:
+            self._running += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="wasm-epoch",
+                                                daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._cond:
+            self._running -= 1
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._running:
+                    self._cond.wait()
+            time.sleep(EPOCH_TICK)
+            self._engine.increment_epoch()
+
+
+class _Instance:
+    """One instance of the module in its own store and memory: one evaluation at a time."""
+
+    def __init__(self, policy: WasmPolicy) -> None:
+        wasmtime = policy._wasmtime
         self._wasmtime = wasmtime
-        self._engine = wasmtime.Engine()
-        self._store = wasmtime.Store(self._engine)
-        module = wasmtime.Module(self._engine, wasm)
+        self._store = wasmtime.Store(policy._engine)
+        self._store.set_epoch_deadline(_FOREVER)
+        module = policy._module
         imports = {i.name: i.type for i in module.imports
                    if isinstance(i.type, wasmtime.FuncType)}
         self._memory = wasmtime.Memory(self._store,
                                        wasmtime.MemoryType(wasmtime.Limits(16, None)))
+        self._builtins: dict[int, Callable[..., Any]] = {}
 
         def builtin(arity: int) -> Any:
             def call(builtin_id: int, _ctx: int, *arg_addrs: int) -> int:
@@ -106,30 +149,24 @@ class WasmPolicy:
             raise WasmPolicyError(f"the policy calls {', '.join(missing)}, which the Wasm "
                                   "module leaves to the host and Headwater does not provide")
         self._builtins = {i: HOST_BUILTINS[name] for name, i in wanted.items()}
-        self._data = self._parse(orjson.dumps(data))
+        self._data = self._parse(policy._data)
         self._heap = self._call("opa_heap_ptr_get")  # evaluations start here, every time
-        self._lock = threading.Lock()
 
-    def evaluate(self, entrypoint: str, input: Any) -> Any:
-        """The entrypoint's value for ``input``; WasmPolicyError when it has none."""
-        try:
-            entrypoint_id = self.entrypoints[entrypoint]
-        except KeyError:
-            raise WasmPolicyError(f"the compiled policy has no entrypoint {entrypoint}") from None
-        raw = orjson.dumps(input)
-        with self._lock:
-            self._ensure(self._heap + len(raw) + PAGE)
-            self._write(raw, self._heap)
-            try:  # format 0: the answer as JSON text; the heap restarts after the input
-                result = self._call("opa_eval", 0, entrypoint_id, self._data, self._heap,
-                                    len(raw), self._heap + len(raw), 0)
-            except (self._wasmtime.Trap, self._wasmtime.WasmtimeError) as exc:
-                # a trap, or a host builtin that raised
-                raise WasmPolicyError(str(exc).splitlines()[0]) from exc
-            answer = orjson.loads(self._cstring(result))
-        if not answer:
-            raise WasmPolicyError(f"{entrypoint} is undefined for this input")
-        return answer[0]["result"]
+    def evaluate(self, entrypoint_id: int, raw: bytes, deadline: float | None) -> Any:
+        self._ensure(self._heap + len(raw) + PAGE)
+        self._write(raw, self._heap)
+        if deadline is None:
+            self._store.set_epoch_deadline(_FOREVER)
+        else:
+            ticks = math.ceil(max(deadline - time.monotonic(), 0.0) / EPOCH_TICK)
+            self._store.set_epoch_deadline(max(ticks, 1))
+        # format 0: the answer as JSON text; the heap restarts after the input
+        result = self._call("opa_eval", 0, entrypoint_id, self._data, self._heap, len(raw),
+                            self._heap + len(raw), 0)
+        return orjson.loads(self._cstring(result))
+
+    def memory_bytes(self) -> int:
+        return int(self._memory.data_len(self._store))
 
     # -- the ABI's plumbing
 
@@ -163,6 +200,84 @@ class WasmPolicy:
 
     def _load(self, addr: int) -> Any:
         return orjson.loads(self._cstring(self._call("opa_json_dump", addr)))
+
+
+class WasmPolicy:
+    """One compiled module and a few instances of it (each its own store and heap), so that a
+    slow evaluation holds one instance, not every caller. Each evaluation may have a deadline:
+    past it wasmtime stops the module (epoch interruption) and the instance is thrown away."""
+
+    def __init__(self, wasm: bytes, data: Any, instances: int = 2) -> None:
+        import wasmtime
+
+        self._wasmtime = wasmtime
+        config = wasmtime.Config()
+        config.epoch_interruption = True
+        self._engine = wasmtime.Engine(config)
+        self._module = wasmtime.Module(self._engine, wasm)
+        self._data = orjson.dumps(data)
+        self._ticker = _Ticker(self._engine)
+        first = _Instance(self)  # checks the ABI and the builtins
+        self.entrypoints = first.entrypoints
+        self._idle: list[_Instance] = [first]
+        self._made = 1
+        self._most = max(1, instances)
+        self._cond = threading.Condition()
+
+    def evaluate(self, entrypoint: str, input: Any, timeout: float | None = None) -> Any:
+        """The entrypoint's value for ``input``; WasmPolicyError when it has none, WasmTimeout
+        when no instance was free or the evaluation ran past ``timeout`` seconds (waiting for
+        an instance counts)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            entrypoint_id = self.entrypoints[entrypoint]
+        except KeyError:
+            raise WasmPolicyError(f"the compiled policy has no entrypoint {entrypoint}") from None
+        raw = orjson.dumps(input)
+        instance = self._acquire(deadline, timeout)
+        keep = False
+        try:
+            with self._ticker:
+                answer = instance.evaluate(entrypoint_id, raw, deadline)
+            keep = instance.memory_bytes() <= KEEP_MEMORY
+        except self._wasmtime.Trap as exc:
+            if exc.trap_code == self._wasmtime.TrapCode.INTERRUPT:
+                raise WasmTimeout(f"the policy evaluation ran past the {timeout:g} s timeout "
+                                  "and was stopped") from exc
+            raise WasmPolicyError(str(exc).splitlines()[0]) from exc
+        except self._wasmtime.WasmtimeError as exc:  # a host builtin that raised
+            raise WasmPolicyError(str(exc).splitlines()[0]) from exc
+        finally:
+            self._release(instance if keep else None)
+        if not answer:
+            raise WasmPolicyError(f"{entrypoint} is undefined for this input")
+        return answer[0]["result"]
+
+    def _acquire(self, deadline: float | None, timeout: float | None) -> _Instance:
+        with self._cond:
+            while not self._idle and self._made >= self._most:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise WasmTimeout(f"every policy instance stayed busy past the {timeout:g} s "
+                                      "timeout")
+                self._cond.wait(remaining)
+            if self._idle:
+                return self._idle.pop()
+            self._made += 1
+        try:
+            return _Instance(self)
+        except BaseException:
+            self._release(None)
+            raise
+
+    def _release(self, instance: _Instance | None) -> None:
+        """Back to the pool; None: the instance is gone (trapped, or grown too big)."""
+        with self._cond:
+            if instance is None:
+                self._made -= 1
+            else:
+                self._idle.append(instance)
+            self._cond.notify()
 
 
 def compile_bundle(opa: str, bundle: Path, entrypoints: tuple[str, ...]) -> bytes:

@@ -7,7 +7,12 @@ import sqlite3
 from collections.abc import Callable
 
 from headwater.catalog.embedded.connection import Connections
-from headwater.catalog.embedded.schema import DEAD_LETTERS_BY_ARRIVAL, LAYOUT_0_1_0, statements
+from headwater.catalog.embedded.schema import (
+    DEAD_LETTERS_BY_ARRIVAL,
+    LAYOUT_0_1_0,
+    TOKEN_LIFECYCLE,
+    statements,
+)
 from headwater.catalog.migrations import Step, describe, pending
 
 
@@ -22,6 +27,8 @@ STEPS: list[Step[sqlite3.Connection]] = [
     Step(1, "the Headwater 0.1.0 layout (created, or stamped on a 0.1.0 data directory)",
          _ddl(LAYOUT_0_1_0)),
     Step(2, "index dead letters by arrival", _ddl(DEAD_LETTERS_BY_ARRIVAL)),
+    Step(3, "tokens: expiry, revocation, last use, environment; unique names",
+         _ddl(TOKEN_LIFECYCLE)),
 ]
 
 

@@ -117,3 +117,16 @@ def statements(script: str) -> Iterator[str]:
 DEAD_LETTERS_BY_ARRIVAL = """
 CREATE INDEX IF NOT EXISTS dead_letters_received ON dead_letters(received_at);
 """
+
+# Schema version 3: tokens can expire, be revoked and be listed by a unique name. Tokens
+# sharing a name (0.1.0 named every unnamed token "<role>-token") keep it for the oldest;
+# the others get "-<n>" appended.
+TOKEN_LIFECYCLE = """
+ALTER TABLE tokens ADD COLUMN expires_at TEXT;
+ALTER TABLE tokens ADD COLUMN revoked_at TEXT;
+ALTER TABLE tokens ADD COLUMN last_used_at TEXT;
+ALTER TABLE tokens ADD COLUMN environment TEXT;
+UPDATE tokens SET name = name || '-' || rowid
+  WHERE rowid NOT IN (SELECT min(rowid) FROM tokens GROUP BY name);
+CREATE UNIQUE INDEX IF NOT EXISTS tokens_name ON tokens(name);
+"""

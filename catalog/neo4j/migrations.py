@@ -55,6 +55,16 @@ STEPS: list[Step[neo4j.ManagedTransaction]] = [
          _commands([*RELEASE_0_1_0,
                     "CREATE CONSTRAINT headwater_schema_id IF NOT EXISTS"
                     " FOR (n:HeadwaterSchema) REQUIRE n.id IS UNIQUE"])),
+    # Token names become unique: tokens sharing one (0.1.0 named every unnamed token
+    # "<role>-token") keep it for the oldest, the others get "-<n>" appended. Data first, the
+    # constraint in the next step: Neo4j refuses both in one transaction.
+    Step(2, "tokens: distinct names", _commands([
+        "MATCH (t:Token) WITH t ORDER BY t.createdAt, t.hash"
+        " WITH t.name AS name, collect(t) AS same WHERE size(same) > 1"
+        " UNWIND range(1, size(same) - 1) AS i"
+        " WITH same[i] AS t, i SET t.name = t.name + '-' + toString(i + 1)"])),
+    Step(3, "tokens: unique names", _commands([
+        "CREATE CONSTRAINT token_name IF NOT EXISTS FOR (n:Token) REQUIRE n.name IS UNIQUE"])),
 ]
 
 

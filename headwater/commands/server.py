@@ -107,24 +107,98 @@ def serve(host: str | None, port: int | None, store: str | None, policy_engine: 
 
 @click.group()
 def token() -> None:
-    """Manage API tokens (run on the server's machine: it writes to the store directly)."""
+    """Manage API tokens (run on the server's machine: it writes to the store directly).
+
+    A token's name is what decision logs, audits and GraphQL show as the principal."""
+
+
+def _said(exc: Exception) -> str:
+    from headwater.catalog.errors import Invalid
+
+    if isinstance(exc, Invalid) and exc.errors:
+        return "; ".join(e["message"] for e in exc.errors)
+    return str(exc)
+
+
+def _token_store() -> Any:
+    from headwater.catalog import open_store
+
+    settings = Settings.load()
+    return open_store(settings.store, **settings.store_options())
 
 
 @token.command("create")
 @click.option("--role", type=click.Choice(["viewer", "producer", "steward", "admin"]),
               required=True)
-@click.option("--name", default=None, help="A label to recognise the token by.")
-def token_create(role: str, name: str | None) -> None:
-    """Print one new token on stdout."""
-    from headwater.catalog import open_store
-    from headwater.catalog.tokens import create_token
+@click.option("--name", default=None,
+              help="A unique name to recognise the token by [<role>-<6 hex digits>].")
+@click.option("--expires", default=None, metavar="DURATION",
+              help="Refuse the token after this long: 30m, 12h, 90d, 2w [never].")
+@click.option("--environment", default=None,
+              help="Bind the token to an environment: its gate calls run in it, and only such "
+                   "tokens may fail open (HEADWATER_GATE_FAIL_OPEN_ENVIRONMENTS).")
+def token_create(role: str, name: str | None, expires: str | None,
+                 environment: str | None) -> None:
+    """Print one new token on stdout (the only time it is shown)."""
+    from headwater.catalog.errors import HeadwaterError
+    from headwater.catalog.tokens import create_token, parse_lifetime
 
-    settings = Settings.load()
-    store = open_store(settings.store, **settings.store_options())
+    store = _token_store()
     try:
-        click.echo(create_token(store, role, name))
+        lifetime = parse_lifetime(expires) if expires else None
+        click.echo(create_token(store, role, name, lifetime, environment))
+    except HeadwaterError as exc:
+        raise click.ClickException(_said(exc)) from None
     finally:
         store.close()
+
+
+@token.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per token.")
+def token_list(as_json: bool) -> None:
+    """Every token: name, role, environment, created, last used (to the minute), expiry and
+    status. Never the token or its hash."""
+    import orjson
+
+    from headwater.catalog.tokens import list_tokens, status
+
+    store = _token_store()
+    try:
+        records = list_tokens(store)
+    finally:
+        store.close()
+    if as_json:
+        for r in records:
+            click.echo(orjson.dumps({
+                "name": r.name, "role": r.role, "environment": r.environment,
+                "createdAt": r.created_at, "lastUsedAt": r.last_used_at,
+                "expiresAt": r.expires_at, "revokedAt": r.revoked_at,
+                "status": status(r)}).decode())
+        return
+    rows = [("NAME", "ROLE", "ENVIRONMENT", "CREATED", "LAST USED", "EXPIRES", "STATUS")]
+    rows += [(r.name, r.role, r.environment or "-", r.created_at[:16], (r.last_used_at or
+              "never")[:16], (r.expires_at or "never")[:16], status(r)) for r in records]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+@token.command("revoke")
+@click.argument("name")
+def token_revoke(name: str) -> None:
+    """Revoke the token called NAME: every server sharing the store refuses it within a
+    second. It stays listed, as revoked."""
+    from headwater.catalog.errors import HeadwaterError
+    from headwater.catalog.tokens import revoke_token
+
+    store = _token_store()
+    try:
+        revoke_token(store, name)
+    except HeadwaterError as exc:
+        raise click.ClickException(_said(exc)) from None
+    finally:
+        store.close()
+    click.echo(f"revoked {name}", err=True)
 
 
 @click.command()

@@ -24,11 +24,14 @@ masks := pii.masks if {
 	not overruled(m)
 }
 
+# A lookup per stronger strategy, not a scan of every mask per mask (in a complete rule: a
+# lookup into a multi-value rule re-runs its body in OPA's evaluator).
+mask_set := {m | some m in pii.masks}
+
 overruled(m) if {
-	some o in pii.masks
-	o.field == m.field
-	o.dataset == m.dataset
-	strength[o.strategy] > strength[m.strategy]
+	some s, n in strength
+	n > strength[m.strategy]
+	mask_set[{"dataset": m.dataset, "field": m.field, "strategy": s}]
 }
 
 verdict := "deny" if count(denials) > 0

@@ -5,9 +5,14 @@ package headwater.gate.pii
 import data.headwater.common
 import data.headwater.config
 
-# output id -> the PII classifications it is approved for ("pii-allowed:pii" covers pii.*).
-approved := {out.id: {c | some c in common.pii_classes; some a in out.piiAllowed; common.covers(c, a)} |
-	some out in input.outputs
+# output id -> the classifications it is approved for, as tagged ("pii-allowed:pii" covers
+# pii.*: see approved).
+allowed := {out.id: {a | some a in out.piiAllowed} | some out in input.outputs}
+
+# Whether an output's approvals (a set from allowed) cover c: a lookup per prefix of c.
+approved(ok, c) if {
+	some a in common.class_ancestors[c]
+	ok[a]
 }
 
 # Planned column flows that carry PII into an unapproved output field.
@@ -15,8 +20,8 @@ violations contains v if {
 	some flow in input.flows
 	not flow.masking
 	some c in common.pii_fields[flow.from.dataset][flow.from.field]
-	ok := approved[flow.to.dataset]
-	not c in ok
+	ok := allowed[flow.to.dataset]
+	not approved(ok, c)
 	v := {"dataset": flow.to.dataset, "field": flow.to.field, "classification": c,
 		"source": concat(".", [flow.from.dataset, flow.from.field])}
 }
@@ -28,7 +33,7 @@ violations contains v if {
 	some name, classes in common.pii_fields[src.id]
 	some c in classes
 	some out in input.outputs
-	not c in approved[out.id]
+	not approved(allowed[out.id], c)
 	v := {"dataset": out.id, "field": null, "classification": c,
 		"source": concat(".", [src.id, name])}
 }
@@ -64,8 +69,8 @@ masks contains {"dataset": flow.to.dataset, "field": flow.to.field, "strategy": 
 	some flow in input.flows
 	not flow.masking
 	some c in common.pii_fields[flow.from.dataset][flow.from.field]
-	ok := approved[flow.to.dataset]
-	not c in ok
+	ok := allowed[flow.to.dataset]
+	not approved(ok, c)
 }
 
 unmaskable contains v if {

@@ -126,3 +126,25 @@ def test_serve_refuses_a_newer_schema_before_listening(tmp_path: Path) -> None:
     assert "Upgrade Headwater" in result.stderr and "Traceback" not in result.stderr
     assert "Headwater on" not in result.stderr  # no banner: it never served
     assert path.read_bytes() == before
+
+
+def test_0_1_0_tokens_sharing_a_name_keep_working_under_distinct_names(tmp_path: Path) -> None:
+    # 0.1.0 named every token created without --name "<role>-token".
+    path = copy_fixture(tmp_path)
+    with sqlite3.connect(path) as db:
+        db.executemany("INSERT INTO tokens(hash, name, role, created_at) VALUES (?,?,?,?)",
+                       [("b" * 64, "producer-token", "producer", "2026-03-01T10:00:00+00:00"),
+                        ("c" * 64, "producer-token", "producer", "2026-03-02T10:00:00+00:00"),
+                        ("d" * 64, "ci-producer", "viewer", "2026-03-03T10:00:00+00:00")])
+    db.close()
+    store = open_store("embedded", path=path)
+    try:
+        release_0_1_0.check(store)  # the fixture's own token still works
+        names = [t.name for t in store.tokens()]
+        assert len(names) == len(set(names)) == 4
+        assert "producer-token" in names and "ci-producer" in names
+        assert {store.token_role(h * 64) for h in "abcd"} == {"producer", "viewer"}
+        assert store.token("a" * 64).name == "ci-producer"  # type: ignore[union-attr]
+        assert store.token("b" * 64).name == "producer-token"  # type: ignore[union-attr]
+    finally:
+        store.close()

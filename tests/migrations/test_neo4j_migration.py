@@ -196,6 +196,31 @@ def test_a_0_1_0_database_is_migrated_and_keeps_everything(
     assert _schema(driver) == schema
 
 
+def test_0_1_0_tokens_sharing_a_name_keep_working_under_distinct_names(
+        neo4j_service: dict[str, str], driver: neo4j.Driver,
+        release_0_1_0_database: dict[str, Any]) -> None:
+    # 0.1.0 named every token created without --name "<role>-token".
+    driver.execute_query(
+        "UNWIND $rows AS r CREATE (:Token {hash: r.hash, name: r.name, role: r.role,"
+        " createdAt: r.at})",
+        rows=[{"hash": "b" * 64, "name": "producer-token", "role": "producer",
+               "at": "2026-03-01T10:00:00+00:00"},
+              {"hash": "c" * 64, "name": "producer-token", "role": "producer",
+               "at": "2026-03-02T10:00:00+00:00"},
+              {"hash": "d" * 64, "name": "ci-producer", "role": "viewer",
+               "at": "2026-03-03T10:00:00+00:00"}])
+    store = open_store("neo4j", **_options(neo4j_service))
+    try:
+        release_0_1_0.check(store)
+        names = [t.name for t in store.tokens()]
+        assert len(names) == len(set(names)) == 4
+        assert {store.token_role(h * 64) for h in "abcd"} == {"producer", "viewer"}
+        assert store.token("b" * 64).name == "producer-token"  # type: ignore[union-attr]
+    finally:
+        store.close()
+    assert "token_name" in _schema(driver)
+
+
 def test_a_database_newer_than_the_code_is_refused_untouched(
         neo4j_service: dict[str, str], driver: neo4j.Driver,
         release_0_1_0_database: dict[str, Any]) -> None:
