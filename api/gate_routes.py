@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -45,9 +44,11 @@ async def _read_body(request: Request, limit: int) -> bytes:
 async def post_gate(request: Request,
                     caller: Annotated[Identity, Depends(require_identity("producer"))]
                     ) -> OrjsonResponse:
-    gate: Gate = request.app.state.services.gate
+    services = request.app.state.services
+    gate: Gate = services.gate
     body = await _read_body(request, gate.limits.max_body_bytes)
-    result = await asyncio.to_thread(gate.check, body, caller)
+    # The gate's own threads: pipelines waiting to start never queue behind reads.
+    result = await services.bulkheads.gate(gate.check, body, caller)
     # A response, not a dict: FastAPI would walk a dict through jsonable_encoder first.
     return OrjsonResponse({**decision_json(result.record),
                            "timings": {"enrichMs": round(result.enrich_ms, 3),
@@ -59,6 +60,6 @@ async def get_decisions(request: Request, run_id: str | None = Query(None, alias
                         job_id: str | None = Query(None, alias="jobId"),
                         first: int = Query(50, ge=1, le=500),
                         _: str = Depends(require("viewer"))) -> dict[str, Any]:
-    gate: Gate = request.app.state.services.gate
-    rows = await asyncio.to_thread(gate.decisions, first, run_id, job_id)
+    services = request.app.state.services
+    rows = await services.bulkheads.read(services.gate.decisions, first, run_id, job_id)
     return {"decisions": [decision_json(d) for d in rows]}
