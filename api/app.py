@@ -24,12 +24,12 @@ from headwater.api import (
     problems,
 )
 from headwater.api.auth import principal_role
+from headwater.api.bodies import read_limited
 from headwater.api.graphql.cost import Limits
 from headwater.api.responses import OrjsonResponse
 from headwater.api.services import Services
 from headwater.api.split import add_redirect_routes
 from headwater.catalog import StoreError
-from headwater.catalog.errors import TooLarge
 from headwater.policies.engine import PolicyEngineUnavailable
 
 GC_THRESHOLDS = (10_000, 10, 100)  # Python's defaults: (700, 10, 10)
@@ -47,24 +47,6 @@ class OrjsonGraphQLRouter(GraphQLRouter[Any, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)  # its errors are json.JSONDecodeError: still a 400
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, read once and kept on the request (where Starlette's ``body()`` finds it),
-    refusing with 413 once it is larger than ``limit``: before anything parses it."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"body of {declared} bytes exceeds the {limit}-byte limit of /graphql; "
-                       "send a smaller query or fewer variables")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"body exceeds the {limit}-byte limit of /graphql; send a smaller "
-                           "query or fewer variables")
-        chunks.append(chunk)
-    body = request._body = b"".join(chunks)
-    return body
 
 
 def build_app(settings: Any, services: Services, *, only: str | None = None) -> FastAPI:
@@ -112,7 +94,8 @@ def build_app(settings: Any, services: Services, *, only: str | None = None) -> 
 
         async def context(request: Request) -> graphql.Context:
             if request.method == "POST":  # refused before strawberry reads and parses it
-                await read_body(request, settings.graphql_max_body_bytes)
+                await read_limited(request, settings.graphql_max_body_bytes,
+                                   "send a smaller query or fewer variables")
             if (request.method == "GET" and "query" not in request.query_params
                     and "text/html" in request.headers.get("accept", "")):
                 # The GraphiQL page itself: a browser cannot send a token to load it; the

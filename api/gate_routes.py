@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from headwater.api.auth import require, require_identity
+from headwater.api.bodies import read_limited
 from headwater.api.responses import OrjsonResponse
 from headwater.catalog import DecisionRecord
-from headwater.catalog.errors import TooLarge
 from headwater.catalog.tokens import Identity
 from headwater.policies.gate import Gate
 
@@ -23,30 +23,14 @@ def decision_json(d: DecisionRecord) -> dict[str, Any]:
             "inputDigest": d.input_digest}
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refused with 413 as soon as it is known to be over ``limit`` (by its
-    Content-Length, else while it streams in), before anything parses it."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"the gate request is {declared} bytes; the limit is {limit} "
-                       "(HEADWATER_GATE_MAX_BODY_BYTES)")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"the gate request is over the {limit}-byte limit "
-                           "(HEADWATER_GATE_MAX_BODY_BYTES)")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 @router.post("/api/v1/gate")
 async def post_gate(request: Request,
                     caller: Annotated[Identity, Depends(require_identity("producer"))]
                     ) -> OrjsonResponse:
     services = request.app.state.services
     gate: Gate = services.gate
-    body = await _read_body(request, gate.limits.max_body_bytes)
+    body = await read_limited(request, gate.limits.max_body_bytes,
+                              "raise HEADWATER_GATE_MAX_BODY_BYTES or ask about fewer datasets")
     # The gate's own threads: pipelines waiting to start never queue behind reads.
     result = await services.bulkheads.gate(gate.check, body, caller)
     # A response, not a dict: FastAPI would walk a dict through jsonable_encoder first.

@@ -6,33 +6,18 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from headwater.api.auth import require
+from headwater.api.bodies import read_limited
 from headwater.api.responses import OrjsonResponse
-from headwater.catalog.errors import TooLarge
 from headwater.ingestion.service import Ingestion
 
 router = APIRouter()
-
-
-async def _read_body(request: Request, limit: int, what: str = "events") -> bytes:
-    """The raw body, refusing early (413) when it is larger than ``limit``, before any of it
-    is parsed."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"body of {declared} bytes exceeds the {limit}-byte limit; "
-                       f"send fewer {what} per request")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"body exceeds the {limit}-byte limit; send fewer {what} per request")
-        chunks.append(chunk)
-    return b"".join(chunks)
+EVENTS = "send fewer events per request"
 
 
 async def post_event(request: Request) -> OrjsonResponse:
     await _producer(request)
     ingestion: Ingestion = request.app.state.services.ingestion
-    body = await _read_body(request, ingestion.max_body_bytes)
+    body = await read_limited(request, ingestion.max_body_bytes, EVENTS)
     done = await ingestion.accept(body, request.headers.get("content-encoding"))
     return OrjsonResponse({"status": "created" if done.new else "duplicate",
                            "eventId": done.event_id}, status_code=201 if done.new else 200)
@@ -53,7 +38,7 @@ router.add_api_route("/api/v1/lineage", post_event, methods=["POST"], status_cod
 @router.post("/api/v1/lineage/batch")
 async def post_batch(request: Request, _: str = Depends(require("producer"))) -> OrjsonResponse:
     ingestion: Ingestion = request.app.state.services.ingestion
-    body = await _read_body(request, ingestion.max_body_bytes)
+    body = await read_limited(request, ingestion.max_body_bytes, EVENTS)
     done = await ingestion.accept_batch(body, request.headers.get("content-encoding"))
     return OrjsonResponse({"created": done.created, "duplicate": done.duplicate,
                            "invalid": done.invalid, "conflict": done.conflict,
@@ -64,7 +49,7 @@ async def post_batch(request: Request, _: str = Depends(require("producer"))) ->
 async def post_quality(request: Request, _: str = Depends(require("producer"))
                        ) -> OrjsonResponse:
     ingestion: Ingestion = request.app.state.services.ingestion
-    done = await ingestion.accept_quality(await _read_body(request, ingestion.max_body_bytes,
-                                                      "results"))
+    body = await read_limited(request, ingestion.max_body_bytes, "send fewer results per request")
+    done = await ingestion.accept_quality(body)
     return OrjsonResponse({"created": done.created, "duplicate": done.duplicate},
                           status_code=201)
