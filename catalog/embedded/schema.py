@@ -130,3 +130,17 @@ UPDATE tokens SET name = name || '-' || rowid
   WHERE rowid NOT IN (SELECT min(rowid) FROM tokens GROUP BY name);
 CREATE UNIQUE INDEX IF NOT EXISTS tokens_name ON tokens(name);
 """
+
+# Schema version 4: runs listed newest first through an index (per job, and over all jobs),
+# children found by parent, and each run event's state transition kept so a run's attempts
+# (retries under one runId) can be told apart. ``migrations.py`` replays the stored run events
+# into ``run_transitions``.
+RUN_HISTORY = """
+CREATE TABLE IF NOT EXISTS run_transitions (
+  run_id TEXT NOT NULL, event_id TEXT NOT NULL, event_time TEXT NOT NULL, event_type TEXT,
+  state TEXT, error_message TEXT, try_number INTEGER,
+  PRIMARY KEY (run_id, event_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS runs_job_newest ON runs(job_id, coalesce(started_at, created_at), id);
+CREATE INDEX IF NOT EXISTS runs_newest ON runs(coalesce(started_at, created_at), id);
+CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_run_id);
+"""
