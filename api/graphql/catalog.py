@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 # Lists of a dataset's or a job's neighbours, and of fields: `first` by default and at most.
 NEIGHBOURS = First(100, 1_000)
 FIELDS = (1_000, 10_000)
+# Per-column metrics: fewer by default than fields, since they sit inside run lists.
+METRICS = First(100, 10_000)
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -187,7 +189,7 @@ class Dataset:
             return None
         return DataSource(name=source.get("name"), uri=source.get("uri"))
 
-    @strawberry.field(extensions=[First(*FIELDS)], description="Per-column metrics from the "
+    @strawberry.field(extensions=[METRICS], description="Per-column metrics from the "
                       "newest dataQualityMetrics facet a run reported on this dataset.")
     def column_metrics(self) -> list[ColumnMetrics]:
         return column_metrics(self.facets.get("dataQualityMetrics"))
@@ -315,7 +317,7 @@ class DatasetVersionRef:
                                 size=_int(stats.get("size")),
                                 file_count=_int(stats.get("fileCount")))
 
-    @strawberry.field(extensions=[First(*FIELDS)],
+    @strawberry.field(extensions=[METRICS],
                       description="Column metrics the run measured on this input.")
     def column_metrics(self) -> list[ColumnMetrics]:
         return column_metrics(self.facets.get("dataQualityMetrics")
@@ -327,7 +329,7 @@ class DatasetVersionRef:
 
 
 # A run's inputs, outputs and attempts: `first` by default and at most.
-RUN_LISTS = First(100, 1_000)
+RUN_LISTS = First(50, 1_000)
 
 
 @strawberry.type
