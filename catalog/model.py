@@ -141,6 +141,10 @@ class FieldRecord:
     type: str | None = None
     description: str | None = None
     classifications: list[str] = field(default_factory=list)
+    # Where the catalog learned of the column: "schema" (the latest schema facet lists it) or
+    # "columnLineage" (only a column-lineage facet names it, as an output or an input field;
+    # its type is then unknown). See docs/design.md, "Columns known from lineage".
+    learned_from: str = "schema"
 
 
 @dataclass(slots=True)

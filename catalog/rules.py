@@ -91,9 +91,18 @@ def covers(classification: str, wanted: str) -> bool:
 # ---------------------------------------------------------------- lineage and versions
 
 
+# Where a column was learned of (FieldRecord.learned_from).
+SCHEMA, LINEAGE = "schema", "columnLineage"
+
+# A column-lineage input field sent with ``transformations: []`` (dbt-ol, Airflow): lineage
+# without a known transformation. Stored with this type; shown as no label (null).
+UNKNOWN_TRANSFORMATION = "UNKNOWN"
+
+
 def transformation_label(type_: str | None, subtype: str | None) -> str | None:
-    """``DIRECT/IDENTITY``; the type alone when the subtype is unknown."""
-    if type_ is None:
+    """``DIRECT/IDENTITY``; the type alone when the subtype is unknown; ``None`` when the
+    transformation itself is unknown (the producer sent none)."""
+    if type_ is None or type_ == UNKNOWN_TRANSFORMATION:
         return None
     return f"{type_}/{subtype}" if subtype else type_
 

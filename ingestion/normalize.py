@@ -18,7 +18,7 @@ from headwater.catalog.model import (
     QualityWrite,
     RunWrite,
 )
-from headwater.catalog.rules import EVENT_TYPE_STATE
+from headwater.catalog.rules import EVENT_TYPE_STATE, UNKNOWN_TRANSFORMATION
 from headwater.ingestion.openlineage import (
     InvalidEvent,
     escape,
@@ -27,6 +27,7 @@ from headwater.ingestion.openlineage import (
 )
 
 _EMPTY: dict[str, Any] = {}
+UNKNOWN: list[dict[str, Any]] = [{"type": UNKNOWN_TRANSFORMATION}]
 # orjson writes at most 254 nested arrays and objects; what it cannot write cannot be stored.
 MAX_DEPTH = 254
 
@@ -131,7 +132,11 @@ def _column_edges(d: dict[str, Any]) -> list[ColumnEdge]:
         legacy = [{"type": "DIRECT", "subtype": entry.get("transformationType") or "",
                    "description": entry.get("transformationDescription")}]
         for src in entry["inputFields"]:
-            for t in src.get("transformations") or legacy:
+            given = src.get("transformations")
+            # ``[]`` (dbt-ol, Airflow) says nothing about how: lineage of unknown kind, not
+            # DIRECT. An absent list is the pre-1.1 form: the output field's legacy type.
+            ts = given if given else UNKNOWN if given is not None else legacy
+            for t in ts:
                 edges.append(ColumnEdge(
                     field_id(src["namespace"], src["name"], src["field"]), target,
                     dataset_id(src["namespace"], src["name"]), target_ds,

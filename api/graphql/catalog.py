@@ -44,6 +44,12 @@ class Field:
     type: str | None
     description: str | None
     classifications: list[str]
+    learned_from: str = strawberry.field(
+        default="schema",
+        description="Where the catalog learned of this column: `schema` (the dataset's latest "
+        "schema facet lists it) or `columnLineage` (only column lineage names it, as an output "
+        "or an input field; `type` is then null). Either way it is a column of the dataset: "
+        "classified, inherited, gated, analysed for impact and planned for erasure.")
     field_id: strawberry.Private[str | None] = None
     dataset_id: strawberry.Private[str | None] = None
 
@@ -51,7 +57,7 @@ class Field:
     def of(f: FieldRecord, namespace: str | None = None, name: str | None = None) -> Field:
         where = (namespace, name) if namespace and name else None
         return Field(name=f.name, type=f.type, description=f.description,
-                     classifications=f.classifications,
+                     classifications=f.classifications, learned_from=f.learned_from,
                      field_id=field_id(*where, f.name) if where else None,
                      dataset_id=dataset_id(*where) if where else None)
 

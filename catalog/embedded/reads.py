@@ -18,7 +18,7 @@ from headwater.catalog.model import (
     RunRecord,
     SchemaVersionRecord,
 )
-from headwater.catalog.rules import retention_days
+from headwater.catalog.rules import LINEAGE, retention_days
 
 
 class CatalogReads(Connections):
@@ -73,6 +73,13 @@ class CatalogReads(Connections):
             dataset_ids,
         ):
             out[r["dataset_id"]] = [FieldRecord(n, t, d) for n, t, d in orjson.loads(r["fields"])]
+        # Columns only column lineage names (dbt-ol's schema facet lists documented columns
+        # only): columns all the same, of unknown type, after the schema's, by name.
+        known = {(ds, f.name) for ds, fs in out.items() for f in fs}
+        for r in self._in("SELECT dataset_id, field FROM field_nodes WHERE dataset_id IN ({ids})"
+                          " ORDER BY field", dataset_ids):
+            if (r["dataset_id"], r["field"]) not in known:
+                out[r["dataset_id"]].append(FieldRecord(r["field"], learned_from=LINEAGE))
         classes: dict[tuple[str, str], set[str]] = {}
         for r in self._in(
             "SELECT dataset_id, field, classification FROM field_classifications"
