@@ -112,6 +112,9 @@ def _dataset(d: dict[str, Any], raw: dict[str, Any], role: str) -> DatasetWrite:
                     for s in (f.get("symlinks") or _EMPTY).get("identifiers", ())]
     if "lifecycleStateChange" in f:
         out.lifecycle_state = f["lifecycleStateChange"]["lifecycleStateChange"]
+        if out.lifecycle_state == "DROP" and out.schema is None:
+            # A dropped table has no columns: the drop is a version of its schema history.
+            out.schema, out.schema_fingerprint = [], fingerprint([])
     for facet in (f.get("dataQualityAssertions"),
                   (d.get("inputFacets") or _EMPTY).get("dataQualityAssertions")):
         for a in (facet or _EMPTY).get("assertions", ()):
