@@ -1,6 +1,7 @@
 """Rules that do not depend on the backend, written once: time format, run-state merge,
 retention and purpose tag conventions, classification coverage, transformation labels and
-content ids (the schema history is ``catalog.schema_history``). Both stores call these; neither re-implements them.
+content ids (the schema history is ``catalog.schema_history``). Both stores call these;
+neither re-implements them.
 """
 
 from __future__ import annotations
