@@ -51,6 +51,13 @@ def observations(events: Sequence[EventWrite]) -> tuple[dict[str, list[Observati
     return {ds: earliest_run(obs) for ds, obs in seen.items()}, bodies
 
 
+def renames(events: Sequence[EventWrite]) -> dict[str, str]:
+    """new dataset id -> old one, for the batch's RENAMEs: the old name's observations are
+    copied to the new one and its history re-derived."""
+    return {d.id: d.previous_id for e in events for d in e.all_datasets()
+            if d.previous_id and d.previous_id != d.id}
+
+
 def earliest_run(obs: Iterable[Observation]) -> list[Observation]:
     """One observation per (time, fingerprint): the smallest run id, so that which of two
     simultaneous events arrived first does not matter. Sorted."""

@@ -166,12 +166,24 @@ class Dataset:
     owners: list[str]
     tags: list[str]
     updated_at: datetime | None
+    lifecycle_state: str | None = strawberry.field(
+        default=None,
+        description="The latest change of the dataset's lifecycle (OpenLineage "
+        "lifecycleStateChange, by event time): CREATE, ALTER, OVERWRITE, TRUNCATE, RENAME or "
+        "DROP; null when no producer reported one.")
+    lifecycle_changed_at: datetime | None = strawberry.field(
+        default=None, description="When that change happened (its event time).")
+    dropped_at: datetime | None = strawberry.field(
+        default=None, description="When the dataset was dropped, if its latest lifecycle "
+        "change is a DROP; null otherwise (a later CREATE or OVERWRITE clears it).")
 
     @staticmethod
     def of(d: DatasetRecord) -> Dataset:
         return Dataset(id=strawberry.ID(d.id), namespace=d.namespace, name=d.name,
                        description=d.description, retention_days=d.retention_days,
-                       owners=d.owners, tags=d.tags, updated_at=_dt(d.updated_at))
+                       owners=d.owners, tags=d.tags, updated_at=_dt(d.updated_at),
+                       lifecycle_state=d.lifecycle_state,
+                       lifecycle_changed_at=_dt(d.lifecycle_at), dropped_at=_dt(d.dropped_at))
 
     @strawberry.field(extensions=[First(*FIELDS)])
     async def fields(self, info: Info) -> list[Field]:

@@ -51,6 +51,12 @@ class CatalogReads(Connections):
         found = list(rows)
         tags, owners = self._tags_owners(found)
         facet_map = self._facets(found) if facets else {}
+        # The lifecycle is the newest lifecycleStateChange facet (by event time, whatever the
+        # arrival order), with its time: DROP says when the dataset was dropped.
+        lifecycle = {r["node_id"]: (orjson.loads(r["body"]).get("lifecycleStateChange"),
+                                    r["event_time"]) for r in self._in(
+            "SELECT node_id, body, event_time FROM facets WHERE name = 'lifecycleStateChange'"
+            " AND node_id IN ({ids})", found)}
         out: list[DatasetRecord | None] = []
         for i in ids:
             r = rows.get(i)
@@ -59,8 +65,9 @@ class CatalogReads(Connections):
                     id=i, namespace=r["namespace"], name=r["name"], description=r["description"],
                     tags=tags.get(i, []), owners=owners.get(i, []),
                     retention_days=retention_days(r["retention_days"], tags.get(i, [])),
-                    lifecycle_state=r["lifecycle_state"],
+                    lifecycle_state=lifecycle.get(i, (r["lifecycle_state"], None))[0],
                     updated_at=r["updated_at"], facets=facet_map.get(i, {}),
+                    lifecycle_at=lifecycle.get(i, (None, None))[1],
                 )
             )
         return out

@@ -21,6 +21,7 @@ from headwater.catalog.schema_history import (
     history,
     in_order,
     observations,
+    renames,
     restart,
     version_at,
 )
@@ -220,6 +221,15 @@ class EventWrites(Connections):
             )
             for ds, version, fp, created, run in db.execute(q, chunk):
                 latest[ds] = Version(version, created, fp, run or "")
+        renamed = renames(events)
+        for new, old in renamed.items():
+            db.execute("INSERT OR IGNORE INTO schema_observations(dataset_id, event_time,"
+                       " fingerprint, run_id) SELECT ?, event_time, fingerprint, run_id"
+                       " FROM schema_observations WHERE dataset_id = ?", (new, old))
+            for fp, body in db.execute("SELECT fingerprint, fields FROM schema_versions"
+                                       " WHERE dataset_id = ?", (old,)):
+                bodies.setdefault((new, fp), body)
+            batch.setdefault(new, [])
         seen = {r[0]: r[1] for r in self._in_tx(
             db, "SELECT dataset_id, max(event_time) FROM schema_observations"
             " WHERE dataset_id IN ({ids}) GROUP BY dataset_id", list(batch))}
@@ -231,7 +241,7 @@ class EventWrites(Connections):
         observed: dict[tuple[str, str], int] = {}
         inserts: list[tuple[str, Version]] = []
         for ds, obs in batch.items():
-            if in_order(seen.get(ds), obs):
+            if ds not in renamed and in_order(seen.get(ds), obs):
                 added = appends(latest.get(ds), obs)
                 current = [*([latest[ds]] if ds in latest else []), *added]
                 inserts += [(ds, v) for v in added]
@@ -241,7 +251,7 @@ class EventWrites(Connections):
                 stored = [Version(*r) for r in db.execute(
                     "SELECT version, created_at, fingerprint, coalesce(run_id, '')"
                     " FROM schema_versions WHERE dataset_id = ? ORDER BY version", (ds,))]
-                start = restart(stored, obs[0][0])
+                start = None if ds in renamed else restart(stored, obs[0][0])
                 affected = [tuple(r) for r in db.execute(  # type: ignore[misc]
                     "SELECT event_time, fingerprint, run_id FROM schema_observations"
                     " WHERE dataset_id = ? AND (event_time, fingerprint) >= (?, ?)",

@@ -44,17 +44,22 @@ class CatalogReads(Connection):
 
     def datasets_by_id(self, ids: Sequence[str], facets: bool = True
                        ) -> list[DatasetRecord | None]:
+        # The lifecycle is the newest lifecycleStateChange facet (by event time), with its time.
         found = {d["id"]: d for d in self._read(
-            "UNWIND $ids AS id MATCH (d:Dataset {id: id}) RETURN collect(properties(d)) AS all",
-            ids=list(ids))[0]["all"]}
+            "UNWIND $ids AS id MATCH (d:Dataset {id: id})"
+            " OPTIONAL MATCH (f:Facet {owner: id, name: 'lifecycleStateChange'})"
+            " RETURN collect(properties(d) {.*, lifecycleBody: f.body, lifecycleAt: f.eventTime})"
+            " AS all", ids=list(ids))[0]["all"]}
         facet_map = self._facets(list(found)) if facets else {}
         return [
             None if (d := found.get(i)) is None else DatasetRecord(
                 id=i, namespace=d["namespace"], name=d["name"], description=d.get("description"),
                 tags=sorted(d.get("tags") or []), owners=sorted(d.get("owners") or []),
                 retention_days=retention_days(d.get("retentionDays"), d.get("tags") or []),
-                lifecycle_state=d.get("lifecycleState"), updated_at=d.get("updatedAt"),
-                facets=facet_map.get(i, {}))
+                lifecycle_state=(orjson.loads(d["lifecycleBody"]).get("lifecycleStateChange")
+                                 if d.get("lifecycleBody") else d.get("lifecycleState")),
+                updated_at=d.get("updatedAt"), facets=facet_map.get(i, {}),
+                lifecycle_at=d.get("lifecycleAt"))
             for i in ids
         ]
 

@@ -25,11 +25,13 @@ from headwater.catalog.neo4j.connection import Connection
 from headwater.catalog.neo4j.cypher import newer, union, unwind
 from headwater.catalog.rules import TERMINAL_STATES, now, quality_result_id
 from headwater.catalog.schema_history import (
+    Observation,
     Version,
     appends,
     history,
     in_order,
     observations,
+    renames,
     restart,
     version_at,
 )
@@ -180,15 +182,27 @@ class EventWrites(Connection):
             latest[r["id"]] = Version(r["version"], r["created"], r["fingerprint"], r["run"])
             if r["seen"] is not None:
                 seen[r["id"]] = r["seen"]
+        renamed = renames(events)
+        unwind(tx, "UNWIND $rows AS r MATCH (o:SchemaObservation {datasetId: r[1]})"
+                 " MERGE (n:SchemaObservation {datasetId: r[0], t: o.t,"
+                 " fingerprint: o.fingerprint}) ON CREATE SET n.runId = o.runId",
+                 [[new, old] for new, old in renamed.items()])
+        for r in tx.run("UNWIND $rows AS r MATCH (s:SchemaVersion {datasetId: r[1]})"
+                        " RETURN r[0] AS ds, s.fingerprint AS fp, s.fields AS fields",
+                        rows=[[new, old] for new, old in renamed.items()]):
+            bodies.setdefault((r["ds"], r["fp"]), r["fields"].encode())
+        for new in renamed:
+            batch.setdefault(new, [])
         unwind(tx, "UNWIND $rows AS r MERGE (o:SchemaObservation {datasetId: r[0], t: r[1],"
                  " fingerprint: r[2]}) ON CREATE SET o.runId = r[3]"
                  " ON MATCH SET o.runId = CASE WHEN r[3] < o.runId THEN r[3] ELSE o.runId END",
                  [[ds, t, fp, run] for ds, obs in batch.items() for t, fp, run in obs])
         observed: dict[tuple[str, str], int] = {}
+        seen_now: dict[str, list[Observation]] = {}
         inserts: list[dict[str, object]] = []
         redo: list[dict[str, object]] = []
         for ds, obs in batch.items():
-            if in_order(seen.get(ds), obs):
+            if ds not in renamed and in_order(seen.get(ds), obs):
                 added = appends(latest.get(ds), obs)
                 current = [*([latest[ds]] if ds in latest else []), *added]
                 new, affected = added, obs
@@ -198,7 +212,7 @@ class EventWrites(Connection):
                     "MATCH (s:SchemaVersion {datasetId: $ds}) RETURN s.version AS v,"
                     " s.createdAt AS t, s.fingerprint AS fp, coalesce(s.runId, '') AS run,"
                     " s.fields AS fields ORDER BY v", ds=ds)]
-                start = restart(stored, obs[0][0])
+                start = None if ds in renamed else restart(stored, obs[0][0])
                 first = start.version if start else 1
                 affected = [(r["t"], r["fp"], r["run"]) for r in tx.run(
                     "MATCH (o:SchemaObservation {datasetId: $ds})"
@@ -213,6 +227,8 @@ class EventWrites(Connection):
                 new = [v for v in current if v.version >= first]
             if current:
                 latest[ds] = current[-1]
+            if affected:
+                seen_now[ds] = affected
             inserts += [{"dataset": ds, "version": v.version, "fp": v.fingerprint,
                          "t": v.created_at, "run": v.run_id or None,
                          "fields": bodies[ds, v.fingerprint].decode()} for v in new]
@@ -231,7 +247,8 @@ class EventWrites(Connection):
                "  ELSE r.seen END",
                [{"ds": ds, "v": latest[ds].version, "fp": latest[ds].fingerprint,
                  "t": latest[ds].created_at, "run": latest[ds].run_id,
-                 "seen": obs[-1][0]} for ds, obs in batch.items() if ds in latest])
+                 "seen": max(t for t, _, _ in obs)} for ds, obs in seen_now.items()
+                if ds in latest])
         # Runs of a renumbered stretch of history point at their version again.
         unwind(tx, "UNWIND $rows AS r MATCH (:Run {id: r.run})-[x:READ|WROTE]->"
                "(:Dataset {id: r.ds}) SET x.schemaVersion = r.v",

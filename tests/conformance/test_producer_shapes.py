@@ -120,3 +120,62 @@ def test_the_gate_sees_the_undocumented_pii_column_and_names_unknown_inputs(stor
     assert decided.decision == "deny"
     assert [(r["rule"], r["dataset"]) for r in decided.reasons if r["severity"] == "deny"] == [
         ("unknown_dataset", dataset_id(DUCK, "customer_revenu"))]
+
+
+def lifecycle(state: str, **extra: Any) -> dict[str, Any]:
+    return {"lifecycleStateChange": {"lifecycleStateChange": state, **extra}}
+
+
+def test_drop_and_truncate_are_shown_whatever_the_arrival_order(store: Store) -> None:
+    orders = dataset_id(DUCK, "orders")
+    events = [run_event("COMPLETE", time=ts(1), outputs=[dataset(DUCK, "orders",
+                                                                 s=schema("id"))]),
+              run_event("COMPLETE", time=ts(3), outputs=[dataset(DUCK, "orders",
+                                                                 f=lifecycle("TRUNCATE"))]),
+              run_event("COMPLETE", time=ts(5), outputs=[dataset(DUCK, "orders",
+                                                                 f=lifecycle("DROP"))])]
+    store.write_events([normalize(e) for e in reversed(events)])
+    [record] = store.datasets_by_id([orders])
+    assert record is not None
+    assert (record.lifecycle_state, record.dropped_at) == ("DROP", normalize(events[2]).event_time)
+    # The drop is the last version of the schema history: no columns.
+    assert [len(v.fields) for v in store.schema_versions(orders)] == [0, 1]
+    recreated = run_event("COMPLETE", time=ts(7), outputs=[dataset(DUCK, "orders",
+                                                                   f=lifecycle("CREATE"))])
+    store.write_events([normalize(recreated)])
+    [record] = store.datasets_by_id([orders])
+    assert record is not None and (record.lifecycle_state, record.dropped_at) == ("CREATE", None)
+
+
+def test_a_storage_location_with_a_table_symlink_is_that_table(store: Store) -> None:
+    table = {"symlinks": {"identifiers": [
+        {"namespace": "hive://metastore", "name": "shop.customers", "type": "TABLE"}]}}
+    spark = run_event("COMPLETE", job=("spark", "load"), time=ts(1), outputs=[dataset(
+        "s3://lake", "/warehouse/customers", s=schema("id", "email"), y=table, t=TAGGED_EMAIL)])
+    # A later job reads the location, listing the table; its column lineage names the location.
+    export = run_event("COMPLETE", job=("spark", "export"), time=ts(2),
+                       inputs=[dataset("s3://lake", "/warehouse/customers", y=table)],
+                       outputs=[dataset(DUCK, "export", s=schema("email"), c={"columnLineage": {
+                           "fields": {"email": {"inputFields": [{
+                               "namespace": "s3://lake", "name": "/warehouse/customers",
+                               "field": "email", "transformations": []}]}}}})])
+    store.write_events([normalize(spark), normalize(export)])
+    assert store.dataset("s3://lake", "/warehouse/customers") is None
+    customers = dataset_id("hive://metastore", "shop.customers")
+    fields = {f.name: f.classifications for f in store.fields([customers])[customers]}
+    assert fields == {"id": [], "email": ["pii.email"]}
+    assert store.inherited_classifications([field_id(DUCK, "export", "email")]) == {
+        field_id(DUCK, "export", "email"): ["pii.email"]}
+
+
+def test_a_rename_keeps_the_history_under_the_new_name(store: Store) -> None:
+    store.write_events([normalize(run_event("COMPLETE", time=ts(1), outputs=[
+        dataset(DUCK, "customers_v1", s=schema("id", "email"))]))])
+    store.write_events([normalize(run_event("COMPLETE", time=ts(4), outputs=[
+        dataset(DUCK, "customers", s=schema("id", "email", "phone"),
+                f=lifecycle("RENAME", previousIdentifier={"namespace": DUCK,
+                                                          "name": "customers_v1"}))]))])
+    versions = store.schema_versions(dataset_id(DUCK, "customers"))
+    assert [(v.version, len(v.fields)) for v in versions] == [(2, 3), (1, 2)]
+    [record] = store.datasets_by_id([dataset_id(DUCK, "customers")])
+    assert record is not None and record.lifecycle_state == "RENAME"
