@@ -186,13 +186,13 @@ class EventWrites(Connection):
         unwind(tx, "UNWIND $rows AS r MATCH (o:SchemaObservation {datasetId: r[1]})"
                  " MERGE (n:SchemaObservation {datasetId: r[0], t: o.t,"
                  " fingerprint: o.fingerprint}) ON CREATE SET n.runId = o.runId",
-                 [[new, old] for new, old in renamed.items()])
+                 [list(pair) for pair in renamed.items()])
         for r in tx.run("UNWIND $rows AS r MATCH (s:SchemaVersion {datasetId: r[1]})"
                         " RETURN r[0] AS ds, s.fingerprint AS fp, s.fields AS fields",
-                        rows=[[new, old] for new, old in renamed.items()]):
+                        rows=[list(pair) for pair in renamed.items()]):
             bodies.setdefault((r["ds"], r["fp"]), r["fields"].encode())
-        for new in renamed:
-            batch.setdefault(new, [])
+        for renamed_id in renamed:
+            batch.setdefault(renamed_id, [])
         unwind(tx, "UNWIND $rows AS r MERGE (o:SchemaObservation {datasetId: r[0], t: r[1],"
                  " fingerprint: r[2]}) ON CREATE SET o.runId = r[3]"
                  " ON MATCH SET o.runId = CASE WHEN r[3] < o.runId THEN r[3] ELSE o.runId END",
