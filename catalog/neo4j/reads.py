@@ -48,7 +48,7 @@ class CatalogReads(Connection):
         found = {d["id"]: d for d in self._read(
             "UNWIND $ids AS id MATCH (d:Dataset {id: id})"
             " OPTIONAL MATCH (f:Facet {owner: id, name: 'lifecycleStateChange'})"
-            " RETURN collect(properties(d) {.*, lifecycleBody: f.body, lifecycleAt: f.eventTime})"
+            " RETURN collect(d {.*, lifecycleBody: f.body, lifecycleAt: f.eventTime})"
             " AS all", ids=list(ids))[0]["all"]}
         facet_map = self._facets(list(found)) if facets else {}
         return [
