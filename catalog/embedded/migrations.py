@@ -10,6 +10,7 @@ from headwater.catalog.embedded.connection import Connections
 from headwater.catalog.embedded.schema import (
     DEAD_LETTERS_BY_ARRIVAL,
     LAYOUT_0_1_0,
+    SCHEMA_OBSERVATIONS,
     TOKEN_LIFECYCLE,
     statements,
 )
@@ -29,6 +30,8 @@ STEPS: list[Step[sqlite3.Connection]] = [
     Step(2, "index dead letters by arrival", _ddl(DEAD_LETTERS_BY_ARRIVAL)),
     Step(3, "tokens: expiry, revocation, last use, environment; unique names",
          _ddl(TOKEN_LIFECYCLE)),
+    Step(4, "schema observations: a schema history independent of arrival order",
+         _ddl(SCHEMA_OBSERVATIONS)),
 ]
 
 

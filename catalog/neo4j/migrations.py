@@ -65,6 +65,19 @@ STEPS: list[Step[neo4j.ManagedTransaction]] = [
         " WITH same[i] AS t, i SET t.name = t.name + '-' + toString(i + 1)"])),
     Step(3, "tokens: unique names", _commands([
         "CREATE CONSTRAINT token_name IF NOT EXISTS FOR (n:Token) REQUIRE n.name IS UNIQUE"])),
+    # Every schema a dataset was seen with, so its history does not depend on arrival order
+    # (catalog/schema_history.py). The index first; existing versions are their own first
+    # observations, written in the next step (schema commands and data: two transactions).
+    Step(4, "schema observations: index", _commands([
+        "CREATE INDEX schema_observation IF NOT EXISTS"
+        " FOR (n:SchemaObservation) ON (n.datasetId, n.t)"])),
+    Step(5, "schema observations: from the existing versions", _commands([
+        "MATCH (s:SchemaVersion) MERGE (o:SchemaObservation {datasetId: s.datasetId,"
+        " t: s.createdAt, fingerprint: s.fingerprint})"
+        " ON CREATE SET o.runId = coalesce(s.runId, '')",
+        "MATCH (d:Dataset) WHERE d.schemaVersion IS NOT NULL AND d.schemaSeenAt IS NULL"
+        " MATCH (s:SchemaVersion {datasetId: d.id})"
+        " WITH d, max(s.createdAt) AS seen SET d.schemaSeenAt = seen"])),
 ]
 
 
