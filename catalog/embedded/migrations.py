@@ -13,6 +13,7 @@ from headwater.catalog.embedded.schema import (
     TOKEN_LIFECYCLE,
     statements,
 )
+from headwater.catalog.embedded.search import build_index
 from headwater.catalog.migrations import Step, describe, pending
 
 
@@ -29,6 +30,8 @@ STEPS: list[Step[sqlite3.Connection]] = [
     Step(2, "index dead letters by arrival", _ddl(DEAD_LETTERS_BY_ARRIVAL)),
     Step(3, "tokens: expiry, revocation, last use, environment; unique names",
          _ddl(TOKEN_LIFECYCLE)),
+    Step(4, "catalog search: a full-text index (FTS5) of datasets, fields and jobs, built from"
+            " what is stored", build_index),
 ]
 
 
