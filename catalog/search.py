@@ -78,16 +78,16 @@ def parse(text: str, types: Sequence[str] | None = None, namespace: str | None =
     """``Invalid`` for an empty, too long or wordless query, or an unknown type."""
     text = text.strip()
     if len(text) > MAX_QUERY:
-        raise Invalid(f"search query is {len(text)} characters; at most {MAX_QUERY}")
+        raise Invalid.one(f"search query is {len(text)} characters; at most {MAX_QUERY}")
     found = words(text)
     if not found:
-        raise Invalid("search query has no letters or digits to look for")
+        raise Invalid.one("search query has no letters or digits to look for")
     if len(found) > MAX_WORDS:
-        raise Invalid(f"search query has {len(found)} words; at most {MAX_WORDS}")
+        raise Invalid.one(f"search query has {len(found)} words; at most {MAX_WORDS}")
     kinds = tuple(t.upper() for t in types) if types else TYPES
     unknown = [t for t in kinds if t not in TYPES]
     if unknown:
-        raise Invalid(f"unknown search type {unknown[0]!r}: one of {', '.join(TYPES)}")
+        raise Invalid.one(f"unknown search type {unknown[0]!r}: one of {', '.join(TYPES)}")
     return Query(text, found, tuple(sorted(set(kinds))), namespace)
 
 
@@ -259,9 +259,9 @@ def decode_cursor(cursor: str | None) -> int:
         kind, _, number = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
         offset = int(number)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise Invalid("malformed search cursor: pass an endCursor or cursor from search") from exc
+        raise Invalid.one("malformed search cursor: pass an endCursor or cursor from search") from exc
     if kind != "search" or offset < 0:
-        raise Invalid("malformed search cursor: pass an endCursor or cursor from search")
+        raise Invalid.one("malformed search cursor: pass an endCursor or cursor from search")
     return offset
 
 
@@ -271,10 +271,10 @@ def search(store: Searcher, text: str, types: Sequence[str] | None = None,
     """One page of hits after the cursor ``after``."""
     query = parse(text, types, namespace)
     if not 0 <= first <= MAX_FIRST:
-        raise Invalid(f"first must be between 0 and {MAX_FIRST}")
+        raise Invalid.one(f"first must be between 0 and {MAX_FIRST}")
     offset = decode_cursor(after) + (1 if after else 0)
     if offset > MAX_OFFSET:
-        raise Invalid(f"search pages reach {MAX_OFFSET} hits deep; narrow the query")
+        raise Invalid.one(f"search pages reach {MAX_OFFSET} hits deep; narrow the query")
     docs, total = store.search_docs(query, offset, first)
     return SearchPage([hit(t, d, query) for t, d in docs], total, offset)
 

@@ -12,6 +12,7 @@ import neo4j
 
 from headwater.catalog.migrations import Step, describe, pending
 from headwater.catalog.neo4j.connection import Connection
+from headwater.catalog.neo4j.search import SEARCH_INDEXES, build_index
 
 SCHEMA_NODE = "headwater"
 
@@ -65,6 +66,10 @@ STEPS: list[Step[neo4j.ManagedTransaction]] = [
         " WITH same[i] AS t, i SET t.name = t.name + '-' + toString(i + 1)"])),
     Step(3, "tokens: unique names", _commands([
         "CREATE CONSTRAINT token_name IF NOT EXISTS FOR (n:Token) REQUIRE n.name IS UNIQUE"])),
+    # Catalog search: the indexes first, the documents of what is stored in the next step.
+    Step(4, "catalog search: a full-text index of datasets, fields and jobs",
+         _commands(SEARCH_INDEXES)),
+    Step(5, "catalog search: index what is stored", build_index),
 ]
 
 
