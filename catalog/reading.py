@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from headwater.catalog import search
 from headwater.catalog.model import (
     DatasetRecord,
     FieldRecord,
@@ -17,7 +18,6 @@ from headwater.catalog.model import (
     RunRecord,
     SchemaVersionRecord,
 )
-from headwater.catalog import search
 from headwater.catalog.search import SearchPage
 from headwater.catalog.store import Store
 
