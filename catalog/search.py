@@ -23,6 +23,7 @@ Decisions (the issue leaves them open):
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
 import re
@@ -91,6 +92,7 @@ def parse(text: str, types: Sequence[str] | None = None, namespace: str | None =
     return Query(text, found, tuple(sorted(set(kinds))), namespace)
 
 
+@functools.lru_cache(maxsize=4096)
 def scope_token(value: str) -> str:
     """A one-word token for filtering by kind or namespace inside the full-text index
     (namespaces hold colons and slashes; a digest is one exact word)."""
@@ -283,20 +285,28 @@ def contributions(events: Iterable[EventWrite]) -> dict[str, str]:
     """Per dataset or job an event batch touches, a digest of what it says that search
     indexes. A store re-indexes a node only when the digest differs from the last one it
     indexed the node for (runs repeat their job's metadata: re-indexing each would cost every
-    write). ``LINEAGE_ONLY`` marks a dataset seen only as a column-lineage source."""
-    out: dict[str, str] = {}
+    write). A node the batch describes in two ways gets ``MIXED``, never indexed for.
+    ``LINEAGE_ONLY`` marks a dataset seen only as a column-lineage source. On the write path
+    of every event: plain tuples first, one digest per distinct node."""
+    said: dict[str, set[tuple[object, ...]]] = {}
     for e in events:
         if e.job:
             j = e.job
-            out[j.id] = _digest(j.description, sorted(j.tags), sorted(o for o, _ in j.owners))
+            said.setdefault(j.id, set()).add(
+                (j.description, tuple(j.tags), tuple(o for o, _ in j.owners)))
         for d in e.all_datasets():
-            out[d.id] = _digest(d.description, sorted(d.tags), sorted(o for o, _ in d.owners),
-                                sorted(d.field_classifications), d.schema_fingerprint)
+            said.setdefault(d.id, set()).add(
+                (d.description, tuple(d.tags), tuple(o for o, _ in d.owners),
+                 tuple(d.field_classifications), d.schema_fingerprint))
+    out = {node: _digest(*next(iter(keys))) if len(keys) == 1 else MIXED
+           for node, keys in said.items()}
+    for e in events:
         for c in e.column_edges:
             out.setdefault(c.source_dataset, LINEAGE_ONLY)
     return out
 
 
+MIXED = "*"
 LINEAGE_ONLY = "-"
 
 

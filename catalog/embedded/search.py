@@ -3,7 +3,8 @@ shows, and the lower-cased name the exact and prefix tiers range over), ``search
 words. Both are rewritten in the write's own transaction (``reindex``), for the nodes whose
 searchable metadata changed.
 
-A tier is one FTS5 expression over column filters, each excluding the tiers above it, so the
+The FTS5 table keeps which column holds a word but not where (``detail=column``): queries
+are words, never phrases, so positions would only cost writes. A tier is one FTS5 expression over column filters, each excluding the tiers above it, so the
 tiers partition what the query matches and each is read in rowid order with a LIMIT: a page
 costs the rows it shows plus one count, however many documents match.
 """
@@ -29,7 +30,7 @@ CREATE INDEX IF NOT EXISTS search_docs_node ON search_docs(node_id);
 CREATE INDEX IF NOT EXISTS search_docs_lname ON search_docs(lname) WHERE lname IS NOT NULL;
 CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
   name, field, tags, owners, classifications, description, scope,
-  tokenize = 'unicode61 remove_diacritics 2');
+  tokenize = 'unicode61 remove_diacritics 2', detail = column, columnsize = 0);
 CREATE TABLE IF NOT EXISTS search_seen (
   node_id TEXT PRIMARY KEY, digest TEXT NOT NULL) WITHOUT ROWID;
 """
