@@ -4,9 +4,10 @@ words. Both are rewritten in the write's own transaction (``reindex``), for the 
 searchable metadata changed.
 
 The FTS5 table keeps which column holds a word but not where (``detail=column``): queries
-are words, never phrases, so positions would only cost writes. A tier is one FTS5 expression over column filters, each excluding the tiers above it, so the
-tiers partition what the query matches and each is read in rowid order with a LIMIT: a page
-costs the rows it shows plus one count, however many documents match.
+are words, never phrases, so positions would only cost writes. A tier is one FTS5
+expression over column filters, each excluding the tiers above it, so the tiers partition
+what the query matches and each is read in rowid order with a LIMIT: a page costs the rows it
+shows plus one count, however many documents match.
 """
 
 from __future__ import annotations
