@@ -14,6 +14,7 @@ from headwater.catalog.embedded.schema import (
     TOKEN_LIFECYCLE,
     statements,
 )
+from headwater.catalog.embedded.search import build_index
 from headwater.catalog.migrations import Step, describe, pending
 
 
@@ -32,6 +33,8 @@ STEPS: list[Step[sqlite3.Connection]] = [
          _ddl(TOKEN_LIFECYCLE)),
     Step(4, "schema observations: a schema history independent of arrival order",
          _ddl(SCHEMA_OBSERVATIONS)),
+    Step(5, "catalog search: a full-text index (FTS5) of datasets, fields and jobs, built from"
+            " what is stored", build_index),
 ]
 
 

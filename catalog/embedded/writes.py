@@ -12,6 +12,7 @@ from headwater.catalog.batching import admitted, facet_owners
 from headwater.catalog.batching import latest_per_key as _latest
 from headwater.catalog.batching import merged_per_id as _merged
 from headwater.catalog.embedded.connection import Connections, chunks
+from headwater.catalog.embedded.search import reindex_touched
 from headwater.catalog.ids import digest
 from headwater.catalog.model import DeadLetter, EventWrite, WriteResult
 from headwater.catalog.rules import TERMINAL_STATES, now, quality_result_id
@@ -25,6 +26,7 @@ from headwater.catalog.schema_history import (
     restart,
     version_at,
 )
+from headwater.catalog.search import contributions
 
 
 def _terminal(col: str) -> str:
@@ -54,7 +56,9 @@ class EventWrites(Connections):
     def write_events(self, events: Sequence[EventWrite]) -> list[WriteResult]:
         with self._transaction() as db:
             results = admitted(events, *self._known(db, events))
-            self._write(db, [e for e, r in zip(events, results, strict=True) if r is True])
+            written = [e for e, r in zip(events, results, strict=True) if r is True]
+            self._write(db, written)
+            reindex_touched(db, contributions(written))
         return results
 
     @staticmethod

@@ -12,6 +12,7 @@ import neo4j
 
 from headwater.catalog.migrations import Step, describe, pending
 from headwater.catalog.neo4j.connection import Connection
+from headwater.catalog.neo4j.search import SEARCH_INDEXES, build_index
 
 SCHEMA_NODE = "headwater"
 
@@ -78,6 +79,10 @@ STEPS: list[Step[neo4j.ManagedTransaction]] = [
         "MATCH (d:Dataset) WHERE d.schemaVersion IS NOT NULL AND d.schemaSeenAt IS NULL"
         " MATCH (s:SchemaVersion {datasetId: d.id})"
         " WITH d, max(s.createdAt) AS seen SET d.schemaSeenAt = seen"])),
+    # Catalog search: the indexes first, the documents of what is stored in the next step.
+    Step(6, "catalog search: a full-text index of datasets, fields and jobs",
+         _commands(SEARCH_INDEXES)),
+    Step(7, "catalog search: index what is stored", build_index),
 ]
 
 

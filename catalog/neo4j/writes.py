@@ -23,6 +23,7 @@ from headwater.catalog.ids import digest, field_id
 from headwater.catalog.model import EventWrite, WriteResult
 from headwater.catalog.neo4j.connection import Connection
 from headwater.catalog.neo4j.cypher import newer, union, unwind
+from headwater.catalog.neo4j.search import reindex_touched
 from headwater.catalog.rules import TERMINAL_STATES, now, quality_result_id
 from headwater.catalog.schema_history import (
     Observation,
@@ -35,6 +36,7 @@ from headwater.catalog.schema_history import (
     restart,
     version_at,
 )
+from headwater.catalog.search import contributions
 
 
 class EventWrites(Connection):
@@ -52,7 +54,9 @@ class EventWrites(Connection):
                 ids=list({e.event_id for e in events}),
                 runs=list({e.run.id for e in events if e.run})).single(strict=True)
             results[:] = admitted(events, set(record["known"]), dict(record["runJobs"]))
-            self._write(tx, [e for e, r in zip(events, results, strict=True) if r is True])
+            written = [e for e, r in zip(events, results, strict=True) if r is True]
+            self._write(tx, written)
+            reindex_touched(tx, contributions(written))
 
         self._write_tx(work)
         return results
