@@ -211,6 +211,25 @@ class RunRecord:
     nominal_start: str | None = None
     nominal_end: str | None = None
     facets: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    created_at: str | None = None  # the earliest event's time
+
+    @property
+    def sort_time(self) -> str:
+        """What run lists are ordered by (newest first, then by id): the start, else the
+        earliest event."""
+        return self.started_at or self.created_at or ""
+
+
+@dataclass(slots=True)
+class RunDataset:
+    """A dataset a run read or wrote: the schema version current when it did, and the
+    input/output facets the run reported for it (``outputStatistics``,
+    ``dataQualityMetrics``, ...)."""
+
+    dataset_id: str
+    version: int | None
+    facets: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

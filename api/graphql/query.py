@@ -3,26 +3,20 @@ the fields is the order of the published schema."""
 
 from __future__ import annotations
 
-import base64
-
 import strawberry
 
 from headwater.api.graphql import erasure as erasures
 from headwater.api.graphql import impact as impacts
 from headwater.api.graphql import lineage as graphs
+from headwater.api.graphql import pages
+from headwater.api.graphql import runs as browse
 from headwater.api.graphql import search as searching
 from headwater.api.graphql import stewardship as edits
 from headwater.api.graphql.catalog import Dataset, Job, Run
 from headwater.api.graphql.context import Info, page_size
 from headwater.api.graphql.decisions import GateDecision
+from headwater.api.graphql.pages import PageInfo
 from headwater.catalog import search as catalog_search
-from headwater.catalog.errors import Invalid
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
 
 
 @strawberry.type
@@ -51,18 +45,8 @@ class SearchConnection:
     total_count: int
 
 
-def _cursor(dataset_id: str) -> str:
-    return base64.urlsafe_b64encode(dataset_id.encode()).decode()
-
-
-def _after(cursor: str | None) -> str | None:
-    if cursor is None:
-        return None
-    try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise Invalid.one(f"invalid cursor {cursor!r}: pass an endCursor from a previous page"
-                          ) from None
+_cursor = pages.encode
+_after = pages.decode
 
 
 async def gate_decisions(info: Info, first: int = 50, run_id: strawberry.ID | None = None,
@@ -136,6 +120,10 @@ class Query:
     dataset = strawberry.field(resolver=dataset)
     job = strawberry.field(resolver=job)
     run = strawberry.field(resolver=run)
+    jobs = strawberry.field(resolver=browse.jobs, description="Jobs by id; filter by namespace"
+                            " or a part of the name.")
+    runs = strawberry.field(resolver=browse.runs, description="Runs newest first (by start, "
+                            "else first event); filter by job, state, time and parent run.")
     search = strawberry.field(resolver=search)
 
 

@@ -141,3 +141,17 @@ CREATE TABLE IF NOT EXISTS schema_observations (
 INSERT OR IGNORE INTO schema_observations(dataset_id, event_time, fingerprint, run_id)
   SELECT dataset_id, created_at, fingerprint, coalesce(run_id, '') FROM schema_versions;
 """
+
+# Schema version 6: runs listed newest first through an index (per job, and over all jobs),
+# children found by parent, and each run event's state transition kept so a run's attempts
+# (retries under one runId) can be told apart. ``migrations.py`` replays the stored run events
+# into ``run_transitions``.
+RUN_HISTORY = """
+CREATE TABLE IF NOT EXISTS run_transitions (
+  run_id TEXT NOT NULL, event_id TEXT NOT NULL, event_time TEXT NOT NULL, event_type TEXT,
+  state TEXT, error_message TEXT, try_number INTEGER,
+  PRIMARY KEY (run_id, event_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS runs_job_newest ON runs(job_id, coalesce(started_at, created_at), id);
+CREATE INDEX IF NOT EXISTS runs_newest ON runs(coalesce(started_at, created_at), id);
+CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_run_id);
+"""

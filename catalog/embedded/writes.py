@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import orjson
 
+from headwater.catalog.attempts import Transition, attempts, try_number
 from headwater.catalog.batching import admitted, facet_owners
 from headwater.catalog.batching import latest_per_key as _latest
 from headwater.catalog.batching import merged_per_id as _merged
@@ -50,6 +51,23 @@ def _newer(col: str, table: str) -> str:
         f"{col} = CASE WHEN excluded.{col} IS NOT NULL AND ({table}.{col} IS NULL "
         f"OR excluded.updated_at >= {table}.updated_at) THEN excluded.{col} ELSE {table}.{col} END"
     )
+
+
+def settle_runs(db: sqlite3.Connection, run_ids: Sequence[str]) -> None:
+    """Set each run's state, end and error to its latest attempt's (``catalog.attempts``),
+    from every transition stored for it: one read and one write per chunk of runs."""
+    for chunk in chunks(run_ids):
+        found: dict[str, list[Transition]] = {}
+        for run, *t in db.execute(
+                "SELECT run_id, event_time, event_type, state, error_message, try_number"
+                f" FROM run_transitions WHERE run_id IN ({','.join('?' * len(chunk))})", chunk):
+            found.setdefault(run, []).append(Transition(*t))
+        rows = []
+        for run, ts in found.items():
+            last = attempts(ts)[-1]
+            rows.append((last.state, last.state_time, last.ended_at, last.error_message, run))
+        db.executemany("UPDATE runs SET state = ?, state_time = ?, ended_at = ?,"
+                       " error_message = ? WHERE id = ?", rows)
 
 
 class EventWrites(Connections):
@@ -323,6 +341,13 @@ class EventWrites(Connections):
             "INSERT OR IGNORE INTO tags(node_id, tag) VALUES (?, ?)",
             [(r.id, tag) for _, r in runs for tag in r.tags],
         )
+        db.executemany(
+            "INSERT OR IGNORE INTO run_transitions(run_id, event_id, event_time, event_type,"
+            " state, error_message, try_number) VALUES (?,?,?,?,?,?,?)",
+            [(r.id, e.event_id, e.event_time, r.event_type, r.state, r.error_message,
+              try_number(r.facets)) for e, r in runs],
+        )
+        settle_runs(db, list({r.id for _, r in runs}))
         db.executemany(
             "INSERT INTO run_io(run_id, direction, dataset_id, schema_version) VALUES (?,?,?,?)"
             " ON CONFLICT DO UPDATE SET schema_version = excluded.schema_version"

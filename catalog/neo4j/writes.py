@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import neo4j
 import orjson
 
+from headwater.catalog.attempts import Transition, attempts, try_number
 from headwater.catalog.batching import (
     admitted,
     facet_owners,
@@ -37,6 +38,22 @@ from headwater.catalog.schema_history import (
     version_at,
 )
 from headwater.catalog.search import contributions
+
+
+def settle_runs(tx: neo4j.ManagedTransaction, run_ids: list[str]) -> None:
+    """Set each run's state, end and error to its latest attempt's (``catalog.attempts``),
+    from every transition stored on it: one read and one write."""
+    found = tx.run("UNWIND $ids AS id MATCH (run:Run {id: id})"
+                   " RETURN collect([id, run.transitions]) AS all", ids=run_ids).single(strict=True)
+    rows = []
+    for run, stored in found["all"]:
+        if not stored:
+            continue
+        last = attempts(Transition(*orjson.loads(t)) for t in stored)[-1]
+        rows.append({"id": run, "state": last.state, "t": last.state_time,
+                     "ended": last.ended_at, "error": last.error_message})
+    unwind(tx, "UNWIND $rows AS r MATCH (run:Run {id: r.id}) SET run.state = r.state,"
+           " run.stateTime = r.t, run.endedAt = r.ended, run.errorMessage = r.error", rows)
 
 
 class EventWrites(Connection):
@@ -264,6 +281,15 @@ class EventWrites(Connection):
         rows = folded_runs(events)
         if not rows:
             return
+        # Each event's state transition, kept on the run (as JSON text: a list property holds
+        # scalars only) so its attempts can be told apart (catalog.attempts).
+        transitions: dict[str, list[str]] = {}
+        for e in events:
+            if e.run is not None:
+                r = e.run
+                transitions.setdefault(r.id, []).append(orjson.dumps(
+                    [e.event_time, r.event_type, r.state, r.error_message,
+                     try_number(r.facets)]).decode())
         terminal = sorted(TERMINAL_STATES)
         # Cypher twin of model.state_wins, evaluated before anything is set.
         wins = ("r.state IS NOT NULL AND (run.state IS NULL OR run.state = 'NEW'"
@@ -289,8 +315,12 @@ class EventWrites(Connection):
             "   ELSE run.createdAt END,"
             "  run.updatedAt = CASE WHEN r.updatedAt > run.updatedAt THEN r.updatedAt"
             "   ELSE run.updatedAt END, " + union("run", "tags", "r.tags")
-            + " WITH run, r MATCH (j:Job {id: r.jobId}) MERGE (run)-[:RUN_OF]->(j)",
-            rows, terminal=terminal)
+            + ", run.transitions = coalesce(run.transitions, []) + r.transitions"
+            " SET run.sortTime = coalesce(run.startedAt, run.createdAt)"
+            " WITH run, r MATCH (j:Job {id: r.jobId}) MERGE (run)-[:RUN_OF]->(j)",
+            [{**row, "transitions": transitions.get(row["id"], [])} for row in rows],
+            terminal=terminal)
+        settle_runs(tx, [row["id"] for row in rows])
         io = {(e.run.id, "READ" if d.role == "input" else "WROTE", d.id)
               for e in events if e.run for d in (*e.inputs, *e.outputs)}
         for rel in ("READ", "WROTE"):
