@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Callable
 
 from headwater.catalog.embedded.connection import Connections
+from headwater.catalog.embedded.rekey import rekey
 from headwater.catalog.embedded.schema import (
     DEAD_LETTERS_BY_ARRIVAL,
     LAYOUT_0_1_0,
@@ -29,6 +30,8 @@ STEPS: list[Step[sqlite3.Connection]] = [
     Step(2, "index dead letters by arrival", _ddl(DEAD_LETTERS_BY_ARRIVAL)),
     Step(3, "tokens: expiry, revocation, last use, environment; unique names",
          _ddl(TOKEN_LIFECYCLE)),
+    Step(4, "ids that cannot collide: nodes whose name or field holds ':' or '%' re-keyed",
+         rekey),
 ]
 
 

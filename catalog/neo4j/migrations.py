@@ -12,6 +12,7 @@ import neo4j
 
 from headwater.catalog.migrations import Step, describe, pending
 from headwater.catalog.neo4j.connection import Connection
+from headwater.catalog.neo4j.rekey import rekey
 
 SCHEMA_NODE = "headwater"
 
@@ -65,6 +66,9 @@ STEPS: list[Step[neo4j.ManagedTransaction]] = [
         " WITH same[i] AS t, i SET t.name = t.name + '-' + toString(i + 1)"])),
     Step(3, "tokens: unique names", _commands([
         "CREATE CONSTRAINT token_name IF NOT EXISTS FOR (n:Token) REQUIRE n.name IS UNIQUE"])),
+    # Idempotent as every step: a node already at its new id is not found again.
+    Step(4, "ids that cannot collide: nodes whose name or field holds ':' or '%' re-keyed",
+         rekey),
 ]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from headwater.catalog.ids import unescape
 from headwater.commands.options import pairs, split_dataset, url_option
 
 
@@ -145,7 +146,7 @@ def impact(target: str, drop_field: tuple[str, ...], rename_field: tuple[str, ..
             table = Table("depth", "field", "via")
             for f in shown(fields, "fields"):
                 table.add_row(str(f["depth"]), f"{f['namespace']} {f['name']}.{f['field']}",
-                              " → ".join(p.rsplit(":", 1)[1] for p in f["path"]))
+                              " → ".join(unescape(p.rsplit(":", 1)[1]) for p in f["path"]))
             console.print(table)
         for j in shown(jobs, "jobs"):
             console.print(f"job {j['namespace']} {j['name']}")
