@@ -24,7 +24,7 @@ class AmbiguousId(Conflict):
 
     def __init__(self, node_id: str, kind: str, nodes: list[tuple[str, ...]]) -> None:
         self.node_id = node_id
-        self.nodes = nodes
+        self.matches = nodes  # not "nodes": graphql-core reads that name off any error
         how = {"dataset": "dataset(namespace:, name:)", "job": "job(namespace:, name:)",
                "field": "columnLineage(namespace:, name:, field:)"}[kind]
         super().__init__(
