@@ -101,6 +101,7 @@ def readings(node_id: str) -> tuple[str, set[tuple[str, ...]]] | None:
     parsed = parse(node_id)
     if parsed is not None:
         out.add(parsed[1])
+    splits: list[tuple[str, ...]]
     if n == 1:
         splits = [(body[:i], body[i + 1:]) for i in colons]
     else:

@@ -12,6 +12,7 @@ from headwater.catalog.errors import Conflict, Invalid
 from headwater.catalog.ids import escaped_id, make_id, readings
 from headwater.catalog.store import CatalogReader
 
+
 def _describe(kind: str, parts: tuple[str, ...]) -> str:
     ns, name, *field = parts
     text = f"namespace {ns!r}, name {name!r}" + (f", field {field[0]!r}" if field else "")

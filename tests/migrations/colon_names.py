@@ -131,9 +131,10 @@ def _make(kind: str) -> None:  # pragma: no cover - run by hand with the old cod
             src.backup(dst)
         print(f"wrote {target}")
         return
+    import neo4j
+
     from tests.harness.services import ensure_neo4j
     from tests.migrations.test_neo4j_migration import export_graph
-    import neo4j
 
     svc = ensure_neo4j()
     try:

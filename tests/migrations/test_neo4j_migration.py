@@ -26,12 +26,12 @@ import pytest
 
 from headwater.catalog import open_store
 from headwater.catalog.errors import SchemaTooNew
+from headwater.catalog.ids import dataset_id
 from headwater.catalog.migrations import describe
 from headwater.catalog.neo4j.migrations import STEPS
-from tests.conftest import _wipe_neo4j
-from headwater.catalog.ids import dataset_id
 from headwater.catalog.resolving import resolve
 from headwater.ingestion.normalize import normalize
+from tests.conftest import _wipe_neo4j
 from tests.factories import dataset, run_event, ts
 from tests.migrations import colon_names, release_0_1_0
 
