@@ -60,3 +60,13 @@ def test_colliding_datasets_are_two_and_an_ambiguous_id_names_both(server: Serve
     cli = server.cli("lineage", "dataset:col:a:b", "--url", server.url, check=False)
     assert cli.returncode != 0
     assert "namespace 'col:a', name 'b'" in cli.stderr and "namespace 'col'" in cli.stderr
+    # Another spelling of a node's id prints its tree.
+    tree = server.cli("lineage", "dataset:col%3Aa:b", "--url", server.url).stdout
+    assert tree.splitlines()[:3] == ["dataset col:a b", "↑ upstream", "└── job etl one"]
+
+    # impact --dataset NS:NAME reads the same two ways: a usage error naming both.
+    impact = server.cli("impact", "--dataset", "col:a:b", "--drop-field", "x", "--url",
+                        server.url, check=False)
+    assert impact.returncode == 2, impact.stderr
+    assert "namespace 'col:a', name 'b'" in impact.stderr
+    assert "namespace 'col', name 'a:b'" in impact.stderr
