@@ -36,16 +36,25 @@ def unescape(part: str) -> str:
     return _UNESCAPE.sub(lambda m: "%" if m.group(1) == "25" else ":", part)
 
 
+# On the ingestion path (several ids per event): the tests inline, escape() only when needed.
 def dataset_id(namespace: str, name: str) -> str:
-    return f"dataset:{namespace}:{escape(name)}"
+    if ":" in name or "%" in name:
+        name = escape(name)
+    return f"dataset:{namespace}:{name}"
 
 
 def job_id(namespace: str, name: str) -> str:
-    return f"job:{namespace}:{escape(name)}"
+    if ":" in name or "%" in name:
+        name = escape(name)
+    return f"job:{namespace}:{name}"
 
 
 def field_id(namespace: str, name: str, field: str) -> str:
-    return f"datasetField:{namespace}:{escape(name)}:{escape(field)}"
+    if ":" in name or "%" in name:
+        name = escape(name)
+    if ":" in field or "%" in field:
+        field = escape(field)
+    return f"datasetField:{namespace}:{name}:{field}"
 
 
 def node_kind(node_id: str) -> str | None:
