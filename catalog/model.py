@@ -46,6 +46,7 @@ class DatasetWrite:
     owners: list[tuple[str, str | None]] = field(default_factory=list)  # (name, type)
     symlinks: list[tuple[str, str, str | None]] = field(default_factory=list)
     lifecycle_state: str | None = None
+    previous_id: str | None = None  # a RENAME's previousIdentifier, as a dataset id
     quality: list[QualityWrite] = field(default_factory=list)
 
 
@@ -141,6 +142,10 @@ class FieldRecord:
     type: str | None = None
     description: str | None = None
     classifications: list[str] = field(default_factory=list)
+    # Where the catalog learned of the column: "schema" (the latest schema facet lists it) or
+    # "columnLineage" (only a column-lineage facet names it, as an output or an input field;
+    # its type is then unknown). See docs/design.md, "Columns known from lineage".
+    learned_from: str = "schema"
 
 
 @dataclass(slots=True)
@@ -152,9 +157,15 @@ class DatasetRecord:
     tags: list[str]
     owners: list[str]
     retention_days: int | None
-    lifecycle_state: str | None
+    lifecycle_state: str | None  # the latest lifecycleStateChange (by event time)
     updated_at: str | None
     facets: dict[str, Any] = field(default_factory=dict)
+    lifecycle_at: str | None = None  # the event time of that change
+
+    @property
+    def dropped_at(self) -> str | None:
+        """When the dataset was dropped, if its latest lifecycle change is a DROP."""
+        return self.lifecycle_at if self.lifecycle_state == "DROP" else None
 
 
 @dataclass(slots=True)

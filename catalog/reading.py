@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from headwater.catalog import search
 from headwater.catalog.model import (
     DatasetRecord,
     FieldRecord,
@@ -17,6 +18,7 @@ from headwater.catalog.model import (
     RunRecord,
     SchemaVersionRecord,
 )
+from headwater.catalog.search import SearchPage
 from headwater.catalog.store import Store
 
 
@@ -107,6 +109,11 @@ class CatalogReading:
                       classification: str | None, first: int, after: str | None
                       ) -> tuple[list[str], int]:
         return self.store.datasets_page(namespace, search, classification, first, after)
+
+    def search(self, text: str, types: Sequence[str] | None, namespace: str | None,
+               first: int, after: str | None) -> SearchPage:
+        """One page of catalog search hits (``catalog.search``)."""
+        return search.search(self.store, text, types, namespace, first, after)
 
     def runs(self, job_id: str, first: int = 20) -> list[RunRecord]:
         return self.store.runs(job_id, first)

@@ -26,6 +26,7 @@ from headwater.catalog.model import (
     SchemaVersionRecord,
     WriteResult,
 )
+from headwater.catalog.search import Searcher
 
 
 @runtime_checkable
@@ -299,7 +300,7 @@ class Lifecycle(Protocol):
 
 @runtime_checkable
 class Store(EventWriter, CatalogReader, LineageReader, DecisionLog, ErasureRecords, StewardEditor,
-            TokenStore, Lifecycle, Protocol):
+            TokenStore, Searcher, Lifecycle, Protocol):
     """Everything a backend provides."""
 
 

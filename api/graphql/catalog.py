@@ -44,6 +44,12 @@ class Field:
     type: str | None
     description: str | None
     classifications: list[str]
+    learned_from: str = strawberry.field(
+        default="schema",
+        description="Where the catalog learned of this column: `schema` (the dataset's latest "
+        "schema facet lists it) or `columnLineage` (only column lineage names it, as an output "
+        "or an input field; `type` is then null). Either way it is a column of the dataset: "
+        "classified, inherited, gated, analysed for impact and planned for erasure.")
     field_id: strawberry.Private[str | None] = None
     dataset_id: strawberry.Private[str | None] = None
 
@@ -51,7 +57,7 @@ class Field:
     def of(f: FieldRecord, namespace: str | None = None, name: str | None = None) -> Field:
         where = (namespace, name) if namespace and name else None
         return Field(name=f.name, type=f.type, description=f.description,
-                     classifications=f.classifications,
+                     classifications=f.classifications, learned_from=f.learned_from,
                      field_id=field_id(*where, f.name) if where else None,
                      dataset_id=dataset_id(*where) if where else None)
 
@@ -160,12 +166,24 @@ class Dataset:
     owners: list[str]
     tags: list[str]
     updated_at: datetime | None
+    lifecycle_state: str | None = strawberry.field(
+        default=None,
+        description="The latest change of the dataset's lifecycle (OpenLineage "
+        "lifecycleStateChange, by event time): CREATE, ALTER, OVERWRITE, TRUNCATE, RENAME or "
+        "DROP; null when no producer reported one.")
+    lifecycle_changed_at: datetime | None = strawberry.field(
+        default=None, description="When that change happened (its event time).")
+    dropped_at: datetime | None = strawberry.field(
+        default=None, description="When the dataset was dropped, if its latest lifecycle "
+        "change is a DROP; null otherwise (a later CREATE or OVERWRITE clears it).")
 
     @staticmethod
     def of(d: DatasetRecord) -> Dataset:
         return Dataset(id=strawberry.ID(d.id), namespace=d.namespace, name=d.name,
                        description=d.description, retention_days=d.retention_days,
-                       owners=d.owners, tags=d.tags, updated_at=_dt(d.updated_at))
+                       owners=d.owners, tags=d.tags, updated_at=_dt(d.updated_at),
+                       lifecycle_state=d.lifecycle_state,
+                       lifecycle_changed_at=_dt(d.lifecycle_at), dropped_at=_dt(d.dropped_at))
 
     @strawberry.field(extensions=[First(*FIELDS)])
     async def fields(self, info: Info) -> list[Field]:

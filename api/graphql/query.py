@@ -10,10 +10,12 @@ import strawberry
 from headwater.api.graphql import erasure as erasures
 from headwater.api.graphql import impact as impacts
 from headwater.api.graphql import lineage as graphs
+from headwater.api.graphql import search as searching
 from headwater.api.graphql import stewardship as edits
 from headwater.api.graphql.catalog import Dataset, Job, Run
 from headwater.api.graphql.context import Info, page_size
 from headwater.api.graphql.decisions import GateDecision
+from headwater.catalog import search as catalog_search
 from headwater.catalog.errors import Invalid
 
 
@@ -32,6 +34,19 @@ class DatasetEdge:
 @strawberry.type
 class DatasetConnection:
     edges: list[DatasetEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type
+class SearchEdge:
+    node: searching.SearchHit
+    cursor: str
+
+
+@strawberry.type
+class SearchConnection:
+    edges: list[SearchEdge]
     page_info: PageInfo
     total_count: int
 
@@ -77,6 +92,23 @@ async def datasets(info: Info, namespace: str | None = None, search: str | None 
     )
 
 
+async def search(info: Info, query: str, types: list[searching.SearchType] | None = None,
+                 namespace: str | None = None, first: int = 20, after: str | None = None
+                 ) -> SearchConnection:
+    """Datasets, fields and jobs matching ``query`` (every word, the last as a prefix), best
+    first: exact name, name prefix, word in name, field, tag/owner/classification, description.
+    At most 100 a page, 1000 deep."""
+    page = await searching.hits(info, query, types, namespace, first, after)
+    edges = [SearchEdge(node=searching.SearchHit.of(h),
+                        cursor=catalog_search.encode_cursor(page.offset + i))
+             for i, h in enumerate(page.hits)]
+    return SearchConnection(
+        edges=edges, total_count=page.total,
+        page_info=PageInfo(has_next_page=page.offset + len(edges) < min(
+                               page.total, catalog_search.MAX_OFFSET + 1) and len(edges) > 0,
+                           end_cursor=edges[-1].cursor if edges else None))
+
+
 async def dataset(info: Info, namespace: str, name: str) -> Dataset | None:
     record = await info.context.call(info.context.catalog.dataset, namespace, name)
     return Dataset.of(record) if record else None
@@ -104,6 +136,7 @@ class Query:
     dataset = strawberry.field(resolver=dataset)
     job = strawberry.field(resolver=job)
     run = strawberry.field(resolver=run)
+    search = strawberry.field(resolver=search)
 
 
 @strawberry.type

@@ -11,9 +11,11 @@ from headwater.catalog.embedded.rekey import rekey
 from headwater.catalog.embedded.schema import (
     DEAD_LETTERS_BY_ARRIVAL,
     LAYOUT_0_1_0,
+    SCHEMA_OBSERVATIONS,
     TOKEN_LIFECYCLE,
     statements,
 )
+from headwater.catalog.embedded.search import build_index
 from headwater.catalog.migrations import Step, describe, pending
 
 
@@ -30,7 +32,11 @@ STEPS: list[Step[sqlite3.Connection]] = [
     Step(2, "index dead letters by arrival", _ddl(DEAD_LETTERS_BY_ARRIVAL)),
     Step(3, "tokens: expiry, revocation, last use, environment; unique names",
          _ddl(TOKEN_LIFECYCLE)),
-    Step(4, "ids that cannot collide: nodes whose name or field holds ':' or '%' re-keyed",
+    Step(4, "schema observations: a schema history independent of arrival order",
+         _ddl(SCHEMA_OBSERVATIONS)),
+    Step(5, "catalog search: a full-text index (FTS5) of datasets, fields and jobs, built from"
+            " what is stored", build_index),
+    Step(6, "ids that cannot collide: nodes whose name or field holds ':' or '%' re-keyed",
          rekey),
 ]
 

@@ -18,7 +18,7 @@ from headwater.catalog.model import (
     RunRecord,
     SchemaVersionRecord,
 )
-from headwater.catalog.rules import retention_days
+from headwater.catalog.rules import LINEAGE, retention_days
 
 
 class CatalogReads(Connections):
@@ -51,6 +51,12 @@ class CatalogReads(Connections):
         found = list(rows)
         tags, owners = self._tags_owners(found)
         facet_map = self._facets(found) if facets else {}
+        # The lifecycle is the newest lifecycleStateChange facet (by event time, whatever the
+        # arrival order), with its time: DROP says when the dataset was dropped.
+        lifecycle = {r["node_id"]: (orjson.loads(r["body"]).get("lifecycleStateChange"),
+                                    r["event_time"]) for r in self._in(
+            "SELECT node_id, body, event_time FROM facets WHERE name = 'lifecycleStateChange'"
+            " AND node_id IN ({ids})", found)}
         out: list[DatasetRecord | None] = []
         for i in ids:
             r = rows.get(i)
@@ -59,8 +65,9 @@ class CatalogReads(Connections):
                     id=i, namespace=r["namespace"], name=r["name"], description=r["description"],
                     tags=tags.get(i, []), owners=owners.get(i, []),
                     retention_days=retention_days(r["retention_days"], tags.get(i, [])),
-                    lifecycle_state=r["lifecycle_state"],
+                    lifecycle_state=lifecycle.get(i, (r["lifecycle_state"], None))[0],
                     updated_at=r["updated_at"], facets=facet_map.get(i, {}),
+                    lifecycle_at=lifecycle.get(i, (None, None))[1],
                 )
             )
         return out
@@ -80,6 +87,13 @@ class CatalogReads(Connections):
             dataset_ids,
         ):
             out[r["dataset_id"]] = [FieldRecord(n, t, d) for n, t, d in orjson.loads(r["fields"])]
+        # Columns only column lineage names (dbt-ol's schema facet lists documented columns
+        # only): columns all the same, of unknown type, after the schema's, by name.
+        known = {(ds, f.name) for ds, fs in out.items() for f in fs}
+        for r in self._in("SELECT dataset_id, field FROM field_nodes WHERE dataset_id IN ({ids})"
+                          " ORDER BY field", dataset_ids):
+            if (r["dataset_id"], r["field"]) not in known:
+                out[r["dataset_id"]].append(FieldRecord(r["field"], learned_from=LINEAGE))
         classes: dict[tuple[str, str], set[str]] = {}
         for r in self._in(
             "SELECT dataset_id, field, classification FROM field_classifications"

@@ -7,6 +7,7 @@ import sqlite3
 
 import orjson
 
+from headwater.catalog.embedded.search import reindex
 from headwater.catalog.rekeying import TMP, moved, rekey_erasure
 
 # Every column that holds a dataset, job or field id.
@@ -19,7 +20,7 @@ ID_COLUMNS = (
     ("column_edges", "source_dataset"), ("column_edges", "target_dataset"),
     ("column_edges", "job_id"), ("quality_results", "dataset_id"),
     ("declassified_edges", "source_id"), ("declassified_edges", "target_id"),
-    ("decisions", "job_id"),
+    ("decisions", "job_id"), ("schema_observations", "dataset_id"),
 )
 _SPECIAL = "(instr({c}, ':') OR instr({c}, '%'))"
 
@@ -47,6 +48,15 @@ def rekey(db: sqlite3.Connection) -> None:
                        f" WHERE {source} = {table}.{col})"
                        f" WHERE {col} IN (SELECT {source} FROM rekey)")
     db.execute("DROP TABLE temp.rekey")
+    # The search documents of moved datasets and jobs, written again from what is stored.
+    nodes = {**datasets, **jobs}
+    if nodes:
+        for table in ("search_fts", "search_docs"):
+            db.executemany(f"DELETE FROM {table} WHERE rowid IN"
+                           " (SELECT rowid FROM search_docs WHERE node_id = ?)",
+                           [(old,) for old in nodes])
+        db.executemany("DELETE FROM search_seen WHERE node_id = ?", [(old,) for old in nodes])
+        reindex(db, list(nodes.values()))
     if datasets:
         for id_, doc in db.execute("SELECT id, doc FROM erasures").fetchall():
             body = orjson.loads(doc)

@@ -130,3 +130,14 @@ UPDATE tokens SET name = name || '-' || rowid
   WHERE rowid NOT IN (SELECT min(rowid) FROM tokens GROUP BY name);
 CREATE UNIQUE INDEX IF NOT EXISTS tokens_name ON tokens(name);
 """
+
+# Schema version 4: every schema a dataset was seen with (event time, fingerprint, run), so its
+# history does not depend on arrival order (catalog/schema_history.py). Existing versions are
+# their own first observations.
+SCHEMA_OBSERVATIONS = """
+CREATE TABLE IF NOT EXISTS schema_observations (
+  dataset_id TEXT NOT NULL, event_time TEXT NOT NULL, fingerprint TEXT NOT NULL,
+  run_id TEXT NOT NULL, PRIMARY KEY (dataset_id, event_time, fingerprint)) WITHOUT ROWID;
+INSERT OR IGNORE INTO schema_observations(dataset_id, event_time, fingerprint, run_id)
+  SELECT dataset_id, created_at, fingerprint, coalesce(run_id, '') FROM schema_versions;
+"""

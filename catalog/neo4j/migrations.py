@@ -13,6 +13,7 @@ import neo4j
 from headwater.catalog.migrations import Step, describe, pending
 from headwater.catalog.neo4j.connection import Connection
 from headwater.catalog.neo4j.rekey import rekey
+from headwater.catalog.neo4j.search import SEARCH_INDEXES, build_index
 
 SCHEMA_NODE = "headwater"
 
@@ -66,8 +67,25 @@ STEPS: list[Step[neo4j.ManagedTransaction]] = [
         " WITH same[i] AS t, i SET t.name = t.name + '-' + toString(i + 1)"])),
     Step(3, "tokens: unique names", _commands([
         "CREATE CONSTRAINT token_name IF NOT EXISTS FOR (n:Token) REQUIRE n.name IS UNIQUE"])),
+    # Every schema a dataset was seen with, so its history does not depend on arrival order
+    # (catalog/schema_history.py). The index first; existing versions are their own first
+    # observations, written in the next step (schema commands and data: two transactions).
+    Step(4, "schema observations: index", _commands([
+        "CREATE INDEX schema_observation IF NOT EXISTS"
+        " FOR (n:SchemaObservation) ON (n.datasetId, n.t)"])),
+    Step(5, "schema observations: from the existing versions", _commands([
+        "MATCH (s:SchemaVersion) MERGE (o:SchemaObservation {datasetId: s.datasetId,"
+        " t: s.createdAt, fingerprint: s.fingerprint})"
+        " ON CREATE SET o.runId = coalesce(s.runId, '')",
+        "MATCH (d:Dataset) WHERE d.schemaVersion IS NOT NULL AND d.schemaSeenAt IS NULL"
+        " MATCH (s:SchemaVersion {datasetId: d.id})"
+        " WITH d, max(s.createdAt) AS seen SET d.schemaSeenAt = seen"])),
+    # Catalog search: the indexes first, the documents of what is stored in the next step.
+    Step(6, "catalog search: a full-text index of datasets, fields and jobs",
+         _commands(SEARCH_INDEXES)),
+    Step(7, "catalog search: index what is stored", build_index),
     # Idempotent as every step: a node already at its new id is not found again.
-    Step(4, "ids that cannot collide: nodes whose name or field holds ':' or '%' re-keyed",
+    Step(8, "ids that cannot collide: nodes whose name or field holds ':' or '%' re-keyed",
          rekey),
 ]
 

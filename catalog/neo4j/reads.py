@@ -18,7 +18,7 @@ from headwater.catalog.model import (
 )
 from headwater.catalog.neo4j.connection import Connection
 from headwater.catalog.neo4j.cypher import CARRIES, CLASSES, INHERIT_DEPTH
-from headwater.catalog.rules import retention_days
+from headwater.catalog.rules import LINEAGE, retention_days
 
 
 class CatalogReads(Connection):
@@ -56,32 +56,44 @@ class CatalogReads(Connection):
 
     def datasets_by_id(self, ids: Sequence[str], facets: bool = True
                        ) -> list[DatasetRecord | None]:
+        # The lifecycle is the newest lifecycleStateChange facet (by event time), with its time.
         found = {d["id"]: d for d in self._read(
-            "UNWIND $ids AS id MATCH (d:Dataset {id: id}) RETURN collect(properties(d)) AS all",
-            ids=list(ids))[0]["all"]}
+            "UNWIND $ids AS id MATCH (d:Dataset {id: id})"
+            " OPTIONAL MATCH (f:Facet {owner: id, name: 'lifecycleStateChange'})"
+            " RETURN collect(d {.*, lifecycleBody: f.body, lifecycleAt: f.eventTime})"
+            " AS all", ids=list(ids))[0]["all"]}
         facet_map = self._facets(list(found)) if facets else {}
         return [
             None if (d := found.get(i)) is None else DatasetRecord(
                 id=i, namespace=d["namespace"], name=d["name"], description=d.get("description"),
                 tags=sorted(d.get("tags") or []), owners=sorted(d.get("owners") or []),
                 retention_days=retention_days(d.get("retentionDays"), d.get("tags") or []),
-                lifecycle_state=d.get("lifecycleState"), updated_at=d.get("updatedAt"),
-                facets=facet_map.get(i, {}))
+                lifecycle_state=(orjson.loads(d["lifecycleBody"]).get("lifecycleStateChange")
+                                 if d.get("lifecycleBody") else d.get("lifecycleState")),
+                updated_at=d.get("updatedAt"), facets=facet_map.get(i, {}),
+                lifecycle_at=d.get("lifecycleAt"))
             for i in ids
         ]
 
     def fields(self, dataset_ids: Sequence[str]) -> dict[str, list[FieldRecord]]:
         out: dict[str, list[FieldRecord]] = {i: [] for i in dataset_ids}
         rows = self._read(
-            "UNWIND $ids AS id MATCH (s:SchemaVersion {datasetId: id})"
+            "UNWIND $ids AS id OPTIONAL MATCH (s:SchemaVersion {datasetId: id})"
             " WITH id, s ORDER BY s.version DESC WITH id, head(collect(s)) AS s"
             " OPTIONAL MATCH (:Dataset {id: id})-[:HAS_FIELD]->(f:Field)"
-            f" RETURN id, s.fields AS fields, collect([f.name, {CLASSES}]) AS classes",
+            f" RETURN id, s.fields AS fields, collect([f.name, {CLASSES},"
+            "  EXISTS { (f)-[:DERIVES]-() }]) AS classes",
             ids=list(dataset_ids))
         for r in rows:
-            classes = {name: sorted(set(cs)) for name, cs in r["classes"] if name is not None}
-            out[r["id"]] = [FieldRecord(n, t, d, classes.get(n, []))
-                            for n, t, d in orjson.loads(r["fields"])]
+            classes = {name: sorted(set(cs)) for name, cs, _ in r["classes"] if name is not None}
+            fields = [FieldRecord(n, t, d, classes.get(n, []))
+                      for n, t, d in orjson.loads(r["fields"] or "[]")]
+            # Columns only column lineage names: columns all the same, of unknown type.
+            named = {f.name for f in fields}
+            fields += [FieldRecord(n, None, None, classes.get(n, []), LINEAGE)
+                       for n in sorted({n for n, _, derives in r["classes"]
+                                        if derives and n is not None and n not in named})]
+            out[r["id"]] = fields
         return out
 
     def schema_versions(self, dataset_id: str, first: int = 20) -> list[SchemaVersionRecord]:

@@ -9,6 +9,7 @@ from typing import Any
 import neo4j
 import orjson
 
+from headwater.catalog.neo4j.search import reindex
 from headwater.catalog.rekeying import TMP, moved, rekey_erasure
 
 _SPECIAL = "({v}.name CONTAINS ':' OR {v}.name CONTAINS '%')"
@@ -21,6 +22,7 @@ _HOLDERS = (
     ("field", "MATCH (n:Field {id: r.key})", "n.id = r.to"),
     ("dataset", "MATCH (n:SchemaVersion {datasetId: r.key})", "n.datasetId = r.to"),
     ("dataset", "MATCH (n:Quality {datasetId: r.key})", "n.datasetId = r.to"),
+    ("dataset", "MATCH (n:SchemaObservation {datasetId: r.key})", "n.datasetId = r.to"),
     ("dataset", "MATCH (:Dataset {id: r.to})-[:HAS_FIELD]->(n:Field)", "n.datasetId = r.to"),
     ("job", "MATCH (n:Run {jobId: r.key})", "n.jobId = r.to"),
     ("job", "MATCH ()-[n:DERIVES {jobId: r.key}]->()", "n.jobId = r.to"),
@@ -58,6 +60,14 @@ def rekey(tx: neo4j.ManagedTransaction) -> None:
                      for old, new in jobs.items()}
             tx.run("MATCH (n:Decision) WHERE n.jobId IN keys($moves)"
                    " SET n.jobId = $moves[n.jobId]", moves=moves).consume()
+    # The search documents of moved datasets and jobs, written again from what is stored.
+    nodes = {**datasets, **jobs}
+    if nodes:
+        tx.run("UNWIND $ids AS id MATCH (s:SearchDoc {nodeId: id}) DELETE s",
+               ids=list(nodes)).consume()
+        tx.run("UNWIND $ids AS id MATCH (s:SearchSeen {nodeId: id}) DELETE s",
+               ids=list(nodes)).consume()
+        reindex(tx, list(nodes.values()))
     if datasets:
         docs: list[dict[str, Any]] = []
         for r in tx.run("MATCH (e:Erasure) RETURN e.id AS id, e.doc AS doc"):

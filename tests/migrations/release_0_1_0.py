@@ -83,3 +83,11 @@ def check(store: Any) -> None:
     assert store.token_role("a" * 64) == "producer"
     assert store.classification_holders(["pii.email"]) == [
         (raw, "email", "pii.email", True), (stg, "email", "pii.email", False)]
+    # The search index, which 0.1.0 did not have, is built from what was stored.
+    from headwater.catalog.search import search
+
+    assert sorted((h.name, h.matched) for h in search(store, "customers", types=["DATASET"]).hits
+                  ) == [("raw.customers", "name"), ("stg.customers", "name")]
+    assert sorted((h.name, h.field) for h in search(store, "email", types=["FIELD"]).hits) == [
+        ("raw.customers", "email"), ("stg.customers", "email")]
+    assert [h.matched for h in search(store, "billing").hits] == ["tag"]
