@@ -107,6 +107,11 @@ def check(store: Any) -> None:
     erasure = store.erasure(ERASURE_ID)
     assert [(t["dataset"], t["upstream"]) for t in erasure["tasks"]] == [
         (orders, []), (summary, [orders])]
+    # Catalog search finds the moved nodes under their new ids, and nothing under the old.
+    from headwater.catalog.search import search
+
+    hits = search(store, "orders", first=50).hits
+    assert {h.id for h in hits if h.field is None} == {orders, job}
     # The audit trail is evidence: it is kept as it was written.
     assert [e["seq"] for e in store.erasure_audit(ERASURE_ID)] == [1]
 
