@@ -78,6 +78,12 @@ class CatalogReader(Protocol):
 
     def job(self, namespace: str, name: str) -> JobRecord | None: ...
 
+    def node_names(self, kind: str, ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """Of ``ids`` (all of one ``kind``: "dataset", "job" or "field"), those that name a
+        stored node, each with its ``(namespace, name[, field])``: datasets and jobs, and
+        fields that take part in column lineage. One index lookup per id, in one query."""
+        ...
+
     def jobs_by_id(self, ids: Sequence[str], facets: bool = True) -> list[JobRecord | None]:
         """In the order asked; ``facets=False`` skips the facets (cheaper for many ids)."""
         ...
