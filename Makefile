@@ -54,7 +54,7 @@ policy-wasm: install
 		'from tests.harness.services import opa_binary; print(opa_binary())')"
 
 bench: install  # about 40 minutes on a 2-core machine; each also runs alone (docs/benchmarks.md)
-	for b in ingest lineage gate erasure_plan erasure_pg quality_import; do \
+	for b in ingest lineage gate erasure_plan erasure_pg quality_import runs; do \
 		$(BIN)/python -m bench.$$b || exit 1; done
 
 ## Re-record tests/data/producers/ from real dbt-ol and Airflow runs (after changing a pin, the
