@@ -366,9 +366,16 @@ class EventWrites(Connections):
             for e in events for d in e.all_datasets() for q in d.quality
             for run in [q.run_id or (e.run.id if e.run else None)]
         ]
+        # One result per (dataset, field, assertion, run): producers repeat it on a run's START
+        # and COMPLETE (dbt-ol does), so the latest event time wins, a failure on a tie, in
+        # whatever order the events arrive.
         db.executemany(
-            "INSERT OR IGNORE INTO quality_results(id, dataset_id, field, assertion, success,"
-            " run_id, observed_at, source, value, details) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO quality_results(id, dataset_id, field, assertion, success,"
+            " run_id, observed_at, source, value, details) VALUES (?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(id) DO UPDATE SET success = excluded.success,"
+            " observed_at = excluded.observed_at, value = excluded.value,"
+            " details = excluded.details WHERE excluded.observed_at > observed_at"
+            " OR (excluded.observed_at = observed_at AND excluded.success < success)",
             quality,
         )
 

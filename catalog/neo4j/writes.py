@@ -180,10 +180,14 @@ class EventWrites(Connection):
             for e in events for d in e.all_datasets() for q in d.quality
             for run in [q.run_id or (e.run.id if e.run else None)]
         ]
+        # The embedded store's rule: the latest event time wins, a failure on a tie.
         unwind(tx, "UNWIND $rows AS r MERGE (q:Quality {id: r.id}) ON CREATE SET"
                  " q.datasetId = r.dataset, q.field = r.field, q.assertion = r.assertion,"
                  " q.success = r.success, q.runId = r.run, q.observedAt = r.t, q.source = r.source,"
-                 " q.value = r.value", quality)
+                 " q.value = r.value"
+                 " WITH q, r WHERE r.t > q.observedAt"
+                 " OR (r.t = q.observedAt AND q.success AND NOT r.success)"
+                 " SET q.success = r.success, q.observedAt = r.t, q.value = r.value", quality)
 
     def _write_schemas(self, tx: neo4j.ManagedTransaction, events: list[EventWrite]
                        ) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
