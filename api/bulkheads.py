@@ -13,6 +13,7 @@ rather than waiting and holding a connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import threading
@@ -82,9 +83,36 @@ class LoopThread:
             return self._loop
 
     async def run(self, coro: Coroutine[Any, Any, V]) -> V:
-        """Await ``coro`` run on this loop; cancelling the caller cancels it there."""
-        future = asyncio.run_coroutine_threadsafe(coro, self._started())
-        return await asyncio.wrap_future(future)
+        """Await ``coro`` run on this loop. Cancelling the caller (a deadline) cancels it
+        there and waits until it has stopped, so its ``finally`` blocks (the heavy slot's
+        release) have run when the caller sees the cancellation."""
+        loop, caller = self._started(), asyncio.get_running_loop()
+        done: asyncio.Future[V] = caller.create_future()
+        tasks: list[asyncio.Task[V]] = []
+
+        def settle(task: asyncio.Task[V]) -> None:
+            if done.done():
+                return
+            if task.cancelled():
+                done.cancel()
+            elif (error := task.exception()) is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(task.result())
+
+        def start() -> None:
+            task = loop.create_task(coro)
+            tasks.append(task)
+            task.add_done_callback(lambda t: caller.call_soon_threadsafe(settle, t))
+
+        loop.call_soon_threadsafe(start)
+        try:
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+            loop.call_soon_threadsafe(lambda: tasks[0].cancel())  # after start(): FIFO
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await done
+            raise
 
     def stop(self) -> None:
         with self._lock:
