@@ -82,7 +82,7 @@ def document_graphql(routes: list[Any]) -> None:
     for route in routes:
         if not isinstance(route, APIRoute):  # the websocket route has no OpenAPI entry
             continue
-        methods = route.methods
+        methods = route.methods or set()
         extra: dict[int | str, dict[str, Any]] = {
             400: {"description": "not a GraphQL request Strawberry can read", "content": _TEXT},
             **problems(*AUTHENTICATED, 413, 503)}

@@ -17,6 +17,7 @@ import argparse
 import functools
 import json
 import multiprocessing
+import os
 import random
 import sqlite3
 import statistics
@@ -36,8 +37,9 @@ import orjson
 from bench.workload import Warehouse
 from tests.e2e.conftest import Server, free_port, server_env
 
-GATE_P99_MS = 50.0
-SMALL_READ_P99_MS = 200.0
+# The targets; a machine known to be shared can relax them explicitly (and say so).
+GATE_P99_MS = float(os.environ.get("HEADWATER_SOAK_GATE_P99_MS", "50"))
+SMALL_READ_P99_MS = float(os.environ.get("HEADWATER_SOAK_SMALL_READ_P99_MS", "200"))
 # "Flat" after warm-up: the end figure may exceed the warm one by 10 % and 24 MB (allocator
 # arenas and the collector's generations settle), plus twice what the store grew meanwhile:
 # each SQLite connection caches up to 64 MB of pages (catalog/embedded/connection.py), so new

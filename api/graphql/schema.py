@@ -74,16 +74,16 @@ class Schema(strawberry.Schema):
 
     def _heavy(self, query: str | None, operation_name: str | None,
                variables: dict[str, Any] | None, limits: Limits) -> bool:
-        """Whether the query's estimated cost makes it heavy (a query that does not parse is
-        not: the normal path reports its errors)."""
+        """Whether the query's estimated cost makes it heavy and within the budget (one over
+        it is refused at once, and one that does not parse reports its errors, on the normal
+        path)."""
         if not query:
             return False
         try:
-            document = parse(query)
-            return estimate(self._schema, document, operation_name, variables).cost >= (
-                limits.heavy_cost)
+            cost = estimate(self._schema, parse(query), operation_name, variables).cost
         except (GraphQLError, ValueError, TypeError):
             return False
+        return limits.heavy_cost <= cost <= limits.max_cost
 
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: Any = None) -> None:
