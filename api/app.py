@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from strawberry.fastapi import GraphQLRouter
 
@@ -25,6 +26,7 @@ from headwater.api import (
 )
 from headwater.api.auth import principal_role
 from headwater.api.bodies import read_limited
+from headwater.api.documented import document_graphql
 from headwater.api.graphql.cost import Limits
 from headwater.api.responses import OrjsonResponse
 from headwater.api.services import Services
@@ -108,14 +110,16 @@ def build_app(settings: Any, services: Services, *, only: str | None = None) -> 
         app.include_router(lineage_routes.router)
         app.include_router(gate_routes.router)
         app.include_router(erasure_routes.router)
-        app.include_router(OrjsonGraphQLRouter(graphql.schema, context_getter=context),
-                           prefix="/graphql")
+        graphql_router = OrjsonGraphQLRouter(graphql.schema, context_getter=context)
+        document_graphql(graphql_router.routes)
+        app.include_router(graphql_router, prefix="/graphql")
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/readyz")
+    @app.get("/readyz", responses={503: {"description": "the store or the policy engine "
+                                         "cannot answer: 'checks' says which"}})
     async def readyz() -> OrjsonResponse:
         checks: dict[str, str] = {}
         try:
@@ -131,7 +135,7 @@ def build_app(settings: Any, services: Services, *, only: str | None = None) -> 
         ready = all(v == "ok" for v in checks.values())
         return OrjsonResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)  # Prometheus text format
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -314,6 +314,14 @@ class DecisionRecord:
 
 
 @dataclass(slots=True)
+class DeadLetterWrite:
+    """Something that could not be stored, to keep: the bytes received, why, and where."""
+    payload: bytes
+    reason: str
+    errors: list[dict[str, str]]
+
+
+@dataclass(slots=True)
 class DeadLetter:
     id: str
     received_at: str

@@ -15,6 +15,7 @@ from headwater.catalog.attempts import Transition
 from headwater.catalog.model import (
     DatasetRecord,
     DeadLetter,
+    DeadLetterWrite,
     DecisionRecord,
     Downstream,
     EventWrite,
@@ -43,7 +44,14 @@ class EventWriter(Protocol):
         or it raises ``StoreError``."""
         ...
 
-    def add_dead_letter(self, payload: bytes, reason: str, errors: list[dict[str, str]]) -> str: ...
+    def add_dead_letter(self, payload: bytes, reason: str, errors: list[dict[str, str]]) -> str:
+        """One dead letter (``add_dead_letters`` of one); its id."""
+        ...
+
+    def add_dead_letters(self, letters: Sequence[DeadLetterWrite]) -> list[str]:
+        """Keep a batch's dead letters in ONE transaction (a batch of many bad events is one
+        commit, not one per event); their ids, in order."""
+        ...
 
 
 @runtime_checkable

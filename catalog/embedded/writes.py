@@ -14,9 +14,8 @@ from headwater.catalog.batching import latest_per_key as _latest
 from headwater.catalog.batching import merged_per_id as _merged
 from headwater.catalog.embedded.connection import Connections, chunks
 from headwater.catalog.embedded.search import reindex_touched
-from headwater.catalog.ids import digest
-from headwater.catalog.model import DeadLetter, EventWrite, WriteResult
-from headwater.catalog.rules import TERMINAL_STATES, now, quality_result_id
+from headwater.catalog.model import DeadLetter, DeadLetterWrite, EventWrite, WriteResult
+from headwater.catalog.rules import TERMINAL_STATES, dead_letter_ids, now, quality_result_id
 from headwater.catalog.schema_history import (
     Version,
     appends,
@@ -380,11 +379,20 @@ class EventWrites(Connections):
         )
 
     def add_dead_letter(self, payload: bytes, reason: str, errors: list[dict[str, str]]) -> str:
+        return self.add_dead_letters([DeadLetterWrite(payload, reason, errors)])[0]
+
+    def add_dead_letters(self, letters: Sequence[DeadLetterWrite]) -> list[str]:
+        if not letters:
+            return []
         received = now()
-        dl_id = digest(received, payload)
-        self._edit(("INSERT OR IGNORE INTO dead_letters(id, received_at, reason, errors, payload)"
-                    " VALUES (?,?,?,?,?)", (dl_id, received, reason, orjson.dumps(errors), payload)))
-        return dl_id
+        ids = dead_letter_ids(received, (d.payload for d in letters))
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO dead_letters(id, received_at, reason, errors, payload)"
+                " VALUES (?,?,?,?,?)",
+                [(i, received, d.reason, orjson.dumps(d.errors), d.payload)
+                 for i, d in zip(ids, letters, strict=True)])
+        return ids
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         rows = self._rows(
