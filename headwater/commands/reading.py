@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from headwater.commands.options import pairs, split_dataset, url_option
+from headwater.catalog.ids import unescape
+from headwater.commands.options import dataset_readings, pairs, split_dataset, url_option
 
 
 @click.command("lineage")
@@ -37,7 +38,9 @@ def lineage_cmd(node_id: str, direction: str, depth: int, as_json: bool, url: st
         return
     if not graph["nodes"]:
         raise click.ClickException(f"no node {node_id!r} in the lineage graph")
-    click.echo(render_tree(graph, node_id, direction.upper()))
+    # The root is the node at depth 0: the id typed may be another spelling of its id.
+    root = next(n["id"] for n in graph["nodes"] if n["depth"] == 0)
+    click.echo(render_tree(graph, root, direction.upper()))
 
 
 def render_tree(graph: dict, root: str, direction: str) -> str:
@@ -103,6 +106,30 @@ def impact_report(client: Any, change: dict[str, Any], limit: int) -> dict[str, 
     return report
 
 
+def _one_dataset(client: Any, target: str) -> tuple[str, str]:
+    """The dataset ``NS:NAME`` names; when it reads two ways that both exist (``col:a:b``:
+    ``col:a`` + ``b`` and ``col`` + ``a:b``), a usage error naming both, never a guess."""
+    namespaces = client.graphql("{ namespaces }")["namespaces"]
+    readings = dataset_readings(target, namespaces)
+    if len(readings) > 1:
+        query = "query(" + ", ".join(f"$n{i}: String!, $s{i}: String!"
+                                     for i in range(len(readings))) + ") { " + " ".join(
+            f"d{i}: dataset(namespace: $n{i}, name: $s{i}) {{ id }}"
+            for i in range(len(readings))) + " }"
+        found = client.graphql(query, {k: v for i, (ns, name) in enumerate(readings)
+                                       for k, v in ((f"n{i}", ns), (f"s{i}", name))})
+        existing = [r for i, r in enumerate(readings) if found[f"d{i}"]]
+        if len(existing) > 1:
+            click.echo(f"Error: {target!r} names {len(existing)} datasets: " + "; ".join(
+                f"namespace {ns!r}, name {name!r}" for ns, name in existing)
+                + ". Ask GraphQL impactAnalysis with the namespace and name of the one you"
+                " mean.", err=True)
+            sys.exit(IMPACT_LOOKUP)
+        if existing:
+            return existing[0]
+    return split_dataset(target, namespaces)
+
+
 @click.command()
 @click.option("--dataset", "target", required=True, help="NS:NAME of the dataset that changes.")
 @click.option("--drop-field", multiple=True)
@@ -128,7 +155,7 @@ def impact(target: str, drop_field: tuple[str, ...], rename_field: tuple[str, ..
 
     try:
         with Client(url) as client:
-            ns, name = split_dataset(target, client.graphql("{ namespaces }")["namespaces"])
+            ns, name = _one_dataset(client, target)
             change = {"namespace": ns, "name": name, "dropFields": list(drop_field),
                       "renameFields": [{"from": a, "to": b}
                                        for a, b in pairs(rename_field, "--rename-field")],
@@ -168,7 +195,7 @@ def impact(target: str, drop_field: tuple[str, ...], rename_field: tuple[str, ..
             table = Table("depth", "field", "via")
             for f in shown(fields, "fields"):
                 table.add_row(str(f["depth"]), f"{f['namespace']} {f['name']}.{f['field']}",
-                              " → ".join(p.rsplit(":", 1)[1] for p in f["path"]))
+                              " → ".join(unescape(p.rsplit(":", 1)[1]) for p in f["path"]))
             console.print(table)
         for j in shown(jobs, "jobs"):
             console.print(f"job {j['namespace']} {j['name']}")
