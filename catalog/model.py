@@ -277,7 +277,7 @@ class Downstream:
 
     fields: list[ReachedField]
     datasets: dict[str, tuple[str, str, int]]  # id -> (namespace, name, depth), every affected one
-    jobs: list[str]  # ids, sorted
+    jobs: dict[str, int]  # id -> depth of the nearest affected field or dataset it writes
     owners: dict[str, list[str]]  # affected dataset id -> owners
     truncated: bool
 

@@ -190,7 +190,8 @@ class LineageReader(Protocol):
           says what it reads). Depth in dataset hops;
         - ``jobs``: jobs that derive one of ``fields`` (the jobs of the column derivations
           followed), jobs that write a dataset-level one from ``dataset_id`` or an affected
-          dataset, and jobs that read ``dataset_id`` and write nothing;
+          dataset, and jobs that read ``dataset_id`` and write nothing; each with the depth of
+          the nearest affected field or dataset it writes (1 for those that write nothing);
         - ``owners``: per affected dataset;
         - ``truncated`` when the depth or the limit cut anything off."""
         ...

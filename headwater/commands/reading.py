@@ -76,11 +76,34 @@ def render_tree(graph: dict, root: str, direction: str) -> str:
 
 
 IMPACT_LOOKUP, IMPACT_UNREACHABLE, IMPACT_REFUSED = 2, 3, 4  # and 1: breaking, 2: usage too
-IMPACT_QUERY = """query($change: SchemaChangeInput!) { impactAnalysis(change: $change) {
-  breaking findings
-  affectedFields { namespace name field depth path }
-  affectedDatasets { namespace name depth owners }
-  affectedJobs { namespace name } } }"""
+IMPACT_QUERY = """query($change: SchemaChangeInput!, $first: Int!, $offset: Int!) {
+  impactAnalysis(change: $change) { breaking findings totals { fields datasets jobs checks }
+  affectedFields(first: $first, offset: $offset) { namespace name field depth path }
+  affectedDatasets(first: $first, offset: $offset) { namespace name depth owners }
+  affectedJobs(first: $first, offset: $offset) { namespace name }
+  affectedChecks(first: $first, offset: $offset) {
+    namespace name field assertion source lastSuccess } } }"""
+IMPACT_LISTS = {"affectedFields": "fields", "affectedDatasets": "datasets",
+                "affectedJobs": "jobs", "affectedChecks": "checks"}
+WHOLE_PAGE = 5_000  # rows per list per query when fetching everything (within the cost limit)
+
+
+def impact_report(client: Any, change: dict[str, Any], limit: int) -> dict[str, Any]:
+    """The report with the nearest ``limit`` rows of each list and the totals; ``limit`` 0:
+    every row, page after page (the server's order is stable, so pages join up)."""
+    first = limit or WHOLE_PAGE
+    report: dict[str, Any] = client.graphql(
+        IMPACT_QUERY, {"change": change, "first": first, "offset": 0})["impactAnalysis"]
+    offset = first
+    while not limit and any(len(report[k]) < report["totals"][t] for k, t in IMPACT_LISTS.items()):
+        more = client.graphql(IMPACT_QUERY, {"change": change, "first": first,
+                                             "offset": offset})["impactAnalysis"]
+        if not any(more[k] for k in IMPACT_LISTS):
+            break  # the catalog changed between pages: what was read stands
+        for k in IMPACT_LISTS:
+            report[k] += more[k]
+        offset += first
+    return report
 
 
 def _one_dataset(client: Any, target: str) -> tuple[str, str]:
@@ -117,9 +140,9 @@ def _one_dataset(client: Any, target: str) -> tuple[str, str]:
               help="Exit 1 when the change is breaking. Other exit codes: 2 the dataset, a field "
               "or an option is wrong; 3 the server cannot be reached; 4 the server refused "
               "(token, role) or failed.")
-@click.option("--json", "as_json", is_flag=True, help="The whole report as JSON.")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=0),
-              help="Rows per table in the readable report (0: all).")
+@click.option("--json", "as_json", is_flag=True, help="The whole report as JSON (every row).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=0, max=5_000),
+              help="Rows per table in the readable report, the nearest first (0: all).")
 @url_option
 def impact(target: str, drop_field: tuple[str, ...], rename_field: tuple[str, ...],
            change_type: tuple[str, ...], drop_dataset: bool, fail_on_breaking: bool,
@@ -139,7 +162,7 @@ def impact(target: str, drop_field: tuple[str, ...], rename_field: tuple[str, ..
                       "changeTypes": [{"field": a, "to": b}
                                       for a, b in pairs(change_type, "--change-type")],
                       "dropDataset": drop_dataset}
-            report = client.graphql(IMPACT_QUERY, {"change": change})["impactAnalysis"]
+            report = impact_report(client, change, 0 if as_json else limit)
     except HeadwaterError as exc:
         # 1 means "breaking" to CI: an error must never look like a verdict.
         click.echo(f"Error: {exc}", err=True)
@@ -151,16 +174,16 @@ def impact(target: str, drop_field: tuple[str, ...], rename_field: tuple[str, ..
     else:
         console = Console()
         verdict = "[bold red]BREAKING[/]" if report["breaking"] else "[bold green]safe[/]"
-        datasets, fields, jobs = (report["affectedDatasets"], report["affectedFields"],
-                                  report["affectedJobs"])
-        console.print(f"Impact of changing {ns} {name}: {verdict} ({len(datasets)} datasets, "
-                      f"{len(fields)} fields, {len(jobs)} jobs downstream)")
+        fields, datasets, jobs, checks = (report[k] for k in IMPACT_LISTS)
+        totals = report["totals"]
+        console.print(f"Impact of changing {ns} {name}: {verdict} ({totals['datasets']} datasets, "
+                      f"{totals['fields']} fields, {totals['jobs']} jobs downstream, "
+                      f"{totals['checks']} checks)")
 
         def shown(rows: list[Any], what: str) -> list[Any]:
-            if limit and len(rows) > limit:
-                console.print(f"{what}: the nearest {limit} of {len(rows)} (--limit 0 for all, "
-                              "--json for machines)")
-                return rows[:limit]
+            if len(rows) < totals[what]:
+                console.print(f"{what}: the nearest {len(rows)} of {totals[what]} (--limit 0 for "
+                              "all, --json for machines)")
             return rows
         if datasets:
             table = Table("depth", "dataset", "owners")
@@ -176,6 +199,13 @@ def impact(target: str, drop_field: tuple[str, ...], rename_field: tuple[str, ..
             console.print(table)
         for j in shown(jobs, "jobs"):
             console.print(f"job {j['namespace']} {j['name']}")
+        if checks:
+            table = Table("check", "on", "source", "last result")
+            for c in shown(checks, "checks"):
+                last = {True: "passed", False: "failed", None: "-"}[c["lastSuccess"]]
+                table.add_row(c["assertion"], f"{c['namespace']} {c['name']}"
+                              + (f".{c['field']}" if c["field"] else ""), c["source"], last)
+            console.print(table)
         for finding in report["findings"]:
             console.print(f"• {finding}")
     if fail_on_breaking and report["breaking"]:
