@@ -89,9 +89,9 @@ def catalog(store: Store, events: list[dict[str, Any]]) -> dict[str, Any]:
                                    store.schema_versions(d, first=100)] for d in dataset_ids}}
 
 
-# Compared in every order. Not yet "schema_history": a version is still dated and attributed to
-# the first event to arrive with that schema, not the earliest by event time (issue 17, item 7).
-COMPARED = ("datasets", "jobs", "column_edges", "inherited")
+# Compared in every order, schema history included: each version is dated and attributed to the
+# earliest event (by event time) that showed its schema, whatever arrived first.
+COMPARED = ("datasets", "jobs", "column_edges", "inherited", "schema_history")
 
 
 def test_the_catalog_does_not_depend_on_arrival_order(backend: str, tmp_path: Path,

@@ -133,6 +133,12 @@ def test_dbt_column_lineage_through_the_join(runs: Runs) -> None:
         nodes { name field } } }""")["columnLineage"]
     assert {(n["name"], n["field"]) for n in graph["nodes"]} >= {
         ("shop.main.stg_customers", "email"), ("shop.main.raw_customers", "email")}
+    # dbt-ol sends `transformations: []`: how the column was derived is unknown, not DIRECT.
+    graph = q(runs, """query { columnLineage(namespace: "duckdb://shop.duckdb",
+        name: "shop.main.customer_revenue", field: "email", direction: UPSTREAM, depth: 1) {
+        edges { transformation } } }""")["columnLineage"]
+    assert graph["edges"]
+    assert not any((e["transformation"] or "").startswith("DIRECT") for e in graph["edges"])
 
 
 def checks(runs: Runs, name: str) -> dict[tuple[str, str], bool]:
@@ -152,7 +158,8 @@ def test_dbt_tests_are_quality_results_the_failing_one_failed(runs: Runs) -> Non
 
 RUNS = """query($ns: String!, $name: String!) { job(namespace: $ns, name: $name) {
   inputs { name } outputs { name }
-  latestRun { state errorMessage parentRunId } runs { state errorMessage } } }"""
+  latestRun { state errorMessage parentRunId attempts { number state errorMessage } }
+  runs { state errorMessage } } }"""
 
 
 def job(runs: Runs, ns: str, name: str) -> dict:
@@ -193,6 +200,24 @@ def test_pii_follows_dbt_lineage_and_the_gate_masks_or_denies_it(runs: Runs) -> 
     assert reasons["pii_placement"]["dataset"] == "dataset:file:/srv/exports/customers.csv"
     assert "not_null(email)" in reasons["quality"]["message"]
     assert reasons["quality"]["dataset"] == f"dataset:{DUCK}:shop.main.stg_customers"
+    # customer_revenue.email is documented nowhere: dbt-ol names it only in column lineage.
+    # It is a column all the same, with the e-mail classification it inherits, and the gate
+    # sees it.
+    revenue = dataset(runs, "shop.main.customer_revenue")
+    assert set(field_names(revenue)) == {"customer_id", "name", "email", "revenue"}
+    email = next(f for f in revenue["fields"] if f["name"] == "email")
+    assert email["inheritedClassifications"] == ["pii.email"]
+    assert "pii.email" in revenue["classifications"]
+    decision = gate(runs, "shop.main.customer_revenue")
+    assert decision["decision"] == "deny", decision
+    assert any(r["rule"] == "pii_placement" and "pii.email" in r["message"]
+               for r in decision["reasons"]), decision
+
+
+def test_a_dataset_the_catalog_never_saw_is_named_at_the_gate(runs: Runs) -> None:
+    decision = gate(runs, "shop.main.customer_revenu")  # a typo
+    assert any(r["dataset"] == f"dataset:{DUCK}:shop.main.customer_revenu"
+               for r in decision["reasons"]), decision
 
 
 def gate(runs: Runs, source: str) -> dict:
@@ -226,6 +251,22 @@ def test_airflow_tasks_lineage_and_the_retry(runs: Runs) -> None:
     assert load["latestRun"]["errorMessage"] is None
     assert [r["state"] for r in load["runs"]] == ["COMPLETED", "FAILED"]
     assert "CRM not reachable yet" in load["runs"][1]["errorMessage"]
+    # Each try's events carry Airflow's try number: the latest run is the second attempt.
+    assert load["latestRun"]["attempts"][-1] == {
+        "number": 2, "state": "COMPLETED", "errorMessage": None}
+
+
+def test_impact_of_dropping_a_source_column_names_the_dbt_test_downstream(runs: Runs) -> None:
+    report = q(runs, """query { impactAnalysis(change: {namespace: "duckdb://shop.duckdb",
+        name: "shop.main.raw_customers", dropFields: ["email"]}) {
+        breaking totals { checks }
+        affectedChecks { namespace name field assertion source lastSuccess } } }""")
+    report = report["impactAnalysis"]
+    assert report["breaking"]
+    assert {"namespace": DUCK, "name": "shop.main.stg_customers", "field": "email",
+            "assertion": "not_null", "source": "openlineage", "lastSuccess": False} \
+        in report["affectedChecks"], report
+    assert report["totals"]["checks"] == len(report["affectedChecks"])
 
 
 def test_every_recorded_job_is_what_a_fresh_run_shows(runs: Runs) -> None:
