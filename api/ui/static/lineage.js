@@ -37,6 +37,7 @@
   bind();
   fit();
   canvas.dataset.ready = "true";
+  performance.mark("lineage-ready");
   document.getElementById("fit").addEventListener("click", fit);
 
   let drag = null, frame = 0;
