@@ -4,6 +4,8 @@ step for our own code (docs/ui.md, docs/design.md)."""
 
 from __future__ import annotations
 
+import time
+
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
@@ -45,8 +47,8 @@ def install(app: FastAPI, secret: bytes, secure_cookies: bool = False) -> None:
 
 
 class SecurityHeaders:
-    """Pure ASGI (not BaseHTTPMiddleware, which holds streamed responses such as static
-    files): a CSP and friends on the UI's pages."""
+    """A CSP and friends on the UI's pages, and their server time (``Server-Timing``). Pure
+    ASGI: BaseHTTPMiddleware would buffer streamed responses such as static files."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -57,9 +59,14 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        started = time.perf_counter()
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                # The page's server time, for browsers' dev tools and bench/ui.py
+                took = (time.perf_counter() - started) * 1000
+                headers.setdefault("Server-Timing", f"app;dur={took:.1f}")
                 headers.setdefault("Content-Security-Policy", CSP)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "same-origin")

@@ -13,7 +13,6 @@ from headwater.api.ui import queries
 from headwater.api.ui.data import User, gql, has_field
 from headwater.api.ui.lineage import preview
 from headwater.api.ui.web import PageError, current_user, render
-from headwater.catalog.ids import dataset_id
 
 router = APIRouter()
 
@@ -70,19 +69,40 @@ async def search(request: Request, q: str = "") -> HTMLResponse:
 @router.get("/ui/dataset", response_class=HTMLResponse)
 async def dataset(request: Request, ns: str, name: str) -> HTMLResponse:
     user = await current_user(request)
-    node = dataset_id(ns, name)
-    data = await gql(request, user, queries.DATASET, {"ns": ns, "name": name, "node": node})
+    data = await gql(request, user, queries.DATASET, {"ns": ns, "name": name})
     found = data["dataset"]
     if found is None:
         raise PageError(404, f"no dataset {name!r} in namespace {ns!r}")
-    return render(request, "dataset.html", user, d=found, node=node,
-                  preview=preview(node, data["lineage"]), runs=_runs_of(found))
+    return render(request, "dataset.html", user, d=found, node=found["id"],
+                  preview=preview(found["id"], _neighbourhood(found)), runs=_runs_of(found))
+
+
+def _neighbourhood(d: dict[str, Any]) -> dict[str, Any]:
+    """The preview's graph: the dataset, its jobs each side and their other datasets."""
+    n = queries.PREVIEW_JOBS
+    nodes = {d["id"]: {"id": d["id"], "type": "DATASET", "namespace": d["namespace"],
+                       "name": d["name"], "field": None}}
+    edges = []
+    for side, jobs, far in (("up", d["producers"][:n], "inputs"),
+                            ("down", d["consumers"][:n], "outputs")):
+        for j in jobs:
+            nodes[j["id"]] = {"id": j["id"], "type": "JOB", "namespace": j["namespace"],
+                              "name": j["name"], "field": None}
+            edges.append((j["id"], d["id"]) if side == "up" else (d["id"], j["id"]))
+            for o in j[far]:
+                nodes.setdefault(o["id"], {"id": o["id"], "type": "DATASET",
+                                           "namespace": o["namespace"], "name": o["name"],
+                                           "field": None})
+                edges.append((o["id"], j["id"]) if side == "up" else (j["id"], o["id"]))
+    return {"nodes": list(nodes.values()),
+            "edges": [{"source": s, "target": t, "transformation": None} for s, t in edges],
+            "truncated": len(d["producers"]) > n or len(d["consumers"]) > n}
 
 
 def _runs_of(d: dict[str, Any]) -> list[dict[str, Any]]:
     """The latest runs of the jobs that write and read the dataset, newest first."""
     rows = [{**r, "job": j, "role": role}
-            for role, jobs in (("writes", d["producers"]), ("reads", d["consumers"]))
+            for role, jobs in (("writes", d["writers"]), ("reads", d["readers"]))
             for j in jobs for r in j["runs"]]
     rows.sort(key=lambda r: r.get("startedAt") or "", reverse=True)
     return rows[:30]

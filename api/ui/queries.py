@@ -34,7 +34,11 @@ def changed_since() -> str:
       id endedAt outputs { dataset { namespace name updatedAt } } } } } }"""
 
 
-DATASET = """query Dataset($ns: String!, $name: String!, $node: ID!) {
+# The lineage preview is the dataset's jobs and their other datasets, at most PREVIEW_JOBS
+# each side (a hub table has thousands of consumers: the explorer is for those); the runs are
+# those of the first few jobs (one store call per job).
+PREVIEW_JOBS = 12
+DATASET = """query Dataset($ns: String!, $name: String!) {
   dataset(namespace: $ns, name: $name) {
     id namespace name description retentionDays owners tags updatedAt classifications
     fields { name type description classifications inheritedClassifications }
@@ -42,11 +46,11 @@ DATASET = """query Dataset($ns: String!, $name: String!, $node: ID!) {
       diff { added removed typeChanged { field from to } } }
     qualitySummary { status latest { assertion field success observedAt source runId } }
     qualityResults(first: 20) { assertion field success observedAt source runId }
-    producers(first: 20) { namespace name runs(first: 5) { id state startedAt endedAt } }
-    consumers(first: 20) { namespace name runs(first: 5) { id state startedAt endedAt } }
+    producers(first: 13) { id namespace name inputs(first: 6) { id namespace name } }
+    consumers(first: 13) { id namespace name outputs(first: 6) { id namespace name } }
+    writers: producers(first: 4) { namespace name runs(first: 3) { id state startedAt endedAt } }
+    readers: consumers(first: 4) { namespace name runs(first: 3) { id state startedAt endedAt } }
   }
-  lineage(nodeId: $node, depth: 2) { truncated nodes { id type namespace name field depth }
-    edges { source target transformation } }
 }"""
 
 
