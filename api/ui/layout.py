@@ -9,7 +9,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-COLUMN_WIDTH = 280
+COLUMN_WIDTH = 310
 ROW_HEIGHT = 46
 NODE_WIDTH = 220
 NODE_HEIGHT = 30

@@ -133,7 +133,9 @@ def view_of(root: str, graph: dict[str, Any], pii: dict[str, list[str]] | None =
         edges.append({
             "d": f"M{x1:.1f},{y1:.1f}C{mid:.1f},{y1:.1f} {mid:.1f},{y2:.1f} {x2:.1f},{y2:.1f}",
             "pii": s.id in pii_nodes, "title": e.get("transformation") or "",
-            "label": str(e.get("transformation") or "").lower() if labelled else "",
+            # "DIRECT/IDENTITY" reads "identity" on the drawing, in full on hover
+            "label": str(e.get("transformation") or "").rsplit("/", 1)[-1].lower()
+            if labelled else "",
             "lx": round(mid, 1), "ly": round((y1 + y2) / 2 - 3, 1)})
     return {"nodes": nodes, "edges": edges, "width": int(drawn.width),
             "height": int(drawn.height), "root": root, "truncated": graph["truncated"],
