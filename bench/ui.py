@@ -98,12 +98,16 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=10)
     parser.add_argument("--datasets", type=int, default=100_000)
     parser.add_argument("--jobs", type=int, default=50_000)
+    parser.add_argument("--data-dir", type=Path, help="keep the generated graph here, and reuse "
+                        "it when it is already there (generating takes ~5-8 minutes)")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-ui-"))
-    store = open_store("embedded", path=tmp / "headwater.db")
-    print(f"generating {args.datasets:,} datasets / {args.jobs:,} jobs", file=sys.stderr)
-    load(store, args.datasets, args.jobs)
-    store.close()
+    tmp = args.data_dir or Path(tempfile.mkdtemp(prefix="bench-ui-"))
+    if not (tmp / "headwater.db").exists():
+        tmp.mkdir(parents=True, exist_ok=True)
+        store = open_store("embedded", path=tmp / "headwater.db")
+        print(f"generating {args.datasets:,} datasets / {args.jobs:,} jobs", file=sys.stderr)
+        load(store, args.datasets, args.jobs)
+        store.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
     env.update({"HEADWATER_DATA_DIR": str(tmp), "HEADWATER_STORE": "embedded"})
     server = Server(url=f"http://127.0.0.1:{free_port()}", env=env, data_dir=tmp)

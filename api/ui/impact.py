@@ -4,7 +4,7 @@ paged, and the CLI command that gives the same report (for CI)."""
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
@@ -14,6 +14,7 @@ from headwater.api.ui.data import gql, has_field
 from headwater.api.ui.web import PageError, current_user, render
 
 router = APIRouter()
+Many = Annotated[list[str] | None, Query()]  # a parameter given any number of times
 PAGE = 50
 MAX_PAGES = 400  # 20,000 rows: the analysis' own cap
 
@@ -42,12 +43,14 @@ def cli_command(ns: str, name: str, drop: list[str], rename: list[tuple[str, str
 
 @router.get("/ui/impact", response_class=HTMLResponse)
 async def impact(request: Request, ns: str = "", name: str = "",
-                 drop: list[str] = Query(default=[]), rename: list[str] = Query(default=[]),
-                 change: list[str] = Query(default=[]), page: int = 0) -> HTMLResponse:
+                 drop: Many = None, rename: Many = None,
+                 change: Many = None, page: int = 0) -> HTMLResponse:
     user = await current_user(request)
-    drop = [d for d in drop if d]
-    renames = _pairs([r for r in rename if r], "rename")
-    changes = _pairs([c for c in change if c], "change")
+    drop = [d for d in drop or [] if d]
+    rename = [r for r in rename or [] if r]
+    change = [c for c in change or [] if c]
+    renames = _pairs(rename, "rename")
+    changes = _pairs(change, "change")
     page = max(0, min(page, MAX_PAGES))
     fields: list[dict[str, Any]] = []
     report = None

@@ -5,7 +5,7 @@ and fetches the drawing again with more nodes expanded."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
@@ -25,6 +25,7 @@ from headwater.api.ui.web import (
 from headwater.catalog.ids import dataset_id, field_id
 
 router = APIRouter()
+Many = Annotated[list[str] | None, Query()]  # a parameter given any number of times
 DIRECTIONS = ("BOTH", "UPSTREAM", "DOWNSTREAM")
 MAX_EXPANDED = 10  # nodes expanded in place at once (each one more lineage query)
 EXPAND_DEPTH = 2  # an expanded dataset shows its jobs and their datasets
@@ -146,9 +147,10 @@ def view_of(root: str, graph: dict[str, Any], pii: dict[str, list[str]] | None =
 async def explorer(request: Request, node: str | None = None, ns: str | None = None,
                    name: str | None = None, field: str | None = None,
                    direction: str = "BOTH", depth: int = 3,
-                   expand: list[str] = Query(default=[])) -> HTMLResponse:
+                   expand: Many = None) -> HTMLResponse:
     user = await current_user(request)
     node, ns, name, field = node or None, ns or None, name or None, field or None
+    expand = expand or []
     if node is None and field is None:
         return render(request, "lineage.html", user, view=None, params={})
     root, graph, pii = await _graph(request, user, node, ns, name, field, direction, depth,
@@ -172,10 +174,11 @@ async def explorer(request: Request, node: str | None = None, ns: str | None = N
 @router.get("/ui/lineage/svg", response_class=HTMLResponse)
 async def drawing(request: Request, node: str | None = None, ns: str | None = None,
                   name: str | None = None, field: str | None = None, direction: str = "BOTH",
-                  depth: int = 3, expand: list[str] = Query(default=[])) -> HTMLResponse:
+                  depth: int = 3, expand: Many = None) -> HTMLResponse:
     """The drawing alone, for expanding in place."""
     user = await current_user(request)
     node, ns, name, field = node or None, ns or None, name or None, field or None
+    expand = expand or []
     root, graph, pii = await _graph(request, user, node, ns, name, field, direction, depth,
                                     expand)
     return render(request, "lineage_svg.html", user, view=view_of(root, graph, pii, expand),

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from headwater.api.ui import queries
-from headwater.api.ui.data import User, gql, has_field
+from headwater.api.ui.data import gql, has_field
 from headwater.api.ui.lineage import preview
 from headwater.api.ui.web import PageError, current_user, render
 

@@ -17,8 +17,8 @@ from markupsafe import Markup
 
 from headwater.api.bodies import read_limited
 from headwater.api.sessions import Sessions, csrf_matches
-from headwater.api.ui.drawing import svg
 from headwater.api.ui.data import PageError, QueryFailed, User, services
+from headwater.api.ui.drawing import svg
 from headwater.catalog.ids import dataset_id, job_id
 
 HERE = Path(__file__).parent

@@ -19,6 +19,7 @@ MART = f"ns={quote(catalog.WH)}&name=analytics.marts.customer_value"
 # The budget is 1 s (bench/ui.py measures it on a quiet machine); the test allows
 # for a CI machine busy with other tests.
 BUDGET_MS = float(os.environ.get("HEADWATER_UI_BUDGET_MS", "2500"))
+MART_NODE = quote(f"dataset:{catalog.WH}:analytics.marts.customer_value")
 HUB_NODE = quote(f"dataset:{catalog.HUB[0]}:{catalog.HUB[1]}")
 
 
@@ -27,7 +28,7 @@ def _pages(erasure: str) -> dict[str, str]:
         "home": "/",
         "dataset": f"/ui/dataset?{MART}",
         "job": "/ui/job?ns=dbt&name=revenue_by_country",
-        "lineage": f"/ui/lineage?node={quote('dataset:' + catalog.WH + ':analytics.marts.customer_value')}&depth=4",
+        "lineage": f"/ui/lineage?node={MART_NODE}&depth=4",
         "column-lineage": f"/ui/lineage?{MART}&field=email",
         "impact": f"/ui/impact?ns={quote(catalog.PG)}&name=shop.public.customers&drop=email",
         "decisions": "/ui/decisions",
