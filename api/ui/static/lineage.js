@@ -28,7 +28,8 @@
     document.getElementById("truncated").hidden = svg.dataset.truncated !== "true";
   };
   const fit = () => {
-    const box = port.getBBox();
+    // The drawing's size comes with it: no layout forced before the first paint.
+    const box = {x: 0, y: 0, width: +svg.dataset.width, height: +svg.dataset.height};
     const w = canvas.clientWidth, h = canvas.clientHeight;
     const k = Math.min(1.5, Math.max(0.05, Math.min(w / (box.width + 40), h / (box.height + 40))));
     view = {k, x: (w - box.width * k) / 2 - box.x * k, y: (h - box.height * k) / 2 - box.y * k};
