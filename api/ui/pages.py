@@ -114,7 +114,18 @@ async def job(request: Request, ns: str, name: str) -> HTMLResponse:
     found = (await gql(request, user, queries.job(), {"ns": ns, "name": name}))["job"]
     if found is None:
         raise PageError(404, f"no job {name!r} in namespace {ns!r}")
+    for r in found["runs"]:
+        _with_duration(r)
     return render(request, "job.html", user, j=found)
+
+
+def _with_duration(run: dict[str, Any]) -> dict[str, Any]:
+    """``durationMs`` from the run's times where the schema does not give it."""
+    run.setdefault("durationMs", None)
+    if run.get("durationMs") is None and run.get("startedAt") and run.get("endedAt"):
+        took = datetime.fromisoformat(run["endedAt"]) - datetime.fromisoformat(run["startedAt"])
+        run["durationMs"] = int(took.total_seconds() * 1000)
+    return run
 
 
 @router.get("/ui/run/{run_id}", response_class=HTMLResponse)
@@ -123,6 +134,7 @@ async def run(request: Request, run_id: str) -> HTMLResponse:
     found = (await gql(request, user, queries.run(), {"id": run_id}))["run"]
     if found is None:
         raise PageError(404, f"no run {run_id!r}")
+    _with_duration(found)
     facets = found.get("facets") or {}
     sql = (facets.get("sql") or {}).get("query") if isinstance(facets, dict) else None
     return render(request, "run.html", user, r=found, sql=sql or found["job"].get("sql"))
