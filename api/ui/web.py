@@ -133,6 +133,14 @@ def pretty(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
 
+def marked(highlight: str | None) -> Markup:
+    """A search hit's highlight (already HTML-escaped, words in <mark>) as HTML, once it holds
+    no other markup; else escaped whole."""
+    text = highlight or ""
+    bare = text.replace("<mark>", "").replace("</mark>", "")
+    return Markup(text) if "<" not in bare and ">" not in bare else Markup.escape(text)
+
+
 def is_pii(classes: list[str] | None) -> bool:
     return any(c == "pii" or c.startswith("pii.") or c.startswith("sensitive")
                for c in classes or [])
@@ -140,5 +148,7 @@ def is_pii(classes: list[str] | None) -> bool:
 
 templates.env.globals.update(dataset_url=dataset_url, job_url=job_url, lineage_url=lineage_url,
                              column_url=column_url, dataset_id=dataset_id, job_id=job_id)
-templates.env.filters.update(svg=svg, when=when, duration=duration, pretty=pretty, is_pii=is_pii,
+templates.env.filters.update(svg=svg, marked=marked, when=when, duration=duration, pretty=pretty,
+                             is_pii=is_pii,
+                             # only %XX, &, = and +: nothing to escape in an attribute
                              urlencode=lambda d: Markup(urlencode(d, doseq=True)))
