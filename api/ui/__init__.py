@@ -37,11 +37,11 @@ def install(app: FastAPI, secret: bytes, secure_cookies: bool = False) -> None:
 
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError) -> Response:
-        return failed(request, None, exc)
+        return failed(request, exc)
 
     @app.exception_handler(QueryFailed)
     async def query_failed(request: Request, exc: QueryFailed) -> Response:
-        return failed(request, None, exc)
+        return failed(request, exc)
 
     app.add_middleware(SecurityHeaders)
 

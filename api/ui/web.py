@@ -42,11 +42,13 @@ async def current_user(request: Request) -> User:
     if session is None:  # with --no-auth too: the session holds the CSRF token
         raise SignInNeeded()
     if tokens is None:  # --no-auth, loopback only: everyone is the local admin
-        return User("anonymous", "admin", session.csrf)
+        request.state.user = User("anonymous", "admin", session.csrf)
+        return request.state.user
     who = await asyncio.to_thread(tokens.identify, session.token)
     if who is None:  # revoked or expired since sign-in
         raise SignInNeeded()
-    return User(who.name, who.role, session.csrf)
+    request.state.user = User(who.name, who.role, session.csrf)  # for error pages' menus
+    return request.state.user
 
 
 async def form(request: Request, user: User | None) -> dict[str, str]:
@@ -72,7 +74,8 @@ def render(request: Request, template: str, user: User | None, code: int = 200,
                                       status_code=code)
 
 
-def failed(request: Request, user: User | None, exc: QueryFailed | PageError) -> HTMLResponse:
+def failed(request: Request, exc: QueryFailed | PageError) -> HTMLResponse:
+    user = getattr(request.state, "user", None)
     if isinstance(exc, PageError):
         return render(request, "error.html", user, exc.status, messages=[exc.message])
     status = {"FORBIDDEN": 403, "NOT_FOUND": 404, "TOO_EXPENSIVE": 400, "OVERLOADED": 503,

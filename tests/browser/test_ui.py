@@ -120,6 +120,11 @@ def test_sign_in_is_needed_and_roles_see_only_what_they_may_do(ui: Loaded,
     assert ui.server.token("viewer") not in session["value"]
     assert viewer.page.evaluate("document.cookie") == ""
 
+    viewer.page.click("text=Sign out")
+    viewer.page.wait_for_url(re.compile(r"/ui/login"))
+    viewer.go("/")
+    assert "/ui/login" in viewer.page.url
+
 
 def test_forged_posts_are_refused_and_a_real_one_closes_a_review(
         ui: Loaded, tab: Callable[[str], Tab]) -> None:
@@ -135,9 +140,18 @@ def test_forged_posts_are_refused_and_a_real_one_closes_a_review(
     forged = t.page.request.post(ui.server.url + action, form={"note": "forged"},
                                  max_redirects=0)
     assert forged.status == 403
-    # GraphQL with the cookie but without the CSRF header is not signed in
+    # The API takes the session cookie only with the session's CSRF token in a header (what
+    # Swagger UI and GraphiQL send): the page's own script can, another site cannot.
     assert t.page.request.post(ui.server.url + "/graphql",
                                data={"query": "{ namespaces }"}).status == 401
+    statuses = t.page.evaluate("""async () => {
+        const csrf = document.querySelector('meta[name="csrf-token"]').content;
+        const url = '/api/v1/erasure-requests';
+        return [(await fetch(url, {headers: {'X-CSRF-Token': csrf}})).status,
+                (await fetch(url)).status,
+                (await fetch(url, {headers: {'X-CSRF-Token': 'guess'}})).status]; }""")
+    assert statuses == [200, 401, 401]
+    t.errors.clear()  # the two refusals, as the browser logs them
     t.go(f"/ui/erasures/{ui.facts['erasure']}")
     assert t.page.locator("form.close-review").count() == forms.count()
 
