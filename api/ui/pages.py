@@ -69,7 +69,7 @@ async def search(request: Request, q: str = "") -> HTMLResponse:
 @router.get("/ui/dataset", response_class=HTMLResponse)
 async def dataset(request: Request, ns: str, name: str) -> HTMLResponse:
     user = await current_user(request)
-    data = await gql(request, user, queries.DATASET, {"ns": ns, "name": name})
+    data = await gql(request, user, queries.dataset(), {"ns": ns, "name": name})
     found = data["dataset"]
     if found is None:
         raise PageError(404, f"no dataset {name!r} in namespace {ns!r}")

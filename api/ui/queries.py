@@ -38,6 +38,15 @@ def changed_since() -> str:
 # each side (a hub table has thousands of consumers: the explorer is for those); the runs are
 # those of the first few jobs (one store call per job).
 PREVIEW_JOBS = 12
+def dataset() -> str:
+    lifecycle = (" lifecycleState lifecycleChangedAt droppedAt"
+                 if has_field("Dataset", "dropped_at") else "")
+    learned = " learnedFrom" if has_field("Field", "learned_from") else ""
+    return DATASET.replace("updatedAt classifications", "updatedAt classifications" + lifecycle
+                           ).replace("inheritedClassifications }",
+                                     f"inheritedClassifications{learned} }}")
+
+
 DATASET = """query Dataset($ns: String!, $name: String!) {
   dataset(namespace: $ns, name: $name) {
     id namespace name description retentionDays owners tags updatedAt classifications
