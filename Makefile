@@ -71,7 +71,7 @@ policy-wasm: install
 		'from tests.harness.services import opa_binary; print(opa_binary())')"
 
 bench: install  # about 40 minutes on a 2-core machine; each also runs alone (docs/benchmarks.md)
-	for b in ingest lineage gate erasure_plan erasure_pg quality_import; do \
+	for b in ingest lineage gate erasure_plan erasure_pg quality_import runs; do \
 		$(BIN)/python -m bench.$$b || exit 1; done
 
 ## Write docs/schema.graphql from the live GraphQL schema (tests/unit/test_schema_file.py checks it).

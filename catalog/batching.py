@@ -69,6 +69,9 @@ def facet_owners(e: EventWrite) -> Iterable[tuple[str, dict[str, Any]]]:
             yield d.id, d.facets
         if d.io_facets and e.run:
             yield f"{e.run.id}|{d.role}|{d.id}", d.io_facets
+        # The newest column metrics measured on a dataset (by event time) show on the dataset.
+        if "dataQualityMetrics" in d.io_facets:
+            yield d.id, {"dataQualityMetrics": d.io_facets["dataQualityMetrics"]}
 
 
 def folded_runs(events: Iterable[EventWrite]) -> list[dict[str, Any]]:

@@ -46,6 +46,7 @@ class DatasetWrite:
     owners: list[tuple[str, str | None]] = field(default_factory=list)  # (name, type)
     symlinks: list[tuple[str, str, str | None]] = field(default_factory=list)
     lifecycle_state: str | None = None
+    previous_id: str | None = None  # a RENAME's previousIdentifier, as a dataset id
     quality: list[QualityWrite] = field(default_factory=list)
 
 
@@ -141,6 +142,10 @@ class FieldRecord:
     type: str | None = None
     description: str | None = None
     classifications: list[str] = field(default_factory=list)
+    # Where the catalog learned of the column: "schema" (the latest schema facet lists it) or
+    # "columnLineage" (only a column-lineage facet names it, as an output or an input field;
+    # its type is then unknown). See docs/design.md, "Columns known from lineage".
+    learned_from: str = "schema"
 
 
 @dataclass(slots=True)
@@ -152,9 +157,15 @@ class DatasetRecord:
     tags: list[str]
     owners: list[str]
     retention_days: int | None
-    lifecycle_state: str | None
+    lifecycle_state: str | None  # the latest lifecycleStateChange (by event time)
     updated_at: str | None
     facets: dict[str, Any] = field(default_factory=dict)
+    lifecycle_at: str | None = None  # the event time of that change
+
+    @property
+    def dropped_at(self) -> str | None:
+        """When the dataset was dropped, if its latest lifecycle change is a DROP."""
+        return self.lifecycle_at if self.lifecycle_state == "DROP" else None
 
 
 @dataclass(slots=True)
@@ -199,6 +210,25 @@ class RunRecord:
     parent_run_id: str | None
     nominal_start: str | None = None
     nominal_end: str | None = None
+    facets: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    created_at: str | None = None  # the earliest event's time
+
+    @property
+    def sort_time(self) -> str:
+        """What run lists are ordered by (newest first, then by id): the start, else the
+        earliest event."""
+        return self.started_at or self.created_at or ""
+
+
+@dataclass(slots=True)
+class RunDataset:
+    """A dataset a run read or wrote: the schema version current when it did, and the
+    input/output facets the run reported for it (``outputStatistics``,
+    ``dataQualityMetrics``, ...)."""
+
+    dataset_id: str
+    version: int | None
     facets: dict[str, Any] = field(default_factory=dict)
 
 

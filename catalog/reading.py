@@ -9,14 +9,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from headwater.catalog import search
+from headwater.catalog.attempts import Attempt, attempts
 from headwater.catalog.model import (
     DatasetRecord,
+    DecisionRecord,
     FieldRecord,
     JobRecord,
     QualityRecord,
+    RunDataset,
     RunRecord,
     SchemaVersionRecord,
 )
+from headwater.catalog.search import SearchPage
 from headwater.catalog.store import Store
 
 
@@ -108,8 +113,41 @@ class CatalogReading:
                       ) -> tuple[list[str], int]:
         return self.store.datasets_page(namespace, search, classification, first, after)
 
+    def search(self, text: str, types: Sequence[str] | None, namespace: str | None,
+               first: int, after: str | None) -> SearchPage:
+        """One page of catalog search hits (``catalog.search``)."""
+        return search.search(self.store, text, types, namespace, first, after)
+
     def runs(self, job_id: str, first: int = 20) -> list[RunRecord]:
         return self.store.runs(job_id, first)
+
+    def runs_page(self, job_id: str | None, state: str | None, since: str | None,
+                  until: str | None, parent_run_id: str | None, first: int,
+                  after: tuple[str, str] | None) -> tuple[list[RunRecord], int]:
+        return self.store.runs_page(job_id, state, since, until, parent_run_id, first, after)
+
+    def jobs_page(self, namespace: str | None, search: str | None, first: int,
+                  after: str | None) -> tuple[list[str], int]:
+        return self.store.jobs_page(namespace, search, first, after)
+
+    # -- runs in bulk: a page of runs costs one store call per kind of detail ---------------
+    def runs_by_id(self, ids: Sequence[str]) -> list[RunRecord | None]:
+        return self.store.runs_by_id(ids)
+
+    def attempts(self, run_ids: Sequence[str]) -> dict[str, list[Attempt]]:
+        """Per run, its attempts oldest first (``catalog.attempts``); runs whose events left
+        no transitions (none stored) are absent."""
+        return {run: attempts(ts) for run, ts in self.store.run_transitions(run_ids).items()}
+
+    def run_datasets(self, run_ids: Sequence[str]
+                     ) -> dict[str, tuple[list[RunDataset], list[RunDataset]]]:
+        return self.store.run_datasets(run_ids)
+
+    def latest_decisions(self, run_ids: Sequence[str]) -> dict[str, DecisionRecord]:
+        return self.store.latest_decisions(run_ids)
+
+    def tags_owners(self, node_ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+        return self.store.tags_owners(node_ids)
 
     def schema_history(self, dataset_id: str, first: int = 20) -> list[SchemaHistoryEntry]:
         """The newest ``first`` schema versions, each with its diff to the one before."""

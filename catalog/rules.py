@@ -1,6 +1,7 @@
 """Rules that do not depend on the backend, written once: time format, run-state merge,
-retention and purpose tag conventions, classification coverage, transformation labels, the
-schema-version decision and content ids. Both stores call these; neither re-implements them.
+retention and purpose tag conventions, classification coverage, transformation labels and
+content ids (the schema history is ``catalog.schema_history``). Both stores call these;
+neither re-implements them.
 """
 
 from __future__ import annotations
@@ -91,25 +92,20 @@ def covers(classification: str, wanted: str) -> bool:
 # ---------------------------------------------------------------- lineage and versions
 
 
+# Where a column was learned of (FieldRecord.learned_from).
+SCHEMA, LINEAGE = "schema", "columnLineage"
+
+# A column-lineage input field sent with ``transformations: []`` (dbt-ol, Airflow): lineage
+# without a known transformation. Stored with this type; shown as no label (null).
+UNKNOWN_TRANSFORMATION = "UNKNOWN"
+
+
 def transformation_label(type_: str | None, subtype: str | None) -> str | None:
-    """``DIRECT/IDENTITY``; the type alone when the subtype is unknown."""
-    if type_ is None:
+    """``DIRECT/IDENTITY``; the type alone when the subtype is unknown; ``None`` when the
+    transformation itself is unknown (the producer sent none)."""
+    if type_ is None or type_ == UNKNOWN_TRANSFORMATION:
         return None
     return f"{type_}/{subtype}" if subtype else type_
-
-
-def schema_changes(latest: tuple[int, str, str] | None, fingerprint: str | None,
-                   event_time: str) -> int | None:
-    """The schema-version decision. ``latest`` is the stored (version, fingerprint, created
-    at) of the dataset; the answer is the new version number, or ``None`` when no version is
-    added: the fields and types are unchanged, or the event is older than the latest version
-    (a late, stale schema does not rewrite history)."""
-    if latest is None:
-        return 1
-    version, stored, created = latest
-    if stored == fingerprint or event_time < created:
-        return None
-    return version + 1
 
 
 def quality_result_id(dataset_id: str, field: str | None, assertion: str,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from headwater.catalog.attempts import Transition
 from headwater.catalog.model import (
     DatasetRecord,
     DeadLetter,
@@ -22,10 +23,12 @@ from headwater.catalog.model import (
     Graph,
     JobRecord,
     QualityRecord,
+    RunDataset,
     RunRecord,
     SchemaVersionRecord,
     WriteResult,
 )
+from headwater.catalog.search import Searcher
 
 
 @runtime_checkable
@@ -90,7 +93,42 @@ class CatalogReader(Protocol):
     def run(self, run_id: str) -> RunRecord | None: ...
 
     def runs(self, job_id: str, first: int = 20) -> list[RunRecord]:
-        """Newest first (by start, else by last update)."""
+        """Newest first (``RunRecord.sort_time``, then id)."""
+        ...
+
+    def runs_by_id(self, ids: Sequence[str]) -> list[RunRecord | None]:
+        """In the order asked."""
+        ...
+
+    def runs_page(self, job_id: str | None, state: str | None, since: str | None,
+                  until: str | None, parent_run_id: str | None, first: int,
+                  after: tuple[str, str] | None) -> tuple[list[RunRecord], int]:
+        """(up to ``first`` runs newest first by (``sort_time``, id), both descending, strictly
+        after the keyset ``after`` = (sort time, id); the total matching). Filters: the job,
+        the state, ``since`` <= sort time < ``until``, the parent run. A page is an index range
+        read (cost independent of how many runs the job has); runs added meanwhile never
+        shift a later page."""
+        ...
+
+    def run_transitions(self, run_ids: Sequence[str]) -> dict[str, list[Transition]]:
+        """Per run, every state transition its events reported (unordered); runs with none
+        are absent."""
+        ...
+
+    def run_datasets(self, run_ids: Sequence[str]
+                     ) -> dict[str, tuple[list[RunDataset], list[RunDataset]]]:
+        """Per run: (datasets read, datasets written), by dataset id, each with the schema
+        version of that time and the run's input/output facets for it."""
+        ...
+
+    def jobs_page(self, namespace: str | None, search: str | None, first: int,
+                  after: str | None) -> tuple[list[str], int]:
+        """(job ids ordered by id after the cursor id ``after``, total count matching);
+        ``search`` matches a part of the name, ignoring case."""
+        ...
+
+    def tags_owners(self, node_ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+        """Per job or dataset id: (tags, owners), sorted; unknown ids get empty lists."""
         ...
 
     def event_count(self) -> int: ...
@@ -176,6 +214,10 @@ class DecisionLog(Protocol):
     def decisions(self, first: int = 50, run_id: str | None = None,
                   job_id: str | None = None) -> list[DecisionRecord]:
         """Newest first."""
+        ...
+
+    def latest_decisions(self, run_ids: Sequence[str]) -> dict[str, DecisionRecord]:
+        """Per run that asked the gate, its newest decision, in one query."""
         ...
 
 
@@ -293,7 +335,7 @@ class Lifecycle(Protocol):
 
 @runtime_checkable
 class Store(EventWriter, CatalogReader, LineageReader, DecisionLog, ErasureRecords, StewardEditor,
-            TokenStore, Lifecycle, Protocol):
+            TokenStore, Searcher, Lifecycle, Protocol):
     """Everything a backend provides."""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from headwater.commands import deciding, erasure, reading, sending, server
+from headwater.commands import cataloging, deciding, erasure, reading, sending, server
 
 
 @click.group()
@@ -14,5 +14,7 @@ def main() -> None:
 
 
 for command in (server.serve, server.token, server.migrate, sending.ingest, reading.lineage_cmd,
-                reading.impact, deciding.gate, server.policy, sending.quality, erasure.erase):
+                reading.impact, deciding.gate, server.policy, sending.quality, erasure.erase,
+                cataloging.search, cataloging.classify, cataloging.tag, cataloging.untag,
+                cataloging.retention):
     main.add_command(command)

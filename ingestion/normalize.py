@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -18,7 +19,7 @@ from headwater.catalog.model import (
     QualityWrite,
     RunWrite,
 )
-from headwater.catalog.rules import EVENT_TYPE_STATE
+from headwater.catalog.rules import EVENT_TYPE_STATE, UNKNOWN_TRANSFORMATION
 from headwater.ingestion.openlineage import (
     InvalidEvent,
     escape,
@@ -27,6 +28,7 @@ from headwater.ingestion.openlineage import (
 )
 
 _EMPTY: dict[str, Any] = {}
+UNKNOWN: list[dict[str, Any]] = [{"type": UNKNOWN_TRANSFORMATION}]
 # orjson writes at most 254 nested arrays and objects; what it cannot write cannot be stored.
 MAX_DEPTH = 254
 
@@ -109,8 +111,17 @@ def _dataset(d: dict[str, Any], raw: dict[str, Any], role: str) -> DatasetWrite:
     out.owners = _owners(f.get("ownership"))
     out.symlinks = [(s["namespace"], s["name"], s.get("type"))
                     for s in (f.get("symlinks") or _EMPTY).get("identifiers", ())]
+    canonical_name(out)
     if "lifecycleStateChange" in f:
         out.lifecycle_state = f["lifecycleStateChange"]["lifecycleStateChange"]
+        previous = f["lifecycleStateChange"].get("previousIdentifier")
+        if out.lifecycle_state == "RENAME" and previous:
+            # The history of the old name continues under the new one (docs/design.md).
+            out.previous_id = dataset_id(previous["namespace"], previous["name"])
+            out.symlinks.append((previous["namespace"], previous["name"], None))
+        if out.lifecycle_state == "DROP" and out.schema is None:
+            # A dropped table has no columns: the drop is a version of its schema history.
+            out.schema, out.schema_fingerprint = [], fingerprint([])
     for facet in (f.get("dataQualityAssertions"),
                   (d.get("inputFacets") or _EMPTY).get("dataQualityAssertions")):
         for a in (facet or _EMPTY).get("assertions", ()):
@@ -118,11 +129,25 @@ def _dataset(d: dict[str, Any], raw: dict[str, Any], role: str) -> DatasetWrite:
     return out
 
 
-def _column_edges(d: dict[str, Any]) -> list[ColumnEdge]:
+def canonical_name(out: DatasetWrite) -> None:
+    """Alias resolution (docs/design.md, "Other names of a dataset"): a dataset whose symlinks
+    facet names a TABLE identifier is that table, whatever name the event gives it (Spark names
+    a storage location and lists the metastore table). The first TABLE identifier in sorted
+    order is the dataset; the event's own name is kept as one of its symlinks."""
+    tables = sorted((ns, n) for ns, n, t in out.symlinks if (t or "").upper() == "TABLE")
+    if not tables or tables[0] == (out.namespace, out.name):
+        return
+    own = (out.namespace, out.name, None)
+    out.namespace, out.name = tables[0]
+    out.id = dataset_id(out.namespace, out.name)
+    out.symlinks = sorted({*((ns, n, t) for ns, n, t in out.symlinks
+                             if (ns, n) != tables[0]), own}, key=lambda s: (s[0], s[1]))
+
+
+def _column_edges(d: dict[str, Any], ns: str, name: str) -> list[ColumnEdge]:
     facet = (d.get("facets") or _EMPTY).get("columnLineage")
     if not facet:
         return []
-    ns, name = d["namespace"], d["name"]
     target_ds = dataset_id(ns, name)
     edges = []
     for out_field, entry in (facet.get("fields") or _EMPTY).items():
@@ -131,7 +156,11 @@ def _column_edges(d: dict[str, Any]) -> list[ColumnEdge]:
         legacy = [{"type": "DIRECT", "subtype": entry.get("transformationType") or "",
                    "description": entry.get("transformationDescription")}]
         for src in entry["inputFields"]:
-            for t in src.get("transformations") or legacy:
+            given = src.get("transformations")
+            # ``[]`` (dbt-ol, Airflow) says nothing about how: lineage of unknown kind, not
+            # DIRECT. An absent list is the pre-1.1 form: the output field's legacy type.
+            ts = given if given else UNKNOWN if given is not None else legacy
+            for t in ts:
                 edges.append(ColumnEdge(
                     field_id(src["namespace"], src["name"], src["field"]), target,
                     dataset_id(src["namespace"], src["name"]), target_ds,
@@ -148,7 +177,8 @@ def _dataset_writes(canonical: bytes, role: str) -> tuple[DatasetWrite, list[Col
     is never mutated. Raises ``InvalidEvent`` with pointers relative to the dataset."""
     raw = orjson.loads(canonical)
     valid = validate_dataset(raw)
-    return _dataset(valid, raw, role), _column_edges(valid) if role != "input" else []
+    out = _dataset(valid, raw, role)
+    return out, _column_edges(valid, out.namespace, out.name) if role != "input" else []
 
 
 def _datasets(raws: Any, role: str, pointer: str, errors: list[dict[str, str]]
@@ -178,6 +208,23 @@ def _job(j: dict[str, Any], raw: dict[str, Any]) -> JobWrite:
         tags=[tag_name(t) for t in (f.get("tags") or _EMPTY).get("tags", ())],
         owners=_owners(f.get("ownership")),
     )
+
+
+def _resolved(edges: list[ColumnEdge], datasets: list[DatasetWrite]) -> list[ColumnEdge]:
+    """Column-lineage sources named by another name of a dataset of the same event (a
+    storage location its symlinks list) point at that dataset. New edges: the memoised ones
+    are shared."""
+    alias = {dataset_id(ns, n): d for d in datasets for ns, n, _ in d.symlinks}
+    if not alias:
+        return edges
+    out = []
+    for c in edges:
+        d = alias.get(c.source_dataset)
+        if d is not None:
+            c = replace(c, source_id=field_id(d.namespace, d.name, c.source_field),
+                        source_dataset=d.id, source_namespace=d.namespace, source_name=d.name)
+        out.append(c)
+    return out
 
 
 def normalize(raw: Any) -> EventWrite:
@@ -214,6 +261,7 @@ def normalize(raw: Any) -> EventWrite:
     out.job = _job(event["job"], raw["job"])
     out.inputs, _ = found.get("inputs", ([], []))
     out.outputs, out.column_edges = found.get("outputs", ([], []))
+    out.column_edges = _resolved(out.column_edges, [*out.inputs, *out.outputs])
     if kind == "job":
         return out
     run, rf = event["run"], event["run"].get("facets") or _EMPTY

@@ -155,7 +155,8 @@ def _dataset_doc(ref: tuple[str, str], record: DatasetRecord | None, fields: lis
             "passed": sorted({_assertion(q) for q in quality if q.success}),
         },
         "fields": [{"name": f.name, "type": f.type, "classifications": f.classifications,
-                    "inherited": inherited.get(field_id(*ref, f.name), [])} for f in fields],
+                    "inherited": inherited.get(field_id(*ref, f.name), []),
+                    "learnedFrom": f.learned_from} for f in fields],
     }
 
 

@@ -51,6 +51,12 @@ class Context(BaseContext):
         self.fields = self._mapped(catalog.fields)
         self.dataset_jobs = self._mapped(catalog.dataset_jobs)
         self.job_datasets = self._mapped(catalog.job_datasets)
+        # Runs and what a page of them shows: one store call per kind of detail per level.
+        self.runs = self._loader(catalog.runs_by_id)
+        self.attempts = self._mapped_sparse(catalog.attempts)
+        self.run_datasets = self._mapped(catalog.run_datasets)
+        self.decisions = self._optional(catalog.latest_decisions)
+        self.tags_owners = self._mapped(catalog.tags_owners)
 
     async def call(self, fn: Callable[..., V], *args: Any) -> V:
         """A (blocking) service call, off the event loop, on the reads' own threads."""
@@ -65,9 +71,17 @@ class Context(BaseContext):
 
         return DataLoader(load_fn=load)
 
-    def _mapped_sparse(self, fn: Callable[[Sequence[str]], dict[str, list[str]]]
-                       ) -> DataLoader[str, list[str]]:
-        async def load(keys: list[str]) -> list[list[str]]:
+    def _optional(self, fn: Callable[[Sequence[str]], dict[str, V]]
+                  ) -> DataLoader[str, V | None]:
+        async def load(keys: list[str]) -> list[V | None]:
+            found = await self.call(fn, keys)
+            return [found.get(k) for k in keys]
+
+        return DataLoader(load_fn=load)
+
+    def _mapped_sparse(self, fn: Callable[[Sequence[str]], dict[str, list[V]]]
+                       ) -> DataLoader[str, list[V]]:
+        async def load(keys: list[str]) -> list[list[V]]:
             found = await self.call(fn, keys)
             return [found.get(k, []) for k in keys]
 

@@ -3,24 +3,20 @@ the fields is the order of the published schema."""
 
 from __future__ import annotations
 
-import base64
-
 import strawberry
 
 from headwater.api.graphql import erasure as erasures
 from headwater.api.graphql import impact as impacts
 from headwater.api.graphql import lineage as graphs
+from headwater.api.graphql import pages
+from headwater.api.graphql import runs as browse
+from headwater.api.graphql import search as searching
 from headwater.api.graphql import stewardship as edits
 from headwater.api.graphql.catalog import Dataset, Job, Run
 from headwater.api.graphql.context import Info, page_size
 from headwater.api.graphql.decisions import GateDecision
-from headwater.catalog.errors import Invalid
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+from headwater.api.graphql.pages import PageInfo
+from headwater.catalog import search as catalog_search
 
 
 @strawberry.type
@@ -36,18 +32,21 @@ class DatasetConnection:
     total_count: int
 
 
-def _cursor(dataset_id: str) -> str:
-    return base64.urlsafe_b64encode(dataset_id.encode()).decode()
+@strawberry.type
+class SearchEdge:
+    node: searching.SearchHit
+    cursor: str
 
 
-def _after(cursor: str | None) -> str | None:
-    if cursor is None:
-        return None
-    try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise Invalid.one(f"invalid cursor {cursor!r}: pass an endCursor from a previous page"
-                          ) from None
+@strawberry.type
+class SearchConnection:
+    edges: list[SearchEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+_cursor = pages.encode
+_after = pages.decode
 
 
 async def gate_decisions(info: Info, first: int = 50, run_id: strawberry.ID | None = None,
@@ -77,6 +76,23 @@ async def datasets(info: Info, namespace: str | None = None, search: str | None 
     )
 
 
+async def search(info: Info, query: str, types: list[searching.SearchType] | None = None,
+                 namespace: str | None = None, first: int = 20, after: str | None = None
+                 ) -> SearchConnection:
+    """Datasets, fields and jobs matching ``query`` (every word, the last as a prefix), best
+    first: exact name, name prefix, word in name, field, tag/owner/classification, description.
+    At most 100 a page, 1000 deep."""
+    page = await searching.hits(info, query, types, namespace, first, after)
+    edges = [SearchEdge(node=searching.SearchHit.of(h),
+                        cursor=catalog_search.encode_cursor(page.offset + i))
+             for i, h in enumerate(page.hits)]
+    return SearchConnection(
+        edges=edges, total_count=page.total,
+        page_info=PageInfo(has_next_page=page.offset + len(edges) < min(
+                               page.total, catalog_search.MAX_OFFSET + 1) and len(edges) > 0,
+                           end_cursor=edges[-1].cursor if edges else None))
+
+
 async def dataset(info: Info, namespace: str, name: str) -> Dataset | None:
     record = await info.context.call(info.context.catalog.dataset, namespace, name)
     return Dataset.of(record) if record else None
@@ -104,6 +120,11 @@ class Query:
     dataset = strawberry.field(resolver=dataset)
     job = strawberry.field(resolver=job)
     run = strawberry.field(resolver=run)
+    jobs = strawberry.field(resolver=browse.jobs, description="Jobs by id; filter by namespace"
+                            " or a part of the name.")
+    runs = strawberry.field(resolver=browse.runs, description="Runs newest first (by start, "
+                            "else first event); filter by job, state, time and parent run.")
+    search = strawberry.field(resolver=search)
 
 
 @strawberry.type

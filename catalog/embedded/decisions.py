@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import orjson
 
 from headwater.catalog.embedded.connection import Connections
@@ -25,3 +27,16 @@ class Decisions(Connections):
         return [DecisionRecord(r["id"], r["time"], r["principal"], r["job_id"], r["run_id"],
                                r["decision"], orjson.loads(r["reasons"]), orjson.loads(r["masks"]),
                                r["policy_revision"], r["engine"], r["input_digest"]) for r in rows]
+
+    def latest_decisions(self, run_ids: Sequence[str]) -> dict[str, DecisionRecord]:
+        # One query for a page of runs (decisions_run index), not one per run.
+        out: dict[str, DecisionRecord] = {}
+        for r in self._in(
+                "SELECT * FROM (SELECT d.*, row_number() OVER (PARTITION BY run_id"
+                " ORDER BY time DESC, id) AS n FROM decisions d WHERE run_id IN ({ids}))"
+                " WHERE n = 1", run_ids):
+            out[r["run_id"]] = DecisionRecord(
+                r["id"], r["time"], r["principal"], r["job_id"], r["run_id"], r["decision"],
+                orjson.loads(r["reasons"]), orjson.loads(r["masks"]), r["policy_revision"],
+                r["engine"], r["input_digest"])
+        return out

@@ -6,13 +6,18 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from headwater.catalog.attempts import from_payload
 from headwater.catalog.embedded.connection import Connections
 from headwater.catalog.embedded.schema import (
     DEAD_LETTERS_BY_ARRIVAL,
     LAYOUT_0_1_0,
+    RUN_HISTORY,
+    SCHEMA_OBSERVATIONS,
     TOKEN_LIFECYCLE,
     statements,
 )
+from headwater.catalog.embedded.search import build_index
+from headwater.catalog.embedded.writes import settle_runs
 from headwater.catalog.migrations import Step, describe, pending
 
 
@@ -23,12 +28,34 @@ def _ddl(script: str) -> Callable[[sqlite3.Connection], None]:
     return apply
 
 
+def _run_history(db: sqlite3.Connection) -> None:
+    _ddl(RUN_HISTORY)(db)
+    # Replay the stored run events, a chunk at a time, so runs stored before keep their
+    # attempts (and their state stays what the events said).
+    cur = db.execute("SELECT id, event_time, payload FROM events WHERE kind = 'run'")
+    while rows := cur.fetchmany(1_000):
+        db.executemany(
+            "INSERT OR IGNORE INTO run_transitions(run_id, event_id, event_time, event_type,"
+            " state, error_message, try_number) VALUES (?,?,?,?,?,?,?)",
+            [(run, event_id, t.event_time, t.event_type, t.state, t.error_message, t.try_number)
+             for event_id, time, payload in rows
+             for run, t in [from_payload(payload, time) or ("", None)] if t is not None])
+    runs = [r[0] for r in db.execute("SELECT DISTINCT run_id FROM run_transitions")]
+    settle_runs(db, runs)
+
+
 STEPS: list[Step[sqlite3.Connection]] = [
     Step(1, "the Headwater 0.1.0 layout (created, or stamped on a 0.1.0 data directory)",
          _ddl(LAYOUT_0_1_0)),
     Step(2, "index dead letters by arrival", _ddl(DEAD_LETTERS_BY_ARRIVAL)),
     Step(3, "tokens: expiry, revocation, last use, environment; unique names",
          _ddl(TOKEN_LIFECYCLE)),
+    Step(4, "schema observations: a schema history independent of arrival order",
+         _ddl(SCHEMA_OBSERVATIONS)),
+    Step(5, "catalog search: a full-text index (FTS5) of datasets, fields and jobs, built from"
+            " what is stored", build_index),
+    Step(6, "runs: listed newest first by index, children by parent, attempts from the"
+         " events' state transitions", _run_history),
 ]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from headwater.catalog.attempts import Transition
 from headwater.catalog.embedded.connection import Connections
 from headwater.catalog.embedded.lineage import INHERIT_BUDGET, INHERIT_DEPTH
 from headwater.catalog.model import (
@@ -15,10 +16,11 @@ from headwater.catalog.model import (
     FieldRecord,
     JobRecord,
     QualityRecord,
+    RunDataset,
     RunRecord,
     SchemaVersionRecord,
 )
-from headwater.catalog.rules import retention_days
+from headwater.catalog.rules import LINEAGE, retention_days
 
 
 class CatalogReads(Connections):
@@ -51,6 +53,12 @@ class CatalogReads(Connections):
         found = list(rows)
         tags, owners = self._tags_owners(found)
         facet_map = self._facets(found) if facets else {}
+        # The lifecycle is the newest lifecycleStateChange facet (by event time, whatever the
+        # arrival order), with its time: DROP says when the dataset was dropped.
+        lifecycle = {r["node_id"]: (orjson.loads(r["body"]).get("lifecycleStateChange"),
+                                    r["event_time"]) for r in self._in(
+            "SELECT node_id, body, event_time FROM facets WHERE name = 'lifecycleStateChange'"
+            " AND node_id IN ({ids})", found)}
         out: list[DatasetRecord | None] = []
         for i in ids:
             r = rows.get(i)
@@ -59,8 +67,9 @@ class CatalogReads(Connections):
                     id=i, namespace=r["namespace"], name=r["name"], description=r["description"],
                     tags=tags.get(i, []), owners=owners.get(i, []),
                     retention_days=retention_days(r["retention_days"], tags.get(i, [])),
-                    lifecycle_state=r["lifecycle_state"],
+                    lifecycle_state=lifecycle.get(i, (r["lifecycle_state"], None))[0],
                     updated_at=r["updated_at"], facets=facet_map.get(i, {}),
+                    lifecycle_at=lifecycle.get(i, (None, None))[1],
                 )
             )
         return out
@@ -73,6 +82,13 @@ class CatalogReads(Connections):
             dataset_ids,
         ):
             out[r["dataset_id"]] = [FieldRecord(n, t, d) for n, t, d in orjson.loads(r["fields"])]
+        # Columns only column lineage names (dbt-ol's schema facet lists documented columns
+        # only): columns all the same, of unknown type, after the schema's, by name.
+        known = {(ds, f.name) for ds, fs in out.items() for f in fs}
+        for r in self._in("SELECT dataset_id, field FROM field_nodes WHERE dataset_id IN ({ids})"
+                          " ORDER BY field", dataset_ids):
+            if (r["dataset_id"], r["field"]) not in known:
+                out[r["dataset_id"]].append(FieldRecord(r["field"], learned_from=LINEAGE))
         classes: dict[tuple[str, str], set[str]] = {}
         for r in self._in(
             "SELECT dataset_id, field, classification FROM field_classifications"
@@ -199,26 +215,94 @@ class CatalogReads(Connections):
         ).fetchall()
         return [r[0] for r in page], int(total[0])
 
-    def _run_record(self, r: sqlite3.Row, facets: dict[str, dict[str, Any]]) -> RunRecord:
-        return RunRecord(
+    def _run_records(self, rows: Sequence[sqlite3.Row]) -> list[RunRecord]:
+        ids = [r["id"] for r in rows]
+        facets = self._facets(ids)
+        tags, _ = self._tags_owners(ids)
+        return [RunRecord(
             id=r["id"], job_id=r["job_id"], state=r["state"] or "NEW", started_at=r["started_at"],
             ended_at=r["ended_at"], error_message=r["error_message"],
             parent_run_id=r["parent_run_id"], nominal_start=r["nominal_start"],
             nominal_end=r["nominal_end"], facets=facets.get(r["id"], {}),
-        )
+            tags=tags.get(r["id"], []), created_at=r["created_at"]) for r in rows]
 
     def run(self, run_id: str) -> RunRecord | None:
-        rows = self._rows("SELECT * FROM runs WHERE id = ?", (run_id,))
-        return self._run_record(rows[0], self._facets([run_id])) if rows else None
+        return self.runs_by_id([run_id])[0]
+
+    def runs_by_id(self, ids: Sequence[str]) -> list[RunRecord | None]:
+        found = {r.id: r for r in self._run_records(
+            self._in("SELECT * FROM runs WHERE id IN ({ids})", ids))}
+        return [found.get(i) for i in ids]
 
     def runs(self, job_id: str, first: int = 20) -> list[RunRecord]:
+        return self.runs_page(job_id, None, None, None, None, first, None)[0]
+
+    def runs_page(self, job_id: str | None, state: str | None, since: str | None,
+                  until: str | None, parent_run_id: str | None, first: int,
+                  after: tuple[str, str] | None) -> tuple[list[RunRecord], int]:
+        # The sort expression is the indexed one (runs_job_newest, runs_newest), so a page is
+        # an index range read backwards, whatever the number of runs.
+        where = ["1"]
+        params: dict[str, Any] = {"job": job_id, "state": state, "since": since,
+                                  "until": until, "parent": parent_run_id}
+        for cond, key in (("job_id = :job", "job"), ("state = :state", "state"),
+                          ("coalesce(started_at, created_at) >= :since", "since"),
+                          ("coalesce(started_at, created_at) < :until", "until"),
+                          ("parent_run_id = :parent", "parent")):
+            if params[key] is not None:
+                where.append(cond)
+        cond = " AND ".join(where)
+        total = self._db.execute(f"SELECT count(*) FROM runs WHERE {cond}", params).fetchone()
+        keyset = ""
+        if after is not None:
+            keyset = " AND (coalesce(started_at, created_at), id) < (:t, :id)"
+            params |= {"t": after[0], "id": after[1]}
         rows = self._rows(
-            "SELECT * FROM runs WHERE job_id = ? ORDER BY coalesce(started_at, created_at) DESC,"
-            " id LIMIT ?",
-            (job_id, first),
-        )
-        facets = self._facets([r["id"] for r in rows])
-        return [self._run_record(r, facets) for r in rows]
+            f"SELECT * FROM runs WHERE {cond}{keyset}"
+            " ORDER BY coalesce(started_at, created_at) DESC, id DESC LIMIT :first",
+            {**params, "first": first})  # type: ignore[arg-type]
+        return self._run_records(rows), int(total[0])
+
+    def run_transitions(self, run_ids: Sequence[str]) -> dict[str, list[Transition]]:
+        out: dict[str, list[Transition]] = {}
+        for r in self._in("SELECT run_id, event_time, event_type, state, error_message,"
+                          " try_number FROM run_transitions WHERE run_id IN ({ids})", run_ids):
+            out.setdefault(r[0], []).append(Transition(*tuple(r)[1:]))
+        return out
+
+    def run_datasets(self, run_ids: Sequence[str]
+                     ) -> dict[str, tuple[list[RunDataset], list[RunDataset]]]:
+        out: dict[str, tuple[list[RunDataset], list[RunDataset]]] = {
+            i: ([], []) for i in run_ids}
+        rows = self._in("SELECT run_id, direction, dataset_id, schema_version FROM run_io"
+                        " WHERE run_id IN ({ids}) ORDER BY dataset_id", run_ids)
+        # Input/output facets are kept under "<run>|<role>|<dataset>" (batching.facet_owners).
+        keys = [f"{r[0]}|{'input' if r[1] == 'in' else 'output'}|{r[2]}" for r in rows]
+        facets = self._facets(keys)
+        for r, key in zip(rows, keys, strict=True):
+            out[r[0]][0 if r[1] == "in" else 1].append(
+                RunDataset(r[2], r[3], facets.get(key, {})))
+        return out
+
+    def jobs_page(self, namespace: str | None, search: str | None, first: int,
+                  after: str | None) -> tuple[list[str], int]:
+        where = ["1"]
+        params: dict[str, Any] = {"ns": namespace, "search": search}
+        if namespace is not None:
+            where.append("namespace = :ns")
+        if search:
+            where.append("instr(lower(name), lower(:search)) > 0")
+        cond = " AND ".join(where)
+        total = self._db.execute(f"SELECT count(*) FROM jobs WHERE {cond}", params).fetchone()
+        page = self._db.execute(
+            f"SELECT id FROM jobs WHERE {cond} AND id > :after ORDER BY id LIMIT :first",
+            {**params, "after": after or "", "first": first}).fetchall()
+        return [r[0] for r in page], int(total[0])
+
+    def tags_owners(self, node_ids: Sequence[str]
+                    ) -> dict[str, tuple[list[str], list[str]]]:
+        tags, owners = self._tags_owners(node_ids)
+        return {i: (tags.get(i, []), owners.get(i, [])) for i in node_ids}
 
     def namespaces(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT name FROM namespaces ORDER BY name")]

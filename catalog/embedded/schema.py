@@ -130,3 +130,28 @@ UPDATE tokens SET name = name || '-' || rowid
   WHERE rowid NOT IN (SELECT min(rowid) FROM tokens GROUP BY name);
 CREATE UNIQUE INDEX IF NOT EXISTS tokens_name ON tokens(name);
 """
+
+# Schema version 4: every schema a dataset was seen with (event time, fingerprint, run), so its
+# history does not depend on arrival order (catalog/schema_history.py). Existing versions are
+# their own first observations.
+SCHEMA_OBSERVATIONS = """
+CREATE TABLE IF NOT EXISTS schema_observations (
+  dataset_id TEXT NOT NULL, event_time TEXT NOT NULL, fingerprint TEXT NOT NULL,
+  run_id TEXT NOT NULL, PRIMARY KEY (dataset_id, event_time, fingerprint)) WITHOUT ROWID;
+INSERT OR IGNORE INTO schema_observations(dataset_id, event_time, fingerprint, run_id)
+  SELECT dataset_id, created_at, fingerprint, coalesce(run_id, '') FROM schema_versions;
+"""
+
+# Schema version 6: runs listed newest first through an index (per job, and over all jobs),
+# children found by parent, and each run event's state transition kept so a run's attempts
+# (retries under one runId) can be told apart. ``migrations.py`` replays the stored run events
+# into ``run_transitions``.
+RUN_HISTORY = """
+CREATE TABLE IF NOT EXISTS run_transitions (
+  run_id TEXT NOT NULL, event_id TEXT NOT NULL, event_time TEXT NOT NULL, event_type TEXT,
+  state TEXT, error_message TEXT, try_number INTEGER,
+  PRIMARY KEY (run_id, event_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS runs_job_newest ON runs(job_id, coalesce(started_at, created_at), id);
+CREATE INDEX IF NOT EXISTS runs_newest ON runs(coalesce(started_at, created_at), id);
+CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_run_id);
+"""

@@ -1,27 +1,30 @@
 """A steward's edits: classifications, tags, retention, declassified derivations; each its own
-transaction."""
+transaction, the search index rewritten in it."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from headwater.catalog.embedded.connection import Connections
+from headwater.catalog.embedded.search import reindex
 
 
 class StewardEdits(Connections):
     def classify_field(self, dataset_id: str, field: str, classifications: Sequence[str]) -> None:
-        self._edit(
-            ("DELETE FROM field_classifications WHERE dataset_id = ? AND field = ?"
-             " AND source = 'steward'", (dataset_id, field)),
-            *[("INSERT OR IGNORE INTO field_classifications(dataset_id, field, classification,"
-               " source) VALUES (?, ?, ?, 'steward')", (dataset_id, field, c))
-              for c in classifications],
-        )
+        with self._transaction() as db:
+            db.execute("DELETE FROM field_classifications WHERE dataset_id = ? AND field = ?"
+                       " AND source = 'steward'", (dataset_id, field))
+            db.executemany("INSERT OR IGNORE INTO field_classifications(dataset_id, field,"
+                           " classification, source) VALUES (?, ?, ?, 'steward')",
+                           [(dataset_id, field, c) for c in classifications])
+            reindex(db, [dataset_id])
 
     def tag_dataset(self, dataset_id: str, tags: Sequence[str], add: bool = True) -> None:
         sql = ("INSERT OR IGNORE INTO tags(node_id, tag) VALUES (?, ?)" if add
                else "DELETE FROM tags WHERE node_id = ? AND tag = ?")
-        self._edit(*[(sql, (dataset_id, t)) for t in tags])
+        with self._transaction() as db:
+            db.executemany(sql, [(dataset_id, t) for t in tags])
+            reindex(db, [dataset_id])
 
     def set_retention(self, dataset_id: str, days: int | None) -> None:
         self._edit(("UPDATE datasets SET retention_days = ? WHERE id = ?", (days, dataset_id)))

@@ -8,13 +8,26 @@ from collections.abc import Sequence
 
 import orjson
 
+from headwater.catalog.attempts import Transition, attempts, try_number
 from headwater.catalog.batching import admitted, facet_owners
 from headwater.catalog.batching import latest_per_key as _latest
 from headwater.catalog.batching import merged_per_id as _merged
 from headwater.catalog.embedded.connection import Connections, chunks
+from headwater.catalog.embedded.search import reindex_touched
 from headwater.catalog.ids import digest
 from headwater.catalog.model import DeadLetter, EventWrite, WriteResult
-from headwater.catalog.rules import TERMINAL_STATES, now, quality_result_id, schema_changes
+from headwater.catalog.rules import TERMINAL_STATES, now, quality_result_id
+from headwater.catalog.schema_history import (
+    Version,
+    appends,
+    history,
+    in_order,
+    observations,
+    renames,
+    restart,
+    version_at,
+)
+from headwater.catalog.search import contributions
 
 
 def _terminal(col: str) -> str:
@@ -40,11 +53,30 @@ def _newer(col: str, table: str) -> str:
     )
 
 
+def settle_runs(db: sqlite3.Connection, run_ids: Sequence[str]) -> None:
+    """Set each run's state, end and error to its latest attempt's (``catalog.attempts``),
+    from every transition stored for it: one read and one write per chunk of runs."""
+    for chunk in chunks(run_ids):
+        found: dict[str, list[Transition]] = {}
+        for run, *t in db.execute(
+                "SELECT run_id, event_time, event_type, state, error_message, try_number"
+                f" FROM run_transitions WHERE run_id IN ({','.join('?' * len(chunk))})", chunk):
+            found.setdefault(run, []).append(Transition(*t))
+        rows = []
+        for run, ts in found.items():
+            last = attempts(ts)[-1]
+            rows.append((last.state, last.state_time, last.ended_at, last.error_message, run))
+        db.executemany("UPDATE runs SET state = ?, state_time = ?, ended_at = ?,"
+                       " error_message = ? WHERE id = ?", rows)
+
+
 class EventWrites(Connections):
     def write_events(self, events: Sequence[EventWrite]) -> list[WriteResult]:
         with self._transaction() as db:
             results = admitted(events, *self._known(db, events))
-            self._write(db, [e for e, r in zip(events, results, strict=True) if r is True])
+            written = [e for e, r in zip(events, results, strict=True) if r is True]
+            self._write(db, written)
+            reindex_touched(db, contributions(written))
         return results
 
     @staticmethod
@@ -84,8 +116,8 @@ class EventWrites(Connections):
         )
         self._write_jobs(db, events)
         self._write_datasets(db, events)
-        versions = self._write_schemas(db, events)
-        self._write_runs(db, events, versions)
+        versions, observed = self._write_schemas(db, events)
+        self._write_runs(db, events, versions, observed)
         db.executemany(
             "INSERT INTO column_edges(source_id, target_id, source_dataset, target_dataset,"
             " source_field, target_field, type, subtype, description, masking, job_id)"
@@ -130,6 +162,13 @@ class EventWrites(Connections):
             " WHERE excluded.event_time >= facets.event_time",
             facets,
         )
+
+    @staticmethod
+    def _in_tx(db: sqlite3.Connection, sql: str, ids: Sequence[str]) -> list[tuple]:  # type: ignore[type-arg]
+        rows: list[tuple] = []  # type: ignore[type-arg]
+        for chunk in chunks(list(ids)):
+            rows += db.execute(sql.format(ids=",".join("?" * len(chunk))), chunk).fetchall()
+        return rows
 
     def _write_jobs(self, db: sqlite3.Connection, events: list[EventWrite]) -> None:
         jobs = [(e.job, e.event_time) for e in events if e.job]
@@ -187,39 +226,88 @@ class EventWrites(Connections):
             {(d.id, ns, n, t) for d, _ in rows for ns, n, t in d.symlinks},
         )
 
-    def _write_schemas(self, db: sqlite3.Connection, events: list[EventWrite]) -> dict[str, int]:
-        """New schema versions, as ``rules.schema_changes`` decides; returns each touched
-        dataset's current version number."""
-        todo = [(d, e) for e in events for d in e.all_datasets() if d.schema is not None]
+    def _write_schemas(self, db: sqlite3.Connection, events: list[EventWrite]
+                       ) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+        """Record the batch's schema observations and bring the affected histories up to date
+        (``catalog.schema_history``). Returns each touched dataset's current version, and the
+        version each (run, dataset) observed."""
+        batch, bodies = observations(events)
         ids = list({d.id for e in events for d in e.all_datasets()})
-        latest: dict[str, tuple[int, str, str]] = {}
+        latest: dict[str, Version] = {}
         for chunk in chunks(ids):
             q = (
-                "SELECT dataset_id, version, fingerprint, created_at FROM schema_versions"
+                "SELECT dataset_id, version, fingerprint, created_at, run_id FROM schema_versions"
                 f" WHERE (dataset_id, version) IN (SELECT dataset_id, max(version)"
                 f" FROM schema_versions WHERE dataset_id IN ({','.join('?' * len(chunk))})"
                 " GROUP BY dataset_id)"
             )
-            for ds, version, fp, created in db.execute(q, chunk):
-                latest[ds] = (version, fp, created)
-        inserts = []
-        for d, e in todo:
-            version = schema_changes(latest.get(d.id), d.schema_fingerprint, e.event_time)
-            if version is None:
-                continue
-            latest[d.id] = (version, d.schema_fingerprint or "", e.event_time)
-            body = orjson.dumps([[f.name, f.type, f.description] for f in d.schema or ()])
-            inserts.append((d.id, version, d.schema_fingerprint, e.event_time,
-                            e.run.id if e.run else None, body))
+            for ds, version, fp, created, run in db.execute(q, chunk):
+                latest[ds] = Version(version, created, fp, run or "")
+        renamed = renames(events)
+        for new, old in renamed.items():
+            db.execute("INSERT OR IGNORE INTO schema_observations(dataset_id, event_time,"
+                       " fingerprint, run_id) SELECT ?, event_time, fingerprint, run_id"
+                       " FROM schema_observations WHERE dataset_id = ?", (new, old))
+            for fp, body in db.execute("SELECT fingerprint, fields FROM schema_versions"
+                                       " WHERE dataset_id = ?", (old,)):
+                bodies.setdefault((new, fp), body)
+            batch.setdefault(new, [])
+        seen = {r[0]: r[1] for r in self._in_tx(
+            db, "SELECT dataset_id, max(event_time) FROM schema_observations"
+            " WHERE dataset_id IN ({ids}) GROUP BY dataset_id", list(batch))}
+        db.executemany(
+            "INSERT INTO schema_observations(dataset_id, event_time, fingerprint, run_id)"
+            " VALUES (?,?,?,?) ON CONFLICT DO UPDATE SET run_id = excluded.run_id"
+            " WHERE excluded.run_id < run_id",
+            [(ds, t, fp, run) for ds, obs in batch.items() for t, fp, run in obs])
+        observed: dict[tuple[str, str], int] = {}
+        inserts: list[tuple[str, Version]] = []
+        for ds, obs in batch.items():
+            if ds not in renamed and in_order(seen.get(ds), obs):
+                added = appends(latest.get(ds), obs)
+                current = [*([latest[ds]] if ds in latest else []), *added]
+                inserts += [(ds, v) for v in added]
+                affected = obs
+            else:
+                # A late event: re-derive the history from the last version before it.
+                stored = [Version(*r) for r in db.execute(
+                    "SELECT version, created_at, fingerprint, coalesce(run_id, '')"
+                    " FROM schema_versions WHERE dataset_id = ? ORDER BY version", (ds,))]
+                start = None if ds in renamed else restart(stored, obs[0][0])
+                affected = [tuple(r) for r in db.execute(  # type: ignore[misc]
+                    "SELECT event_time, fingerprint, run_id FROM schema_observations"
+                    " WHERE dataset_id = ? AND (event_time, fingerprint) >= (?, ?)",
+                    (ds, start.created_at if start else "", start.fingerprint if start else ""))]
+                first = start.version if start else 1
+                current = [v for v in stored if v.version < first] + history(affected, first)
+                for fp, body in db.execute(
+                        "SELECT fingerprint, fields FROM schema_versions WHERE dataset_id = ?"
+                        " AND version >= ?", (ds, first)):
+                    bodies.setdefault((ds, fp), body)
+                db.execute("DELETE FROM schema_versions WHERE dataset_id = ? AND version >= ?",
+                           (ds, first))
+                inserts += [(ds, v) for v in current if v.version >= first]
+            if current:
+                latest[ds] = current[-1]
+            for t, fp, run in affected:
+                version = version_at(current, t, fp)
+                if run and version is not None:
+                    observed[run, ds] = version
         db.executemany(
             "INSERT INTO schema_versions(dataset_id, version, fingerprint, created_at, run_id,"
             " fields) VALUES (?,?,?,?,?,?)",
-            inserts,
-        )
-        return {ds: v[0] for ds, v in latest.items()}
+            [(ds, v.version, v.fingerprint, v.created_at, v.run_id or None,
+              bodies[ds, v.fingerprint]) for ds, v in inserts])
+        # Runs of a renumbered stretch of history point at their version again.
+        db.executemany(
+            "UPDATE run_io SET schema_version = ? WHERE run_id = ? AND dataset_id = ?"
+            " AND schema_version IS NOT ?",
+            [(v, run, ds, v) for (run, ds), v in observed.items()])
+        return {ds: v.version for ds, v in latest.items()}, observed
 
     def _write_runs(
-        self, db: sqlite3.Connection, events: list[EventWrite], versions: dict[str, int]
+        self, db: sqlite3.Connection, events: list[EventWrite], versions: dict[str, int],
+        observed: dict[tuple[str, str], int],
     ) -> None:
         runs = [(e, e.run) for e in events if e.run]
         db.executemany(
@@ -254,12 +342,20 @@ class EventWrites(Connections):
             [(r.id, tag) for _, r in runs for tag in r.tags],
         )
         db.executemany(
+            "INSERT OR IGNORE INTO run_transitions(run_id, event_id, event_time, event_type,"
+            " state, error_message, try_number) VALUES (?,?,?,?,?,?,?)",
+            [(r.id, e.event_id, e.event_time, r.event_type, r.state, r.error_message,
+              try_number(r.facets)) for e, r in runs],
+        )
+        settle_runs(db, list({r.id for _, r in runs}))
+        db.executemany(
             "INSERT INTO run_io(run_id, direction, dataset_id, schema_version) VALUES (?,?,?,?)"
             " ON CONFLICT DO UPDATE SET schema_version = excluded.schema_version"
             " WHERE excluded.schema_version IS NOT NULL"
             " AND excluded.schema_version IS NOT schema_version",
             [
-                (r.id, "in" if d.role == "input" else "out", d.id, versions.get(d.id))
+                (r.id, "in" if d.role == "input" else "out", d.id,
+                 observed.get((r.id, d.id), versions.get(d.id)))
                 for e, r in runs for d in (*e.inputs, *e.outputs)
             ],
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import orjson
 
 from headwater.catalog.model import DecisionRecord
@@ -28,3 +30,14 @@ class Decisions(Connection):
                                d.get("runId"), d["decision"], orjson.loads(d["reasons"]),
                                orjson.loads(d["masks"]), d["policyRevision"], d["engine"],
                                d["inputDigest"]) for d in (r["d"] for r in rows)]
+
+    def latest_decisions(self, run_ids: Sequence[str]) -> dict[str, DecisionRecord]:
+        # One query for a page of runs (decision_run index), not one per run.
+        rows = self._read("UNWIND $ids AS id MATCH (d:Decision {runId: id})"
+                          " WITH id, d ORDER BY d.time DESC, d.id"
+                          " WITH id, head(collect(d)) AS d RETURN collect(d) AS all",
+                          ids=list(run_ids))[0]["all"]
+        return {d["runId"]: DecisionRecord(
+            d["id"], d["time"], d["principal"], d.get("jobId"), d.get("runId"), d["decision"],
+            orjson.loads(d["reasons"]), orjson.loads(d["masks"]), d["policyRevision"],
+            d["engine"], d["inputDigest"]) for d in map(dict, rows)}

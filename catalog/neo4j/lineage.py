@@ -69,8 +69,8 @@ class LineageReads(Connection):
             " e.type AS type, e.subtype AS subtype, e.masking AS masking"
             " ORDER BY sd, sf, td, tf", job=job_id)
         return [Flow(r["sd"], r["sf"], r["td"], r["tf"],
-                     # Never empty: every DERIVES edge has a type.
-                     transformation_label(r["type"], r["subtype"]) or "",
+                     # Never empty: every DERIVES edge has a type (UNKNOWN at least).
+                     transformation_label(r["type"], r["subtype"]) or r["type"],
                      bool(r["masking"])) for r in rows]
 
     def classification_holders(self, classifications: Sequence[str]

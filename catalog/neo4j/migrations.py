@@ -9,9 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import neo4j
+import orjson
 
+from headwater.catalog.attempts import from_payload
 from headwater.catalog.migrations import Step, describe, pending
 from headwater.catalog.neo4j.connection import Connection
+from headwater.catalog.neo4j.cypher import unwind
+from headwater.catalog.neo4j.search import SEARCH_INDEXES, build_index
+from headwater.catalog.neo4j.writes import settle_runs
 
 SCHEMA_NODE = "headwater"
 
@@ -49,6 +54,27 @@ def _commands(statements: Sequence[str]) -> Callable[[neo4j.ManagedTransaction],
     return apply
 
 
+def _replay_runs(tx: neo4j.ManagedTransaction) -> None:
+    """Runs stored before step 4: their sort time, and their events' state transitions
+    replayed from the stored events, so their attempts (and state) are what the events said."""
+    tx.run("MATCH (r:Run) WHERE r.sortTime IS NULL"
+           " SET r.sortTime = coalesce(r.startedAt, r.createdAt)").consume()
+    found: dict[str, list[str]] = {}
+    for record in tx.run("MATCH (e:Event {kind: 'run'}) RETURN e.payload AS p, e.eventTime AS t"):
+        parsed = from_payload(bytes(record["p"]), record["t"])
+        if parsed is not None:
+            run, t = parsed
+            found.setdefault(run, []).append(orjson.dumps(
+                [t.event_time, t.event_type, t.state, t.error_message, t.try_number]).decode())
+    ids = sorted(found)
+    for i in range(0, len(ids), 1_000):
+        chunk = ids[i:i + 1_000]
+        unwind(tx, "UNWIND $rows AS r MATCH (run:Run {id: r.id})"
+               " SET run.transitions = r.transitions",
+               [{"id": run, "transitions": found[run]} for run in chunk])
+        settle_runs(tx, chunk)
+
+
 # Every step must be idempotent (IF NOT EXISTS, MERGE): see ``migrate``.
 STEPS: list[Step[neo4j.ManagedTransaction]] = [
     Step(1, "constraints and indexes of 0.1.0, and the schema version node's",
@@ -65,6 +91,29 @@ STEPS: list[Step[neo4j.ManagedTransaction]] = [
         " WITH same[i] AS t, i SET t.name = t.name + '-' + toString(i + 1)"])),
     Step(3, "tokens: unique names", _commands([
         "CREATE CONSTRAINT token_name IF NOT EXISTS FOR (n:Token) REQUIRE n.name IS UNIQUE"])),
+    # Every schema a dataset was seen with, so its history does not depend on arrival order
+    # (catalog/schema_history.py). The index first; existing versions are their own first
+    # observations, written in the next step (schema commands and data: two transactions).
+    Step(4, "schema observations: index", _commands([
+        "CREATE INDEX schema_observation IF NOT EXISTS"
+        " FOR (n:SchemaObservation) ON (n.datasetId, n.t)"])),
+    Step(5, "schema observations: from the existing versions", _commands([
+        "MATCH (s:SchemaVersion) MERGE (o:SchemaObservation {datasetId: s.datasetId,"
+        " t: s.createdAt, fingerprint: s.fingerprint})"
+        " ON CREATE SET o.runId = coalesce(s.runId, '')",
+        "MATCH (d:Dataset) WHERE d.schemaVersion IS NOT NULL AND d.schemaSeenAt IS NULL"
+        " MATCH (s:SchemaVersion {datasetId: d.id})"
+        " WITH d, max(s.createdAt) AS seen SET d.schemaSeenAt = seen"])),
+    # Catalog search: the indexes first, the documents of what is stored in the next step.
+    Step(6, "catalog search: a full-text index of datasets, fields and jobs",
+         _commands(SEARCH_INDEXES)),
+    Step(7, "catalog search: index what is stored", build_index),
+    Step(8, "runs: indexes to list them newest first (per job and over all) and by parent",
+         _commands([
+             "CREATE INDEX run_job_newest IF NOT EXISTS FOR (n:Run) ON (n.jobId, n.sortTime)",
+             "CREATE INDEX run_newest IF NOT EXISTS FOR (n:Run) ON (n.sortTime)",
+             "CREATE INDEX run_parent IF NOT EXISTS FOR (n:Run) ON (n.parentRunId)"])),
+    Step(9, "runs: sort times, and attempts replayed from the stored run events", _replay_runs),
 ]
 
 

@@ -7,18 +7,20 @@ from typing import Any
 
 import orjson
 
+from headwater.catalog.attempts import Transition
 from headwater.catalog.model import (
     DatasetRecord,
     DeadLetter,
     FieldRecord,
     JobRecord,
     QualityRecord,
+    RunDataset,
     RunRecord,
     SchemaVersionRecord,
 )
 from headwater.catalog.neo4j.connection import Connection
 from headwater.catalog.neo4j.cypher import CARRIES, CLASSES, INHERIT_DEPTH
-from headwater.catalog.rules import retention_days
+from headwater.catalog.rules import LINEAGE, retention_days
 
 
 class CatalogReads(Connection):
@@ -44,32 +46,44 @@ class CatalogReads(Connection):
 
     def datasets_by_id(self, ids: Sequence[str], facets: bool = True
                        ) -> list[DatasetRecord | None]:
+        # The lifecycle is the newest lifecycleStateChange facet (by event time), with its time.
         found = {d["id"]: d for d in self._read(
-            "UNWIND $ids AS id MATCH (d:Dataset {id: id}) RETURN collect(properties(d)) AS all",
-            ids=list(ids))[0]["all"]}
+            "UNWIND $ids AS id MATCH (d:Dataset {id: id})"
+            " OPTIONAL MATCH (f:Facet {owner: id, name: 'lifecycleStateChange'})"
+            " RETURN collect(d {.*, lifecycleBody: f.body, lifecycleAt: f.eventTime})"
+            " AS all", ids=list(ids))[0]["all"]}
         facet_map = self._facets(list(found)) if facets else {}
         return [
             None if (d := found.get(i)) is None else DatasetRecord(
                 id=i, namespace=d["namespace"], name=d["name"], description=d.get("description"),
                 tags=sorted(d.get("tags") or []), owners=sorted(d.get("owners") or []),
                 retention_days=retention_days(d.get("retentionDays"), d.get("tags") or []),
-                lifecycle_state=d.get("lifecycleState"), updated_at=d.get("updatedAt"),
-                facets=facet_map.get(i, {}))
+                lifecycle_state=(orjson.loads(d["lifecycleBody"]).get("lifecycleStateChange")
+                                 if d.get("lifecycleBody") else d.get("lifecycleState")),
+                updated_at=d.get("updatedAt"), facets=facet_map.get(i, {}),
+                lifecycle_at=d.get("lifecycleAt"))
             for i in ids
         ]
 
     def fields(self, dataset_ids: Sequence[str]) -> dict[str, list[FieldRecord]]:
         out: dict[str, list[FieldRecord]] = {i: [] for i in dataset_ids}
         rows = self._read(
-            "UNWIND $ids AS id MATCH (s:SchemaVersion {datasetId: id})"
+            "UNWIND $ids AS id OPTIONAL MATCH (s:SchemaVersion {datasetId: id})"
             " WITH id, s ORDER BY s.version DESC WITH id, head(collect(s)) AS s"
             " OPTIONAL MATCH (:Dataset {id: id})-[:HAS_FIELD]->(f:Field)"
-            f" RETURN id, s.fields AS fields, collect([f.name, {CLASSES}]) AS classes",
+            f" RETURN id, s.fields AS fields, collect([f.name, {CLASSES},"
+            "  EXISTS { (f)-[:DERIVES]-() }]) AS classes",
             ids=list(dataset_ids))
         for r in rows:
-            classes = {name: sorted(set(cs)) for name, cs in r["classes"] if name is not None}
-            out[r["id"]] = [FieldRecord(n, t, d, classes.get(n, []))
-                            for n, t, d in orjson.loads(r["fields"])]
+            classes = {name: sorted(set(cs)) for name, cs, _ in r["classes"] if name is not None}
+            fields = [FieldRecord(n, t, d, classes.get(n, []))
+                      for n, t, d in orjson.loads(r["fields"] or "[]")]
+            # Columns only column lineage names: columns all the same, of unknown type.
+            named = {f.name for f in fields}
+            fields += [FieldRecord(n, None, None, classes.get(n, []), LINEAGE)
+                       for n in sorted({n for n, _, derives in r["classes"]
+                                        if derives and n is not None and n not in named})]
+            out[r["id"]] = fields
         return out
 
     def schema_versions(self, dataset_id: str, first: int = 20) -> list[SchemaVersionRecord]:
@@ -143,24 +157,99 @@ class CatalogReads(Connection):
     def dataset_jobs(self, dataset_ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
         return self._neighbours(dataset_ids)
 
-    def _run_record(self, run: dict[str, Any], facets: dict[str, dict[str, Any]]) -> RunRecord:
-        return RunRecord(
+    def _run_records(self, runs: list[dict[str, Any]]) -> list[RunRecord]:
+        facets = self._facets([r["id"] for r in runs])
+        return [RunRecord(
             id=run["id"], job_id=run["jobId"], state=run.get("state") or "NEW",
             started_at=run.get("startedAt"), ended_at=run.get("endedAt"),
             error_message=run.get("errorMessage"), parent_run_id=run.get("parentRunId"),
             nominal_start=run.get("nominalStart"), nominal_end=run.get("nominalEnd"),
-            facets=facets.get(run["id"], {}))
+            facets=facets.get(run["id"], {}), tags=sorted(run.get("tags") or []),
+            created_at=run.get("createdAt")) for run in runs]
+
+    # The transitions stay in the store: they are read by run_transitions only.
+    _RUN = "r {.*, transitions: null}"
 
     def run(self, run_id: str) -> RunRecord | None:
-        rows = self._read("MATCH (r:Run {id: $id}) RETURN r", id=run_id)
-        return self._run_record(rows[0]["r"], self._facets([run_id])) if rows else None
+        return self.runs_by_id([run_id])[0]
+
+    def runs_by_id(self, ids: Sequence[str]) -> list[RunRecord | None]:
+        runs = self._read(f"UNWIND $ids AS id MATCH (r:Run {{id: id}}) RETURN collect({self._RUN})"
+                          " AS all", ids=list(ids))[0]["all"]
+        found = {r.id: r for r in self._run_records(runs)}
+        return [found.get(i) for i in ids]
 
     def runs(self, job_id: str, first: int = 20) -> list[RunRecord]:
-        rows = self._read("MATCH (r:Run {jobId: $id}) RETURN r"
-                          " ORDER BY coalesce(r.startedAt, r.createdAt) DESC, r.id LIMIT $n",
-                          id=job_id, n=first)
-        facets = self._facets([r["r"]["id"] for r in rows])
-        return [self._run_record(r["r"], facets) for r in rows]
+        return self.runs_page(job_id, None, None, None, None, first, None)[0]
+
+    def runs_page(self, job_id: str | None, state: str | None, since: str | None,
+                  until: str | None, parent_run_id: str | None, first: int,
+                  after: tuple[str, str] | None) -> tuple[list[RunRecord], int]:
+        # sortTime is indexed with jobId (run_job_newest) and alone (run_newest): a page is
+        # an index-ordered range read, whatever the number of runs.
+        where = ["r.sortTime IS NOT NULL"]
+        params: dict[str, Any] = {"job": job_id, "state": state, "since": since,
+                                  "until": until, "parent": parent_run_id}
+        for cond, key in (("r.jobId = $job", "job"), ("r.state = $state", "state"),
+                          ("r.sortTime >= $since", "since"), ("r.sortTime < $until", "until"),
+                          ("r.parentRunId = $parent", "parent")):
+            if params[key] is not None:
+                where.append(cond)
+        cond = " AND ".join(where)
+        total = self._read(f"MATCH (r:Run) WHERE {cond} RETURN count(r) AS n", **params)[0]["n"]
+        # The first page too goes through the keyset (after everything): without a range on
+        # sortTime the planner sorts all the job's runs instead of reading the index in order
+        # (measured: 365 ms against 38 ms for a job with 10,000 runs).
+        t, i = after if after is not None else ("\uffff", "")
+        keyset = " AND (r.sortTime < $t OR (r.sortTime = $t AND r.id < $id))"
+        params |= {"t": t, "id": i}
+        rows = self._read(f"MATCH (r:Run) WHERE {cond}{keyset}"
+                          f" WITH r ORDER BY r.sortTime DESC, r.id DESC LIMIT $first"
+                          f" RETURN collect({self._RUN}) AS all", **params, first=first)
+        return self._run_records(rows[0]["all"]), int(total)
+
+    def run_transitions(self, run_ids: Sequence[str]) -> dict[str, list[Transition]]:
+        rows = self._read("UNWIND $ids AS id MATCH (r:Run {id: id})"
+                          " RETURN collect([id, r.transitions]) AS all", ids=list(run_ids))
+        return {run: [Transition(*orjson.loads(t)) for t in stored]
+                for run, stored in rows[0]["all"] if stored}
+
+    def run_datasets(self, run_ids: Sequence[str]
+                     ) -> dict[str, tuple[list[RunDataset], list[RunDataset]]]:
+        out: dict[str, tuple[list[RunDataset], list[RunDataset]]] = {
+            i: ([], []) for i in run_ids}
+        rows = self._read(
+            "UNWIND $ids AS id MATCH (:Run {id: id})-[x:READ|WROTE]->(d:Dataset)"
+            " WITH id, type(x) AS kind, d.id AS ds, x.schemaVersion AS version ORDER BY ds"
+            " RETURN collect([id, kind, ds, version]) AS all", ids=list(run_ids))[0]["all"]
+        # Input/output facets are kept under "<run>|<role>|<dataset>" (batching.facet_owners).
+        keys = [f"{r}|{'input' if k == 'READ' else 'output'}|{ds}" for r, k, ds, _ in rows]
+        facets = self._facets(keys)
+        for (run, kind, ds, version), key in zip(rows, keys, strict=True):
+            out[run][0 if kind == "READ" else 1].append(
+                RunDataset(ds, version, facets.get(key, {})))
+        return out
+
+    def jobs_page(self, namespace: str | None, search: str | None, first: int,
+                  after: str | None) -> tuple[list[str], int]:
+        cond = ("($ns IS NULL OR j.namespace = $ns)"
+                " AND ($search IS NULL OR toLower(j.name) CONTAINS toLower($search))")
+        params = {"ns": namespace, "search": search or None}
+        total = self._read(f"MATCH (j:Job) WHERE {cond} RETURN count(j) AS n", **params)[0]["n"]
+        page = self._read(f"MATCH (j:Job) WHERE {cond} AND j.id > $after"
+                          " RETURN j.id AS id ORDER BY id LIMIT $first",
+                          **params, after=after or "", first=first)
+        return [r["id"] for r in page], int(total)
+
+    def tags_owners(self, node_ids: Sequence[str]
+                    ) -> dict[str, tuple[list[str], list[str]]]:
+        # By label, so each lookup is a unique-constraint index seek.
+        rows = self._read("UNWIND $ids AS id OPTIONAL MATCH (j:Job {id: id})"
+                          " OPTIONAL MATCH (d:Dataset {id: id}) WITH id, coalesce(j, d) AS n"
+                          " WHERE n IS NOT NULL RETURN collect([id, n.tags, n.owners]) AS all",
+                          ids=list(node_ids))[0]["all"]
+        found = {i: (sorted(t or []), sorted(o or [])) for i, t, o in rows}
+        return {i: found.get(i, ([], [])) for i in node_ids}
 
     def namespaces(self) -> list[str]:
         return [r["n"] for r in self._read("MATCH (x:Namespace) RETURN x.name AS n ORDER BY n")]

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import neo4j
+
 from headwater.catalog.errors import StoreError
 from headwater.catalog.ids import field_id
 from headwater.catalog.neo4j.connection import Connection
 from headwater.catalog.neo4j.cypher import union
+from headwater.catalog.neo4j.search import reindex
 
 
 class Stewardship(Connection):
     def classify_field(self, dataset_id: str, field: str, classifications: Sequence[str]) -> None:
-        self._edit("MATCH (d:Dataset {id: $ds}) MERGE (f:Field {id: $id})"
+        fid = self._field_id(dataset_id, field)
+
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            tx.run("MATCH (d:Dataset {id: $ds}) MERGE (f:Field {id: $id})"
                    " ON CREATE SET f.datasetId = $ds, f.name = $field"
                    " MERGE (d)-[:HAS_FIELD]->(f) SET f.stewardClasses = $classes",
-                   ds=dataset_id, id=self._field_id(dataset_id, field), field=field,
-                   classes=list(classifications))
+                   ds=dataset_id, id=fid, field=field, classes=list(classifications)).consume()
+            reindex(tx, [dataset_id])
+
+        self._write_tx(work)
 
     def _field_id(self, dataset_id: str, field: str) -> str:
         rows = self._read("MATCH (d:Dataset {id: $id}) RETURN d.namespace AS ns, d.name AS name",
@@ -28,7 +36,13 @@ class Stewardship(Connection):
     def tag_dataset(self, dataset_id: str, tags: Sequence[str], add: bool = True) -> None:
         change = (union("d", "tags", "$tags") if add
                   else "d.tags = [t IN coalesce(d.tags, []) WHERE NOT t IN $tags]")
-        self._edit(f"MATCH (d:Dataset {{id: $id}}) SET {change}", id=dataset_id, tags=list(tags))
+
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            tx.run(f"MATCH (d:Dataset {{id: $id}}) SET {change}", id=dataset_id,
+                   tags=list(tags)).consume()
+            reindex(tx, [dataset_id])
+
+        self._write_tx(work)
 
     def set_retention(self, dataset_id: str, days: int | None) -> None:
         self._edit("MATCH (d:Dataset {id: $id}) SET d.retentionDays = $days", id=dataset_id,

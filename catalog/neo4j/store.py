@@ -16,12 +16,13 @@ from headwater.catalog.neo4j.impact import Impact
 from headwater.catalog.neo4j.lineage import LineageReads
 from headwater.catalog.neo4j.migrations import Migrations
 from headwater.catalog.neo4j.reads import CatalogReads
+from headwater.catalog.neo4j.search import SearchIndex
 from headwater.catalog.neo4j.stewardship import Stewardship
 from headwater.catalog.neo4j.tokens import Tokens
 from headwater.catalog.neo4j.writes import EventWrites
 
 
 class Neo4jStore(Migrations, EventWrites, CatalogReads, LineageReads, Impact, Decisions,
-                 Erasures, Stewardship, Tokens):
+                 Erasures, Stewardship, Tokens, SearchIndex):
     """Every role of ``catalog.store.Store``. Opening checks the server answers; ``migrate``
     (run by ``open_store``) creates and updates the schema."""

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import neo4j
 import orjson
 
+from headwater.catalog.attempts import Transition, attempts, try_number
 from headwater.catalog.batching import (
     admitted,
     facet_owners,
@@ -23,7 +24,36 @@ from headwater.catalog.ids import digest, field_id
 from headwater.catalog.model import EventWrite, WriteResult
 from headwater.catalog.neo4j.connection import Connection
 from headwater.catalog.neo4j.cypher import newer, union, unwind
-from headwater.catalog.rules import TERMINAL_STATES, now, quality_result_id, schema_changes
+from headwater.catalog.neo4j.search import reindex_touched
+from headwater.catalog.rules import TERMINAL_STATES, now, quality_result_id
+from headwater.catalog.schema_history import (
+    Observation,
+    Version,
+    appends,
+    history,
+    in_order,
+    observations,
+    renames,
+    restart,
+    version_at,
+)
+from headwater.catalog.search import contributions
+
+
+def settle_runs(tx: neo4j.ManagedTransaction, run_ids: list[str]) -> None:
+    """Set each run's state, end and error to its latest attempt's (``catalog.attempts``),
+    from every transition stored on it: one read and one write."""
+    found = tx.run("UNWIND $ids AS id MATCH (run:Run {id: id})"
+                   " RETURN collect([id, run.transitions]) AS all", ids=run_ids).single(strict=True)
+    rows = []
+    for run, stored in found["all"]:
+        if not stored:
+            continue
+        last = attempts(Transition(*orjson.loads(t)) for t in stored)[-1]
+        rows.append({"id": run, "state": last.state, "t": last.state_time,
+                     "ended": last.ended_at, "error": last.error_message})
+    unwind(tx, "UNWIND $rows AS r MATCH (run:Run {id: r.id}) SET run.state = r.state,"
+           " run.stateTime = r.t, run.endedAt = r.ended, run.errorMessage = r.error", rows)
 
 
 class EventWrites(Connection):
@@ -41,7 +71,9 @@ class EventWrites(Connection):
                 ids=list({e.event_id for e in events}),
                 runs=list({e.run.id for e in events if e.run})).single(strict=True)
             results[:] = admitted(events, set(record["known"]), dict(record["runJobs"]))
-            self._write(tx, [e for e, r in zip(events, results, strict=True) if r is True])
+            written = [e for e, r in zip(events, results, strict=True) if r is True]
+            self._write(tx, written)
+            reindex_touched(tx, contributions(written))
 
         self._write_tx(work)
         return results
@@ -66,8 +98,8 @@ class EventWrites(Connection):
                  " MERGE (a)-[:INPUT_TO]->(b)", [list(x) for x in inputs])
         unwind(tx, "UNWIND $rows AS r MATCH (a:Job {id: r[0]}), (b:Dataset {id: r[1]})"
                  " MERGE (a)-[:PRODUCES]->(b)", [list(x) for x in outputs])
-        versions = self._write_schemas(tx, events)
-        self._write_runs(tx, events, versions)
+        versions, observed = self._write_schemas(tx, events)
+        self._write_runs(tx, events, versions, observed)
         self._write_column_edges(tx, events)
         facets = latest_per_key(
             ((node, name, e.event_time, body) for e in events
@@ -154,42 +186,110 @@ class EventWrites(Connection):
                  " q.value = r.value", quality)
 
     def _write_schemas(self, tx: neo4j.ManagedTransaction, events: list[EventWrite]
-                       ) -> dict[str, int]:
-        """Same rule as the embedded store: read the latest versions in one query, walk the
-        batch in order in Python, create the new versions in one statement."""
+                       ) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+        """Same rule as the embedded store (``catalog.schema_history``): record the batch's
+        observations; in-order ones only append versions, a late one re-derives the history
+        from the last version before it."""
+        batch, bodies = observations(events)
         ids = sorted({d.id for e in events for d in e.all_datasets()})
         # The current version is kept on the dataset node: one index lookup per dataset.
-        latest = {
-            r["id"]: (r["version"], r["fingerprint"], r["created"]) for r in tx.run(
+        latest: dict[str, Version] = {}
+        seen: dict[str, str] = {}
+        for r in tx.run(
                 "UNWIND $ids AS id MATCH (d:Dataset {id: id}) WHERE d.schemaVersion IS NOT NULL"
                 " RETURN id, d.schemaVersion AS version, d.schemaFingerprint AS fingerprint,"
-                " d.schemaCreatedAt AS created", ids=ids)
-        }
-        rows = []
-        for e in events:
-            for d in e.all_datasets():
-                if d.schema is None:
-                    continue
-                version = schema_changes(latest.get(d.id), d.schema_fingerprint, e.event_time)
-                if version is None:
-                    continue
-                latest[d.id] = (version, d.schema_fingerprint or "", e.event_time)
-                rows.append({"dataset": d.id, "version": version, "fp": d.schema_fingerprint,
-                             "t": e.event_time, "run": e.run.id if e.run else None,
-                             "fields": orjson.dumps([[f.name, f.type, f.description]
-                                                     for f in d.schema]).decode()})
+                " d.schemaCreatedAt AS created, coalesce(d.schemaRunId, '') AS run,"
+                " d.schemaSeenAt AS seen", ids=ids):
+            latest[r["id"]] = Version(r["version"], r["created"], r["fingerprint"], r["run"])
+            if r["seen"] is not None:
+                seen[r["id"]] = r["seen"]
+        renamed = renames(events)
+        unwind(tx, "UNWIND $rows AS r MATCH (o:SchemaObservation {datasetId: r[1]})"
+                 " MERGE (n:SchemaObservation {datasetId: r[0], t: o.t,"
+                 " fingerprint: o.fingerprint}) ON CREATE SET n.runId = o.runId",
+                 [list(pair) for pair in renamed.items()])
+        for r in tx.run("UNWIND $rows AS r MATCH (s:SchemaVersion {datasetId: r[1]})"
+                        " RETURN r[0] AS ds, s.fingerprint AS fp, s.fields AS fields",
+                        rows=[list(pair) for pair in renamed.items()]):
+            bodies.setdefault((r["ds"], r["fp"]), r["fields"].encode())
+        for renamed_id in renamed:
+            batch.setdefault(renamed_id, [])
+        unwind(tx, "UNWIND $rows AS r MERGE (o:SchemaObservation {datasetId: r[0], t: r[1],"
+                 " fingerprint: r[2]}) ON CREATE SET o.runId = r[3]"
+                 " ON MATCH SET o.runId = CASE WHEN r[3] < o.runId THEN r[3] ELSE o.runId END",
+                 [[ds, t, fp, run] for ds, obs in batch.items() for t, fp, run in obs])
+        observed: dict[tuple[str, str], int] = {}
+        seen_now: dict[str, list[Observation]] = {}
+        inserts: list[dict[str, object]] = []
+        redo: list[dict[str, object]] = []
+        for ds, obs in batch.items():
+            if ds not in renamed and in_order(seen.get(ds), obs):
+                added = appends(latest.get(ds), obs)
+                current = [*([latest[ds]] if ds in latest else []), *added]
+                new, affected = added, obs
+            else:
+                # A late event: re-derive the history from the last version before it.
+                stored = [Version(r["v"], r["t"], r["fp"], r["run"]) for r in tx.run(
+                    "MATCH (s:SchemaVersion {datasetId: $ds}) RETURN s.version AS v,"
+                    " s.createdAt AS t, s.fingerprint AS fp, coalesce(s.runId, '') AS run,"
+                    " s.fields AS fields ORDER BY v", ds=ds)]
+                start = None if ds in renamed else restart(stored, obs[0][0])
+                first = start.version if start else 1
+                affected = [(r["t"], r["fp"], r["run"]) for r in tx.run(
+                    "MATCH (o:SchemaObservation {datasetId: $ds})"
+                    " WHERE o.t > $t OR (o.t = $t AND o.fingerprint >= $fp)"
+                    " RETURN o.t AS t, o.fingerprint AS fp, o.runId AS run", ds=ds,
+                    t=start.created_at if start else "", fp=start.fingerprint if start else "")]
+                for r in tx.run("MATCH (s:SchemaVersion {datasetId: $ds}) WHERE s.version >= $v"
+                                " RETURN s.fingerprint AS fp, s.fields AS fields", ds=ds, v=first):
+                    bodies.setdefault((ds, r["fp"]), r["fields"].encode())
+                redo.append({"ds": ds, "v": first})
+                current = [v for v in stored if v.version < first] + history(affected, first)
+                new = [v for v in current if v.version >= first]
+            if current:
+                latest[ds] = current[-1]
+            if affected:
+                seen_now[ds] = affected
+            inserts += [{"dataset": ds, "version": v.version, "fp": v.fingerprint,
+                         "t": v.created_at, "run": v.run_id or None,
+                         "fields": bodies[ds, v.fingerprint].decode()} for v in new]
+            for t, fp, run in affected:
+                version = version_at(current, t, fp)
+                if run and version is not None:
+                    observed[run, ds] = version
+        unwind(tx, "UNWIND $rows AS r MATCH (s:SchemaVersion {datasetId: r.ds})"
+                 " WHERE s.version >= r.v DETACH DELETE s", redo)
         unwind(tx, "UNWIND $rows AS r CREATE (:SchemaVersion {datasetId: r.dataset,"
                " version: r.version, fingerprint: r.fp, createdAt: r.t, runId: r.run,"
-               " fields: r.fields}) WITH r MATCH (d:Dataset {id: r.dataset})"
-               " WHERE coalesce(d.schemaVersion, 0) < r.version SET d.schemaVersion = r.version,"
-               " d.schemaFingerprint = r.fp, d.schemaCreatedAt = r.t", rows)
-        return {ds: v[0] for ds, v in latest.items()}
+               " fields: r.fields})", inserts)
+        unwind(tx, "UNWIND $rows AS r MATCH (d:Dataset {id: r.ds}) SET d.schemaVersion = r.v,"
+               " d.schemaFingerprint = r.fp, d.schemaCreatedAt = r.t, d.schemaRunId = r.run,"
+               " d.schemaSeenAt = CASE WHEN d.schemaSeenAt > r.seen THEN d.schemaSeenAt"
+               "  ELSE r.seen END",
+               [{"ds": ds, "v": latest[ds].version, "fp": latest[ds].fingerprint,
+                 "t": latest[ds].created_at, "run": latest[ds].run_id,
+                 "seen": max(t for t, _, _ in obs)} for ds, obs in seen_now.items()
+                if ds in latest])
+        # Runs of a renumbered stretch of history point at their version again.
+        unwind(tx, "UNWIND $rows AS r MATCH (:Run {id: r.run})-[x:READ|WROTE]->"
+               "(:Dataset {id: r.ds}) SET x.schemaVersion = r.v",
+               [{"run": run, "ds": ds, "v": v} for (run, ds), v in observed.items()])
+        return {ds: v.version for ds, v in latest.items()}, observed
 
     def _write_runs(self, tx: neo4j.ManagedTransaction, events: list[EventWrite],
-                    versions: dict[str, int]) -> None:
+                    versions: dict[str, int], observed: dict[tuple[str, str], int]) -> None:
         rows = folded_runs(events)
         if not rows:
             return
+        # Each event's state transition, kept on the run (as JSON text: a list property holds
+        # scalars only) so its attempts can be told apart (catalog.attempts).
+        transitions: dict[str, list[str]] = {}
+        for e in events:
+            if e.run is not None:
+                r = e.run
+                transitions.setdefault(r.id, []).append(orjson.dumps(
+                    [e.event_time, r.event_type, r.state, r.error_message,
+                     try_number(r.facets)]).decode())
         terminal = sorted(TERMINAL_STATES)
         # Cypher twin of model.state_wins, evaluated before anything is set.
         wins = ("r.state IS NOT NULL AND (run.state IS NULL OR run.state = 'NEW'"
@@ -215,15 +315,20 @@ class EventWrites(Connection):
             "   ELSE run.createdAt END,"
             "  run.updatedAt = CASE WHEN r.updatedAt > run.updatedAt THEN r.updatedAt"
             "   ELSE run.updatedAt END, " + union("run", "tags", "r.tags")
-            + " WITH run, r MATCH (j:Job {id: r.jobId}) MERGE (run)-[:RUN_OF]->(j)",
-            rows, terminal=terminal)
+            + ", run.transitions = coalesce(run.transitions, []) + r.transitions"
+            " SET run.sortTime = coalesce(run.startedAt, run.createdAt)"
+            " WITH run, r MATCH (j:Job {id: r.jobId}) MERGE (run)-[:RUN_OF]->(j)",
+            [{**row, "transitions": transitions.get(row["id"], [])} for row in rows],
+            terminal=terminal)
+        settle_runs(tx, [row["id"] for row in rows])
         io = {(e.run.id, "READ" if d.role == "input" else "WROTE", d.id)
               for e in events if e.run for d in (*e.inputs, *e.outputs)}
         for rel in ("READ", "WROTE"):
             unwind(tx, f"UNWIND $rows AS r MATCH (run:Run {{id: r.run}}), (d:Dataset {{id: r.ds}})"
                      f" MERGE (run)-[x:{rel}]->(d)"
                      " SET x.schemaVersion = coalesce(r.version, x.schemaVersion)",
-                     [{"run": run, "ds": ds, "version": versions.get(ds)}
+                     [{"run": run, "ds": ds,
+                       "version": observed.get((run, ds), versions.get(ds))}
                            for run, kind, ds in io if kind == rel])
 
     def _write_column_edges(self, tx: neo4j.ManagedTransaction, events: list[EventWrite]) -> None:

@@ -5,8 +5,9 @@ import data.headwater.gate.pii
 import data.headwater.gate.purpose
 import data.headwater.gate.quality
 import data.headwater.gate.retention
+import data.headwater.gate.unknown
 
-all_reasons := ((pii.reasons | retention.reasons) | purpose.reasons) | quality.reasons
+all_reasons := (((pii.reasons | retention.reasons) | purpose.reasons) | quality.reasons) | unknown.reasons
 
 denials := {r |
 	some r in all_reasons

@@ -196,3 +196,30 @@ test_deny_beats_mask if {
 	d.decision == "deny"
 	d.masks == [{"dataset": "dataset:pg:export", "field": "email", "strategy": "hash"}]
 }
+
+# Unknown datasets: an input the catalog has never seen is denied in a strict environment,
+# warned about elsewhere; an unknown output is only warned about. Hand-written documents
+# without "known" are taken as known.
+unknown_run(env) := {"job": job, "context": {"purpose": "billing", "environment": env},
+	"inputs": [ds("typo", [], {"known": false})], "outputs": [ds("b", [], {"known": false})],
+	"flows": []}
+
+test_unknown_input_is_denied_in_a_strict_environment if {
+	d := gate.decision with input as unknown_run("prod")
+	d.decision == "deny"
+	{[r.dataset, r.severity] | some r in d.reasons; r.rule == "unknown_dataset"} == {
+		["dataset:pg:typo", "deny"], ["dataset:pg:b", "warn"]}
+}
+
+test_unknown_input_is_a_warning_elsewhere if {
+	d := gate.decision with input as unknown_run("dev")
+	d.decision == "allow"
+	{[r.dataset, r.severity] | some r in d.reasons; r.rule == "unknown_dataset"} == {
+		["dataset:pg:typo", "warn"], ["dataset:pg:b", "warn"]}
+}
+
+test_known_datasets_get_no_unknown_reason if {
+	d := gate.decision with input as {"job": job, "context": {"purpose": "billing", "environment": "prod"},
+		"inputs": [ds("a", [], {"known": true})], "outputs": [ds("b", [], {})], "flows": []}
+	d.reasons == []
+}

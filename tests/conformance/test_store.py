@@ -93,11 +93,14 @@ def test_schema_version_only_when_schema_changes(store: Store) -> None:
     assert store.fields([ORDERS])[ORDERS][1].type == "varchar"
 
 
-def test_stale_schema_arriving_late_does_not_become_current(store: Store) -> None:
+def test_an_older_schema_arriving_late_is_a_version_in_its_place(store: Store) -> None:
     write(store, run_event("COMPLETE", time=ts(5), outputs=[orders("id", "email", "total")]))
     write(store, run_event("COMPLETE", time=ts(1), outputs=[orders("id")]))
+    # Not current (it is older), but history: the first version, the later one renumbered.
     assert [f.name for f in store.fields([ORDERS])[ORDERS]] == ["id", "email", "total"]
-    assert len(store.schema_versions(ORDERS)) == 1
+    assert [(v.version, v.created_at[:19], len(v.fields))
+            for v in store.schema_versions(ORDERS)] == [
+        (2, "2026-03-01T10:00:05", 3), (1, "2026-03-01T10:00:01", 1)]
 
 
 def test_facets_merge_and_later_event_wins(store: Store) -> None:

@@ -73,6 +73,12 @@ def check(store: Any) -> None:
         f"datasetField:{NS}:stg.customers:email": ["pii.email"]}
     runs = {r.id: r for r in store.runs("job:dbt:stg_customers")}
     assert runs[RUN_1].state == "COMPLETED" and runs[RUN_2].state == "FAILED"
+    # Runs stored before attempts were kept get them from their replayed events, and are
+    # listed newest first like new ones.
+    transitions = store.run_transitions([RUN_1, RUN_2])
+    assert sorted(t.event_type for t in transitions[RUN_1]) == ["COMPLETE", "START"]
+    page, total = store.runs_page("job:dbt:stg_customers", None, None, None, None, 10, None)
+    assert [r.id for r in page] == [RUN_2, RUN_1] and total == 2
     assert store.job_datasets(["job:dbt:stg_customers"])["job:dbt:stg_customers"] == (
         [raw], [stg])
     (decision,) = store.decisions()
@@ -83,3 +89,11 @@ def check(store: Any) -> None:
     assert store.token_role("a" * 64) == "producer"
     assert store.classification_holders(["pii.email"]) == [
         (raw, "email", "pii.email", True), (stg, "email", "pii.email", False)]
+    # The search index, which 0.1.0 did not have, is built from what was stored.
+    from headwater.catalog.search import search
+
+    assert sorted((h.name, h.matched) for h in search(store, "customers", types=["DATASET"]).hits
+                  ) == [("raw.customers", "name"), ("stg.customers", "name")]
+    assert sorted((h.name, h.field) for h in search(store, "email", types=["FIELD"]).hits) == [
+        ("raw.customers", "email"), ("stg.customers", "email")]
+    assert [h.matched for h in search(store, "billing").hits] == ["tag"]

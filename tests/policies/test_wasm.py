@@ -130,7 +130,7 @@ def test_concurrent_evaluations_each_get_their_own_answer() -> None:
 
     def decide(case: tuple[str, tuple]) -> bool:
         given, expected = case[1]
-        return normalised(engine.evaluate("headwater/gate/decision", given)) == expected
+        return normalised(engine.evaluate("headwater/gate/decision", given)) == normalised(expected)
 
     with ThreadPoolExecutor(8) as pool:
         assert all(pool.map(decide, cases))

@@ -1,0 +1,77 @@
+"""Browsing jobs and runs: ``jobs`` and ``runs`` as cursor pages, and ``Run.children``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from headwater.api.graphql.catalog import Job, Run, RunState
+from headwater.api.graphql.context import Info, page_size
+from headwater.api.graphql.pages import PageInfo, decode, decode_pair, encode
+from headwater.catalog.errors import Invalid
+from headwater.catalog.ids import job_id
+from headwater.catalog.rules import utc_text
+
+
+@strawberry.type
+class JobEdge:
+    node: Job
+    cursor: str
+
+
+@strawberry.type
+class JobConnection:
+    edges: list[JobEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type
+class RunEdge:
+    node: Run
+    cursor: str
+
+
+@strawberry.type
+class RunConnection:
+    edges: list[RunEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+async def jobs(info: Info, namespace: str | None = None, search: str | None = None,
+               first: int = 50, after: str | None = None) -> JobConnection:
+    first = page_size(first)
+    ids, total = await info.context.call(info.context.catalog.jobs_page, namespace, search,
+                                         first + 1, decode(after))
+    page = [j for j in await info.context.jobs.load_many(ids[:first]) if j is not None]
+    edges = [JobEdge(node=Job.of(j), cursor=encode(j.id)) for j in page]
+    return JobConnection(edges=edges, total_count=total, page_info=PageInfo(
+        has_next_page=len(ids) > first, end_cursor=edges[-1].cursor if edges else None))
+
+
+async def run_page(info: Info, job: str | None, state: RunState | None,
+                   since: datetime | None, until: datetime | None, parent: str | None,
+                   first: int, after: str | None) -> RunConnection:
+    first = page_size(first)
+    rows, total = await info.context.call(
+        info.context.catalog.runs_page, job, state.value if state else None,
+        utc_text(since) if since else None, utc_text(until) if until else None, parent,
+        first + 1, decode_pair(after))
+    for r in rows:  # what `parent` and a job's latest run ask for again is already here
+        info.context.runs.prime(r.id, r)
+    edges = [RunEdge(node=Run.of(r), cursor=encode([r.sort_time, r.id])) for r in rows[:first]]
+    return RunConnection(edges=edges, total_count=total, page_info=PageInfo(
+        has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
+
+
+async def runs(info: Info, job_namespace: str | None = None, job_name: str | None = None,
+               state: RunState | None = None, since: datetime | None = None,
+               until: datetime | None = None, parent_run_id: strawberry.ID | None = None,
+               first: int = 50, after: str | None = None) -> RunConnection:
+    if (job_namespace is None) != (job_name is None):
+        raise Invalid.one("give both jobNamespace and jobName, or neither")
+    job = job_id(job_namespace, job_name) if job_namespace is not None and job_name is not None else None
+    return await run_page(info, job, state, since, until,
+                          str(parent_run_id) if parent_run_id else None, first, after)
