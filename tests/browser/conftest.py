@@ -1,6 +1,8 @@
 """A real Headwater (embedded store) loaded with a realistic catalog, and Debian's Chromium
-driven by Playwright. One server and one browser for the whole module: each test gets its
-own browser context (cookies), signed in as the role it needs.
+driven by Playwright. One server and one browser for the module, closed after it
+(Playwright's sync API keeps an event loop running while open, which later tests'
+asyncio.run would trip over); each test gets its own browser context (cookies), signed in as
+the role it needs.
 
 Screenshots go to ``tests/output/screenshots/`` (or ``$HEADWATER_TEST_OUTPUT``)."""
 
@@ -28,7 +30,7 @@ class Loaded:
     facts: dict[str, Any]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ui(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
        ) -> Iterator[Loaded]:
     data = tmp_path_factory.mktemp("ui")
@@ -42,7 +44,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
         srv.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
