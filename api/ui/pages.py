@@ -45,7 +45,7 @@ def _changed(edges: list[dict[str, Any]]) -> list[dict[str, Any]]:
             d = out["dataset"]
             seen.setdefault((d["namespace"], d["name"]), {**d, "runId": edge["node"]["id"],
                                                           "at": edge["node"]["endedAt"]})
-    return list(seen.values())[:50]
+    return list(seen.values())[:20]
 
 
 @router.get("/ui/search", response_class=HTMLResponse)
