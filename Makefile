@@ -10,7 +10,7 @@ TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 # `make run PORT=8080`; unset, `headwater serve` takes HEADWATER_PORT, else 5000.
 PORT ?=
 
-.PHONY: install install-run run test lint schema bench clean services policy-wasm ui-assets
+.PHONY: install install-run run test lint schema bench clean services policy-wasm record-producers ui-assets
 
 # GraphiQL and Swagger UI for the web UI, from the npm registry (versions pinned in
 # api/ui/assets/package-lock.json), copied where the package serves them: never committed.
@@ -73,6 +73,11 @@ policy-wasm: install
 bench: install  # about 40 minutes on a 2-core machine; each also runs alone (docs/benchmarks.md)
 	for b in ingest lineage gate erasure_plan erasure_pg quality_import runs; do \
 		$(BIN)/python -m bench.$$b || exit 1; done
+
+## Re-record tests/data/producers/ from real dbt-ol and Airflow runs (after changing a pin, the
+## dbt project or the DAG); tests/conformance/test_producer_replay.py replays them.
+record-producers: install
+	$(BIN)/python tests/harness/producers.py record
 
 ## Write docs/schema.graphql from the live GraphQL schema (tests/unit/test_schema_file.py checks it).
 schema: install

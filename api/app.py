@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from strawberry.fastapi import GraphQLRouter
 
@@ -27,6 +27,7 @@ from headwater.api import (
 )
 from headwater.api.auth import principal_role
 from headwater.api.bodies import read_limited
+from headwater.api.documented import document_graphql
 from headwater.api.graphql.cost import Limits
 from headwater.api.responses import OrjsonResponse
 from headwater.api.services import Services
@@ -117,8 +118,9 @@ def build_app(settings: Any, services: Services, *, only: str | None = None) -> 
         app.include_router(lineage_routes.router)
         app.include_router(gate_routes.router)
         app.include_router(erasure_routes.router)
-        app.include_router(OrjsonGraphQLRouter(graphql.schema, context_getter=context),
-                           prefix="/graphql")
+        graphql_router = OrjsonGraphQLRouter(graphql.schema, context_getter=context)
+        document_graphql(graphql_router.routes)
+        app.include_router(graphql_router, prefix="/graphql")
         app.state.limits = limits
         ui.install(app, load_secret(settings.secret_key, settings.data_dir),
                    secure_cookies=(settings.public_url or "").startswith("https://"))
@@ -127,7 +129,8 @@ def build_app(settings: Any, services: Services, *, only: str | None = None) -> 
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/readyz")
+    @app.get("/readyz", responses={503: {"description": "the store or the policy engine "
+                                         "cannot answer: 'checks' says which"}})
     async def readyz() -> OrjsonResponse:
         checks: dict[str, str] = {}
         try:
@@ -143,7 +146,7 @@ def build_app(settings: Any, services: Services, *, only: str | None = None) -> 
         ready = all(v == "ok" for v in checks.values())
         return OrjsonResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)  # Prometheus text format
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

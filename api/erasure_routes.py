@@ -9,11 +9,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from headwater.api.auth import require
+from headwater.api.documented import AUTHENTICATED, problems
 from headwater.api.responses import OrjsonResponse
 from headwater.policies.erasure.model import Request as ErasureRequest
 from headwater.policies.erasure.service import Audit, Erasures
 
-router = APIRouter(prefix="/api/v1/erasure-requests")
+router = APIRouter(prefix="/api/v1/erasure-requests",
+                   responses=problems(*AUTHENTICATED, 404, 409, 422, 503))
 steward = Depends(require("steward"))
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from headwater.api.auth import require, require_identity
 from headwater.api.bodies import read_limited
+from headwater.api.documented import AUTHENTICATED, OPENLINEAGE_EVENT, json_body, problems
 from headwater.api.responses import OrjsonResponse
 from headwater.catalog import DecisionRecord
 from headwater.catalog.tokens import Identity
@@ -23,7 +24,11 @@ def decision_json(d: DecisionRecord) -> dict[str, Any]:
             "inputDigest": d.input_digest}
 
 
-@router.post("/api/v1/gate")
+@router.post("/api/v1/gate",
+             openapi_extra=json_body("a planned run: an OpenLineage START event, or "
+                                     "{job, inputs, outputs, context}", {"type": "object",
+                                     "anyOf": [OPENLINEAGE_EVENT, {"type": "object"}]}),
+             responses=problems(400, *AUTHENTICATED, 413, 422, 503))
 async def post_gate(request: Request,
                     caller: Annotated[Identity, Depends(require_identity("producer"))]
                     ) -> OrjsonResponse:
@@ -39,7 +44,7 @@ async def post_gate(request: Request,
                                        "evaluateMs": round(result.evaluate_ms, 3)}})
 
 
-@router.get("/api/v1/gate/decisions")
+@router.get("/api/v1/gate/decisions", responses=problems(*AUTHENTICATED, 422, 503))
 async def get_decisions(request: Request, run_id: str | None = Query(None, alias="runId"),
                         job_id: str | None = Query(None, alias="jobId"),
                         first: int = Query(50, ge=1, le=500),

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Request
 
 from headwater.api.auth import require
 from headwater.api.bodies import read_limited
+from headwater.api.documented import AUTHENTICATED, OPENLINEAGE_EVENT, json_body, problems
 from headwater.api.responses import OrjsonResponse
 from headwater.ingestion.service import Ingestion
 
@@ -31,11 +32,17 @@ async def post_event(request: Request) -> OrjsonResponse:
 _producer = require("producer")
 router.add_route("/api/v1/lineage", post_event, methods=["POST"])
 router.add_api_route("/api/v1/lineage", post_event, methods=["POST"], status_code=201,
-                     response_class=OrjsonResponse,
-                     dependencies=[Depends(_producer)])
+                     response_class=OrjsonResponse, dependencies=[Depends(_producer)],
+                     openapi_extra=json_body("one event (gzip or deflate allowed)",
+                                             OPENLINEAGE_EVENT),
+                     responses={200: {"description": "a duplicate of an event already stored"},
+                                **problems(400, *AUTHENTICATED, 409, 413, 415, 422, 503)})
 
 
-@router.post("/api/v1/lineage/batch")
+@router.post("/api/v1/lineage/batch",
+             openapi_extra=json_body("a JSON array or NDJSON of events; each is reported",
+                                     {"type": "array", "items": OPENLINEAGE_EVENT}),
+             responses=problems(400, *AUTHENTICATED, 413, 415, 422, 503))
 async def post_batch(request: Request, _: str = Depends(require("producer"))) -> OrjsonResponse:
     ingestion: Ingestion = request.app.state.services.ingestion
     body = await read_limited(request, ingestion.max_body_bytes, EVENTS)
@@ -45,7 +52,12 @@ async def post_batch(request: Request, _: str = Depends(require("producer"))) ->
                            "results": done.results})
 
 
-@router.post("/api/v1/quality", status_code=201)
+@router.post("/api/v1/quality", status_code=201,
+             openapi_extra=json_body("quality results from one source", {
+                 "type": "object", "required": ["source", "results"],
+                 "properties": {"source": {"type": "string"},
+                                "results": {"type": "array", "items": {"type": "object"}}}}),
+             responses=problems(400, *AUTHENTICATED, 413, 422, 503))
 async def post_quality(request: Request, _: str = Depends(require("producer"))
                        ) -> OrjsonResponse:
     ingestion: Ingestion = request.app.state.services.ingestion

@@ -7,12 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from headwater.api.auth import require
+from headwater.api.documented import AUTHENTICATED, problems
 from headwater.lineage.service import Lineage
 
 router = APIRouter()
 
 
-@router.get("/api/v1/lineage")
+@router.get("/api/v1/lineage", responses=problems(400, *AUTHENTICATED, 404, 422, 503))
 async def get_lineage(
     request: Request,
     node_id: str = Query(alias="nodeId", description="dataset:…, job:… or datasetField:… id"),

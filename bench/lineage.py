@@ -28,9 +28,12 @@ from tests.e2e.conftest import Server, free_port  # noqa: E402
 
 LINEAGE = """query($id: ID!, $depth: Int!) { lineage(nodeId: $id, direction: DOWNSTREAM,
   depth: $depth) { nodes { id depth } edges { source target } truncated } }"""
+# What a screen or the CLI asks for: the totals and the first page (100) of each list.
 IMPACT = """query($ns: String!, $name: String!, $field: String!) { impactAnalysis(change: {
   namespace: $ns, name: $name, dropFields: [$field]}) { breaking findings
-  affectedFields { field depth } affectedDatasets { name depth owners } affectedJobs { id } } }"""
+  totals { fields datasets jobs checks } affectedFields { field depth path }
+  affectedDatasets { name depth owners } affectedJobs { id }
+  affectedChecks { name field assertion lastSuccess } } }"""
 COLUMN = """query($ns: String!, $name: String!, $field: String!) { columnLineage(namespace: $ns,
   name: $name, field: $field, direction: DOWNSTREAM, depth: 10) {
   nodes { id depth } edges { source target transformation } truncated } }"""

@@ -277,7 +277,7 @@ class Downstream:
 
     fields: list[ReachedField]
     datasets: dict[str, tuple[str, str, int]]  # id -> (namespace, name, depth), every affected one
-    jobs: list[str]  # ids, sorted
+    jobs: dict[str, int]  # id -> depth of the nearest affected field or dataset it writes
     owners: dict[str, list[str]]  # affected dataset id -> owners
     truncated: bool
 
@@ -311,6 +311,14 @@ class DecisionRecord:
     policy_revision: str
     engine: str
     input_digest: str
+
+
+@dataclass(slots=True)
+class DeadLetterWrite:
+    """Something that could not be stored, to keep: the bytes received, why, and where."""
+    payload: bytes
+    reason: str
+    errors: list[dict[str, str]]
 
 
 @dataclass(slots=True)

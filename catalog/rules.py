@@ -108,6 +108,12 @@ def transformation_label(type_: str | None, subtype: str | None) -> str | None:
     return f"{type_}/{subtype}" if subtype else type_
 
 
+def dead_letter_ids(received_at: str, payloads: Iterable[bytes]) -> list[str]:
+    """One id per dead letter of a batch kept at ``received_at``: the position is part of it,
+    so two identical bad events of one batch are both kept."""
+    return [digest(received_at, str(i), p) for i, p in enumerate(payloads)]
+
+
 def quality_result_id(dataset_id: str, field: str | None, assertion: str,
                       run_or_event: str, source: str) -> str:
     """One result per dataset, field, assertion, run (else event) and source: re-sending the

@@ -245,7 +245,7 @@ def hit(tier: int, doc: SearchDoc, query: Query) -> SearchHit:
     else:
         highlight = mark(text, query, snippet=matched in ("description", "text"))
     hit_id = (field_id(doc.namespace, doc.name, doc.field) if doc.kind == "FIELD" and doc.field
-              else f"{doc.kind.lower()}:{doc.namespace}:{doc.name}")
+              else doc.node_id)  # the stored id: never rebuilt by hand (catalog.ids escapes)
     return SearchHit(doc.kind, hit_id, doc.namespace, doc.name, doc.field, matched, highlight,
                      float(tier))
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from headwater.catalog.errors import Invalid, NotFound
 from headwater.catalog.model import DatasetRecord, FieldRecord
+from headwater.catalog.resolving import resolve
 from headwater.catalog.rules import CLASSIFICATION
 from headwater.catalog.store import Store
 
@@ -52,8 +53,11 @@ class Stewardship:
                                     declassifies: bool = True) -> None:
         """Declare that a derivation removes the source field's classifications (it
         anonymises), or undo that."""
-        await self.writer(self.store.declassify_edge, source_field_id, target_field_id,
-                          declassifies)
+        def run() -> None:
+            self.store.declassify_edge(resolve(self.store, source_field_id),
+                                       resolve(self.store, target_field_id), declassifies)
+
+        await self.writer(run)
 
     # -- on the writer thread: check, edit, read back --------------------------------------
     def _existing(self, namespace: str, name: str) -> DatasetRecord:

@@ -15,6 +15,7 @@ from headwater.catalog.attempts import Transition
 from headwater.catalog.model import (
     DatasetRecord,
     DeadLetter,
+    DeadLetterWrite,
     DecisionRecord,
     Downstream,
     EventWrite,
@@ -43,7 +44,14 @@ class EventWriter(Protocol):
         or it raises ``StoreError``."""
         ...
 
-    def add_dead_letter(self, payload: bytes, reason: str, errors: list[dict[str, str]]) -> str: ...
+    def add_dead_letter(self, payload: bytes, reason: str, errors: list[dict[str, str]]) -> str:
+        """One dead letter (``add_dead_letters`` of one); its id."""
+        ...
+
+    def add_dead_letters(self, letters: Sequence[DeadLetterWrite]) -> list[str]:
+        """Keep a batch's dead letters in ONE transaction (a batch of many bad events is one
+        commit, not one per event); their ids, in order."""
+        ...
 
 
 @runtime_checkable
@@ -77,6 +85,12 @@ class CatalogReader(Protocol):
         ...
 
     def job(self, namespace: str, name: str) -> JobRecord | None: ...
+
+    def node_names(self, kind: str, ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """Of ``ids`` (all of one ``kind``: "dataset", "job" or "field"), those that name a
+        stored node, each with its ``(namespace, name[, field])``: datasets and jobs, and
+        fields that take part in column lineage. One index lookup per id, in one query."""
+        ...
 
     def jobs_by_id(self, ids: Sequence[str], facets: bool = True) -> list[JobRecord | None]:
         """In the order asked; ``facets=False`` skips the facets (cheaper for many ids)."""
@@ -176,7 +190,8 @@ class LineageReader(Protocol):
           says what it reads). Depth in dataset hops;
         - ``jobs``: jobs that derive one of ``fields`` (the jobs of the column derivations
           followed), jobs that write a dataset-level one from ``dataset_id`` or an affected
-          dataset, and jobs that read ``dataset_id`` and write nothing;
+          dataset, and jobs that read ``dataset_id`` and write nothing; each with the depth of
+          the nearest affected field or dataset it writes (1 for those that write nothing);
         - ``owners``: per affected dataset;
         - ``truncated`` when the depth or the limit cut anything off."""
         ...

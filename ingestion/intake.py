@@ -23,7 +23,7 @@ from prometheus_client import Counter, Histogram
 
 from headwater.catalog import EventWrite, Store
 from headwater.catalog.errors import TooLarge, Unsupported
-from headwater.catalog.model import WriteResult
+from headwater.catalog.model import DeadLetterWrite, WriteResult
 from headwater.ingestion.normalize import normalize
 from headwater.ingestion.openlineage import InvalidEvent, MalformedEvent
 
@@ -209,8 +209,15 @@ class GroupCommitter:
 
     async def dead_letter(self, payload: bytes, reason: str, errors: list[dict[str, str]]) -> str:
         """Keep what could not be stored, on the writer thread; its dead-letter id."""
-        letter: str = await self.call(self.store.add_dead_letter, payload, reason, errors)
+        (letter,) = await self.dead_letters([DeadLetterWrite(payload, reason, errors)])
         return letter
+
+    async def dead_letters(self, letters: Sequence[DeadLetterWrite]) -> list[str]:
+        """Keep a batch's dead letters in one transaction, on the writer thread; their ids."""
+        if not letters:
+            return []
+        ids: list[str] = await self.call(self.store.add_dead_letters, letters)
+        return ids
 
     async def ping(self) -> None:
         """Raise ``StoreError`` when the store cannot answer (asked on the writer thread)."""

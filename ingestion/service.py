@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 
 from headwater.catalog import EventWrite, StoreError
 from headwater.catalog.errors import Conflict, TooLarge
-from headwater.catalog.model import RunOfAnotherJob
+from headwater.catalog.model import DeadLetterWrite, RunOfAnotherJob
 from headwater.ingestion.intake import (
     EVENTS,
     BadLine,
@@ -117,6 +118,7 @@ class Ingestion:
                            f"{self.max_batch_events}: split the batch")
         results: list[dict[str, Any]] = []
         valid: list[tuple[int, EventWrite]] = []
+        invalid: list[tuple[Any, bytes, InvalidEvent]] = []
         for i, raw in enumerate(raws):
             try:
                 if isinstance(raw, BadLine):
@@ -125,24 +127,26 @@ class Ingestion:
                 results.append({})
             except InvalidEvent as exc:
                 located = InvalidEvent(exc.errors, prefix=f"/{i}")
-                if isinstance(raw, BadLine):
-                    await self._dead_letter(None, raw.line, located)
-                else:
-                    await self._dead_letter(raw, None, located)
+                invalid.append((raw, raw.line if isinstance(raw, BadLine) else _payload(raw),
+                                located))
                 results.append({"index": i, "status": "invalid", "errors": located.errors})
+        # The batch's dead letters in one transaction, not one commit each.
+        await self._dead_letters(invalid)
         try:
             stored = await self.committer.submit([e for _, e in valid])
         except StoreError as exc:
             raise StoreError(f"no event of this batch was stored, retry it: {exc}") from exc
+        refused: list[tuple[EventWrite, RunOfAnotherJob]] = []
         for (i, event), result in zip(valid, stored, strict=True):
             if isinstance(result, RunOfAnotherJob):
-                await self._refused(event, result)
+                refused.append((event, result))
                 results[i] = {"index": i, "status": "conflict", "errors": [
                     {"pointer": f"/{i}/run/runId", "message": result.message()}]}
                 continue
             results[i] = {"index": i, "status": "created" if result else "duplicate",
                           "eventId": event.event_id}
             EVENTS.labels("stored" if result else "duplicate").inc()
+        await self._refused_all(refused)
         counts = {s: sum(r["status"] == s for r in results)
                   for s in ("created", "duplicate", "invalid", "conflict")}
         return BatchAccepted(counts["created"], counts["duplicate"], counts["invalid"],
@@ -177,28 +181,40 @@ class Ingestion:
         except (MalformedEvent, UnsupportedEncoding) as exc:
             errors = (exc.errors if isinstance(exc, MalformedEvent)
                       else [{"pointer": "", "message": str(exc)}])
-            await self._keep(body, "undecodable body", errors)
+            await self._keep([DeadLetterWrite(body, "undecodable body", errors)])
             raise
 
     async def _dead_letter(self, raw: Any, body: bytes | None, exc: InvalidEvent) -> None:
-        payload = body if body is not None else _payload(raw)
-        letter = await self._keep(payload, "invalid event", exc.errors)
-        run = raw.get("run") if isinstance(raw, dict) else None
-        log.warning("invalid event dead-lettered", extra={
-            "deadLetter": letter, "errors": exc.errors[:10],
-            "runId": run.get("runId") if isinstance(run, dict) else None})
+        await self._dead_letters([(raw, body if body is not None else _payload(raw), exc)])
+
+    async def _dead_letters(self, invalid: Sequence[tuple[Any, bytes, InvalidEvent]]) -> None:
+        """Invalid events (what was parsed, the bytes to keep, why) kept in one transaction,
+        each logged."""
+        letters = await self._keep([DeadLetterWrite(payload, "invalid event", exc.errors)
+                                    for _, payload, exc in invalid])
+        for letter, (raw, _, exc) in zip(letters, invalid, strict=True):
+            run = raw.get("run") if isinstance(raw, dict) else None
+            log.warning("invalid event dead-lettered", extra={
+                "deadLetter": letter, "errors": exc.errors[:10],
+                "runId": run.get("runId") if isinstance(run, dict) else None})
 
     async def _refused(self, event: EventWrite, refusal: RunOfAnotherJob) -> None:
-        letter = await self._keep(event.payload, "run of another job", [
-            {"pointer": "/run/runId", "message": refusal.message()}])
-        log.warning("event refused: its run belongs to another job", extra={
-            "deadLetter": letter, "runId": refusal.run_id, "job": refusal.job_id,
-            "eventJob": refusal.event_job_id})
+        await self._refused_all([(event, refusal)])
 
-    async def _keep(self, payload: bytes, reason: str, errors: list[dict[str, str]]) -> str:
-        letter = await self.committer.dead_letter(payload, reason, errors)
-        EVENTS.labels("invalid").inc()
-        return letter
+    async def _refused_all(self, refused: Sequence[tuple[EventWrite, RunOfAnotherJob]]) -> None:
+        letters = await self._keep([
+            DeadLetterWrite(event.payload, "run of another job",
+                            [{"pointer": "/run/runId", "message": refusal.message()}])
+            for event, refusal in refused])
+        for letter, (_, refusal) in zip(letters, refused, strict=True):
+            log.warning("event refused: its run belongs to another job", extra={
+                "deadLetter": letter, "runId": refusal.run_id, "job": refusal.job_id,
+                "eventJob": refusal.event_job_id})
+
+    async def _keep(self, letters: list[DeadLetterWrite]) -> list[str]:
+        ids = await self.committer.dead_letters(letters)
+        EVENTS.labels("invalid").inc(len(letters))
+        return ids
 
 
 def _payload(raw: Any) -> bytes:

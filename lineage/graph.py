@@ -13,6 +13,7 @@ from typing import Any
 from headwater.catalog import Graph, GraphEdge, GraphNode, Store
 from headwater.catalog.errors import Malformed
 from headwater.catalog.ids import field_id, node_kind
+from headwater.catalog.resolving import resolve
 
 MAX_DEPTH = 20
 DEFAULT_MAX_NODES = 2000
@@ -69,14 +70,16 @@ def _walk(store: Store, start: str, level: str, direction: str, depth: int,
 
 def lineage(store: Store, node_id: str, direction: str = "BOTH", depth: int = 5,
             max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
-    """Dataset/job lineage around a dataset or job id; column lineage around a field id."""
+    """Dataset/job lineage around a dataset or job id; column lineage around a field id.
+    ``AmbiguousId`` (a ``Conflict``) when the id names several nodes."""
     _check(direction, depth, max_nodes)
     kind = node_kind(node_id)
     if kind is None:
         raise LineageError(f"{node_id!r} is not a node id: use 'dataset:<namespace>:<name>', "
                            "'job:<namespace>:<name>' or 'datasetField:<namespace>:<name>:<field>'")
-    return _walk(store, node_id, "column" if kind == "field" else "dataset", direction, depth,
-                 max_nodes)
+    # A raw Marquez id is read every way it can be: one node, or AmbiguousId naming them all.
+    return _walk(store, resolve(store, node_id), "column" if kind == "field" else "dataset",
+                 direction, depth, max_nodes)
 
 
 def column_lineage(store: Store, namespace: str, name: str, field: str,

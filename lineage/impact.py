@@ -9,12 +9,13 @@ into the report.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from operator import attrgetter
 
 from headwater.catalog import Store
 from headwater.catalog.errors import Invalid
 from headwater.catalog.ids import field_id
+from headwater.catalog.model import ReachedField
 
 IMPACT_DEPTH = 20
 IMPACT_NODES = 20_000
@@ -47,12 +48,29 @@ class AffectedDataset:
     owners: list[str]
 
 
+@dataclass(slots=True)
+class AffectedCheck:
+    """A quality check (an OpenLineage assertion, a Great Expectations expectation) that reads
+    something the change affects: a field, or, with no field, a whole affected dataset."""
+
+    namespace: str
+    name: str
+    field: str | None
+    assertion: str
+    source: str
+    last_success: bool | None
+    depth: int
+
+
 @dataclass
 class ImpactReport:
+    """Every list nearest first (depth, then id): a page is a slice of that stable order."""
+
     breaking: bool
     affected_fields: list[AffectedField]
     affected_datasets: list[AffectedDataset]
-    affected_jobs: list[str]  # job ids
+    affected_jobs: list[str]  # job ids, ordered by the depth of what they write, then id
+    affected_checks: list[AffectedCheck]
     findings: list[str]
 
 
@@ -118,27 +136,31 @@ def analyse(store: Store, change: SchemaChange) -> ImpactReport:
     # A field reached from several changed fields is reported once, at its nearest; the path
     # is rebuilt from the parents the store returned for that origin.
     parent = {(r.origin, r.id): r.parent for r in down.fields}
-    affected: dict[str, AffectedField] = {}
+    nearest: dict[str, ReachedField] = {}
     for r in down.fields:
-        seen = affected.get(r.id)
-        if seen is not None and seen.depth <= r.depth:
-            continue
+        seen = nearest.get(r.id)
+        if seen is None or r.depth < seen.depth:
+            nearest[r.id] = r
+    affected: dict[str, AffectedField] = {}
+    for i in sorted(nearest, key=lambda i: (nearest[i].depth, i)):  # nearest first, then id
+        r = nearest[i]
         origin, node = r.origin, r.id
         path = [node]
         while node != origin and len(path) <= r.depth:
             node = parent.get((origin, node), origin)
             path.append(node)
         path.reverse()
-        affected[r.id] = AffectedField(r.namespace, r.name, r.field, r.depth, path)
+        affected[i] = AffectedField(r.namespace, r.name, r.field, r.depth, path)
     column_level = {r.dataset_id for r in down.fields}
     for _, i in sorted((d, i) for i, (_, _, d) in down.datasets.items() if i not in column_level):
         findings.append(f"no column lineage reaches {i}: it is counted as affected at dataset "
                         "level (its producer did not report which columns it reads)")
-    datasets = sorted(
-        (AffectedDataset(ns, name, depth, down.owners.get(i, []))
-         for i, (ns, name, depth) in down.datasets.items()),
-        key=attrgetter("depth", "namespace", "name"))
-    jobs = down.jobs
+    datasets = [AffectedDataset(ns, name, depth, down.owners.get(i, []))
+                for i, (ns, name, depth) in sorted(down.datasets.items(),
+                                                   key=lambda kv: (kv[1][2], kv[0]))]
+    jobs = sorted(down.jobs, key=lambda j: (down.jobs[j], j))
+    checks = _checks(store, ds.id, (ds.namespace, ds.name), changed, change.drop_dataset,
+                     nearest.values(), down.datasets)
 
     # Findings a reviewer should read.
     for fname, what in sorted(changed.items()):
@@ -155,11 +177,38 @@ def analyse(store: Store, change: SchemaChange) -> ImpactReport:
             if narrows(spec.type, new_type):
                 findings.append(f"{fname} narrows from {spec.type} to {new_type}: downstream readers "
                                 "of it may overflow or truncate")
-    watched = {q.field for q in store.quality_results(ds.id, 1000) if q.field}
+    watched = {c.field for c in checks if c.depth == 0 and c.field}
     for fname in sorted(watched & {f for f, w in changed.items() if "retyped" not in w}):
         findings.append(f"a quality assertion watches {fname}, which is {changed[fname]}")
-    report_fields = sorted(affected.values(), key=attrgetter("depth", "namespace", "name", "field"))
+    report_fields = list(affected.values())
     breaking = bool(report_fields or jobs or datasets)
     if not breaking:
         findings.append("nothing downstream reads what changes")
-    return ImpactReport(breaking, report_fields, datasets, jobs, findings)
+    return ImpactReport(breaking, report_fields, datasets, jobs, checks, findings)
+
+
+def _checks(store: Store, changed_id: str, changed_name: tuple[str, str], changed: dict[str, str],
+            drop_dataset: bool, reached: Iterable[ReachedField],
+            datasets: dict[str, tuple[str, str, int]]) -> list[AffectedCheck]:
+    """The quality checks on what the change affects, from each check's latest result (one
+    store call): checks on the changed fields themselves (depth 0), on every affected field,
+    and dataset-level checks (no field) of every affected dataset, and of the changed one when
+    it is dropped. A field-level check on a dataset affected only at dataset level is not
+    listed: its producer did not say which columns it reads."""
+    on_field = {(changed_id, f): 0 for f in changed}
+    for r in reached:
+        on_field[(r.dataset_id, r.field)] = r.depth
+    on_dataset = {i: d for i, (_, _, d) in datasets.items()}
+    names = {i: (ns, name) for i, (ns, name, _) in datasets.items()}
+    names[changed_id] = changed_name
+    if drop_dataset:
+        on_dataset[changed_id] = 0
+    out = []
+    for i, results in store.latest_quality(sorted(names)).items():
+        for q in results:
+            depth = on_field.get((i, q.field)) if q.field else on_dataset.get(i)
+            if depth is not None:
+                out.append((depth, i, q.field or "", q.assertion, q.source, AffectedCheck(
+                    *names[i], q.field, q.assertion, q.source, q.success, depth)))
+    out.sort(key=lambda c: c[:5])
+    return [c[-1] for c in out]

@@ -3,24 +3,13 @@ analysis with its jobs resolved, so callers never hold a store."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from headwater.catalog import Graph, JobRecord, Store
 from headwater.catalog.errors import NotFound
 from headwater.lineage.graph import column_lineage, lineage, marquez_graph
-from headwater.lineage.impact import AffectedDataset, AffectedField, SchemaChange, analyse
-
-
-@dataclass
-class Impact:
-    """An impact report with its affected jobs as records (fetched in one store call)."""
-
-    breaking: bool
-    affected_fields: list[AffectedField]
-    affected_datasets: list[AffectedDataset]
-    affected_jobs: list[JobRecord]
-    findings: list[str]
+from headwater.lineage.impact import ImpactReport, SchemaChange, analyse
 
 
 class Lineage:
@@ -45,11 +34,12 @@ class Lineage:
                            "'job:<namespace>:<name>' or 'datasetField:<namespace>:<name>:<field>'")
         return marquez_graph(graph)
 
-    def impact(self, change: SchemaChange) -> Impact:
-        """What breaks downstream of ``change``; ``ImpactError`` when it names an unknown
-        dataset or field."""
-        r = analyse(self.store, change)
-        # Thousands of ids known at once: one store call, not a lookup per id.
-        jobs = self.store.jobs_by_id(r.affected_jobs, facets=False)
-        return Impact(r.breaking, r.affected_fields, r.affected_datasets,
-                      [j for j in jobs if j is not None], r.findings)
+    def impact(self, change: SchemaChange) -> ImpactReport:
+        """What breaks downstream of ``change``, every list in its full stable order (nearest
+        first); ``ImpactError`` when it names an unknown dataset or field. Affected jobs are
+        ids: read a page of them with ``jobs``."""
+        return analyse(self.store, change)
+
+    def jobs(self, ids: Sequence[str]) -> list[JobRecord]:
+        """The jobs of ``ids`` that exist, in that order, in one store call."""
+        return [j for j in self.store.jobs_by_id(ids, facets=False) if j is not None]

@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field, ValidationError
 from headwater.catalog import DatasetRecord, DecisionRecord, Flow, Store
 from headwater.catalog.errors import Forbidden, TooLarge
 from headwater.catalog.ids import dataset_id, field_id, job_id
+from headwater.catalog.resolving import resolve
 from headwater.catalog.rules import purpose, purposes, transformation_label
 from headwater.catalog.tokens import Identity
 from headwater.ingestion.intake import parse_json
@@ -258,8 +259,9 @@ class Gate:
 
     def decisions(self, first: int = 50, run_id: str | None = None,
                   job_id: str | None = None) -> list[DecisionRecord]:
-        """The decision log, newest first."""
-        return self.store.decisions(first, run_id, job_id)
+        """The decision log, newest first; ``job_id`` as ``catalog.resolving`` reads it."""
+        return self.store.decisions(first, run_id,
+                                    resolve(self.store, job_id) if job_id else None)
 
     def decide(self, req: GateRequest, principal: str, fail_open: bool = False) -> GateDecision:
         """Decide for ``principal`` (the caller's token name). ``fail_open``: the caller's token

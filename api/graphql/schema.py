@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, parse
 from graphql.language import (
     DocumentNode,
     EnumValueNode,
@@ -32,7 +32,8 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionResult
 
-from headwater.api.graphql.cost import Limits, Overloaded, QueryCost
+from headwater.api.graphql.context import Context
+from headwater.api.graphql.cost import Limits, Overloaded, QueryCost, estimate
 from headwater.api.graphql.fast_lists import FastListExecutionContext
 from headwater.api.graphql.query import Mutation, Query
 from headwater.api.problems import describe, status_of
@@ -54,10 +55,16 @@ class Schema(strawberry.Schema):
         """The query, stopped at the request's deadline: the resolvers still pending are
         cancelled (store calls already running on their threads finish; nothing new starts)."""
         limits: Limits = getattr(context_value, "limits", None) or Limits()
+        bulkheads = getattr(getattr(context_value, "services", None), "bulkheads", None)
         try:
             async with asyncio.timeout(limits.timeout_seconds):
-                return await super().execute(query, variable_values, context_value, root_value,
-                                             operation_name, *args, **kwargs)
+                run = super().execute(query, variable_values, context_value, root_value,
+                                      operation_name, *args, **kwargs)
+                if bulkheads is not None and self._heavy(query, operation_name,
+                                                         variable_values, limits):
+                    # Off the server's loop: completing a big result would stall it.
+                    return await bulkheads.heavy_loop.run(run)
+                return await run
         except TimeoutError:
             cost = getattr(context_value, "cost", None)
             message = (f"the query ran past its {limits.timeout_seconds:g} s deadline and was "
@@ -68,6 +75,22 @@ class Schema(strawberry.Schema):
                         operation_name or "(anonymous)", limits.timeout_seconds)
             return ExecutionResult(data=None, errors=[
                 GraphQLError(message, extensions={"code": "TIMEOUT"})])
+        finally:
+            if isinstance(context_value, Context):
+                context_value.release()
+
+    def _heavy(self, query: str | None, operation_name: str | None,
+               variables: dict[str, Any] | None, limits: Limits) -> bool:
+        """Whether the query's estimated cost makes it heavy and within the budget (one over
+        it is refused at once, and one that does not parse reports its errors, on the normal
+        path)."""
+        if not query:
+            return False
+        try:
+            cost = estimate(self._schema, parse(query), operation_name, variables).cost
+        except (GraphQLError, ValueError, TypeError):
+            return False
+        return limits.heavy_cost <= cost <= limits.max_cost
 
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: Any = None) -> None:

@@ -40,7 +40,10 @@ class ImpactReads(Connections):
         within = [r for r in reached if r[0] <= depth]
         truncated |= len(within) < len(reached) or len(within) > limit
         kept = {(origin, node) for _, node, origin in within[:limit]}
-        jobs = {r[4] for r in rows if r[4] and (r[0], r[1]) in kept}
+        jobs: dict[str, int] = {}
+        for origin, node, d, _, job, _, _ in rows:
+            if job and (origin, node) in kept and d < jobs.get(job, d + 1):
+                jobs[job] = d
         names = self._names({nearest[k][2] for k in kept})
         fields = []
         for d, node, origin in within[:limit]:
@@ -60,16 +63,17 @@ class ImpactReads(Connections):
             truncated |= self._blind_downstream(seeds, depth, budget, limit, datasets, jobs)
         # 3. Jobs that read the changed dataset and write nothing (checks, exports), and the
         # owners of every affected dataset.
-        jobs.update(r[0] for r in self._db.execute(
+        for (job,) in self._db.execute(
             "SELECT i.dst FROM edges i WHERE i.src = ? AND i.dst LIKE 'job:%'"
-            " AND NOT EXISTS (SELECT 1 FROM edges o WHERE o.src = i.dst)", (dataset_id,)))
+            " AND NOT EXISTS (SELECT 1 FROM edges o WHERE o.src = i.dst)", (dataset_id,)):
+            jobs.setdefault(job, 1)
         owners: dict[str, list[str]] = {}
         for i, owner in self._db.execute(
                 "SELECT o.node_id, o.owner FROM json_each(?1) s"
                 " JOIN owners o ON o.node_id = s.value ORDER BY 2",
                 (orjson.dumps(list(datasets)).decode(),)):
             owners.setdefault(i, []).append(owner)
-        return Downstream(fields, datasets, sorted(jobs), owners, truncated)
+        return Downstream(fields, datasets, jobs, owners, truncated)
 
     def _names(self, dataset_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
         """Namespace and name of each dataset id that exists."""
@@ -91,7 +95,8 @@ class ImpactReads(Connections):
         return bool(outputs - sighted)
 
     def _blind_downstream(self, seeds: dict[str, int], depth: int, budget: int, limit: int,
-                          datasets: dict[str, tuple[str, str, int]], jobs: set[str]) -> bool:
+                          datasets: dict[str, tuple[str, str, int]], jobs: dict[str, int]
+                          ) -> bool:
         """Adds the datasets reached from ``seeds`` through jobs, across datasets without column
         lineage, and the jobs that write them; True when the search was cut short."""
         truncated = False
@@ -112,5 +117,7 @@ class ImpactReads(Connections):
                 truncated = True
             else:
                 datasets[i] = (ns, name, d)
-                jobs.update(orjson.loads(via))
+                for job in orjson.loads(via):
+                    if d < jobs.get(job, d + 1):
+                        jobs[job] = d
         return truncated

@@ -127,11 +127,13 @@ class LineageReads(Connections):
             "   JOIN field_classifications fc"
             "   ON fc.classification >= w.c || '.' AND fc.classification < w.c || '/'),"
             # (field, classification) pairs: UNION drops repeats, so cycles end. The seed is the
-            # field's id (catalog.ids.field_id) built from its dataset: a primary-key lookup,
-            # where matching field_nodes on (dataset, field) would scan them all.
+            # field's id (catalog.ids.field_id) built from its dataset's ("dataset:<ns>:<name>",
+            # the name escaped already) and the escaped field: a primary-key lookup, where
+            # matching field_nodes on (dataset, field) would scan them all.
             " down(node, classification) AS ("
-            "  SELECT 'datasetField:' || d.namespace || ':' || d.name || ':' || c.field,"
-            "   c.classification FROM classified c JOIN datasets d ON d.id = c.dataset_id UNION"
+            "  SELECT 'datasetField' || substr(c.dataset_id, 8) || ':'"
+            "   || replace(replace(c.field, '%', '%25'), ':', '%3A'),"
+            "   c.classification FROM classified c UNION"
             "  SELECT e.target_id, down.classification FROM down"
             "   JOIN column_edges e ON e.source_id = down.node"
             "  WHERE e.masking = 0 AND NOT EXISTS (SELECT 1 FROM declassified_edges x"

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from headwater.catalog.attempts import from_payload
 from headwater.catalog.embedded.connection import Connections
+from headwater.catalog.embedded.rekey import rekey
 from headwater.catalog.embedded.schema import (
     DEAD_LETTERS_BY_ARRIVAL,
     LAYOUT_0_1_0,
@@ -56,6 +57,8 @@ STEPS: list[Step[sqlite3.Connection]] = [
             " what is stored", build_index),
     Step(6, "runs: listed newest first by index, children by parent, attempts from the"
          " events' state transitions", _run_history),
+    Step(7, "ids that cannot collide: nodes whose name or field holds ':' or '%' re-keyed",
+         rekey),
 ]
 
 

@@ -74,6 +74,13 @@ class CatalogReads(Connections):
             )
         return out
 
+    def node_names(self, kind: str, ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        sql = {"dataset": "SELECT id, namespace, name FROM datasets WHERE id IN ({ids})",
+               "job": "SELECT id, namespace, name FROM jobs WHERE id IN ({ids})",
+               "field": "SELECT f.id, d.namespace, d.name, f.field FROM field_nodes f"
+                        " JOIN datasets d ON d.id = f.dataset_id WHERE f.id IN ({ids})"}[kind]
+        return {r[0]: tuple(r[1:]) for r in self._in(sql, ids)}
+
     def fields(self, dataset_ids: Sequence[str]) -> dict[str, list[FieldRecord]]:
         out: dict[str, list[FieldRecord]] = {i: [] for i in dataset_ids}
         for r in self._in(

@@ -14,9 +14,8 @@ from headwater.catalog.batching import latest_per_key as _latest
 from headwater.catalog.batching import merged_per_id as _merged
 from headwater.catalog.embedded.connection import Connections, chunks
 from headwater.catalog.embedded.search import reindex_touched
-from headwater.catalog.ids import digest
-from headwater.catalog.model import DeadLetter, EventWrite, WriteResult
-from headwater.catalog.rules import TERMINAL_STATES, now, quality_result_id
+from headwater.catalog.model import DeadLetter, DeadLetterWrite, EventWrite, WriteResult
+from headwater.catalog.rules import TERMINAL_STATES, dead_letter_ids, now, quality_result_id
 from headwater.catalog.schema_history import (
     Version,
     appends,
@@ -366,18 +365,34 @@ class EventWrites(Connections):
             for e in events for d in e.all_datasets() for q in d.quality
             for run in [q.run_id or (e.run.id if e.run else None)]
         ]
+        # One result per (dataset, field, assertion, run): producers repeat it on a run's START
+        # and COMPLETE (dbt-ol does), so the latest event time wins, a failure on a tie, in
+        # whatever order the events arrive.
         db.executemany(
-            "INSERT OR IGNORE INTO quality_results(id, dataset_id, field, assertion, success,"
-            " run_id, observed_at, source, value, details) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO quality_results(id, dataset_id, field, assertion, success,"
+            " run_id, observed_at, source, value, details) VALUES (?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(id) DO UPDATE SET success = excluded.success,"
+            " observed_at = excluded.observed_at, value = excluded.value,"
+            " details = excluded.details WHERE excluded.observed_at > observed_at"
+            " OR (excluded.observed_at = observed_at AND excluded.success < success)",
             quality,
         )
 
     def add_dead_letter(self, payload: bytes, reason: str, errors: list[dict[str, str]]) -> str:
+        return self.add_dead_letters([DeadLetterWrite(payload, reason, errors)])[0]
+
+    def add_dead_letters(self, letters: Sequence[DeadLetterWrite]) -> list[str]:
+        if not letters:
+            return []
         received = now()
-        dl_id = digest(received, payload)
-        self._edit(("INSERT OR IGNORE INTO dead_letters(id, received_at, reason, errors, payload)"
-                    " VALUES (?,?,?,?,?)", (dl_id, received, reason, orjson.dumps(errors), payload)))
-        return dl_id
+        ids = dead_letter_ids(received, (d.payload for d in letters))
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO dead_letters(id, received_at, reason, errors, payload)"
+                " VALUES (?,?,?,?,?)",
+                [(i, received, d.reason, orjson.dumps(d.errors), d.payload)
+                 for i, d in zip(ids, letters, strict=True)])
+        return ids
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         rows = self._rows(

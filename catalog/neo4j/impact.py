@@ -32,7 +32,11 @@ class Impact(Connection):
         fields = [ReachedField(*r[:8]) for r in within]
         # Sources compared by element id: reading their id property costs a third of the query.
         reached = {r[10] for r in within} | {r[11] for r in within}
-        jobs = {job for r in within for src, job in r[8] if job and src in reached}
+        jobs: dict[str, int] = {}
+        for r in within:
+            for src, job in r[8]:
+                if job and src in reached and r[6] < jobs.get(job, r[6] + 1):
+                    jobs[job] = r[6]
         datasets: dict[str, tuple[str, str, int]] = {}
         owners: dict[str, list[str]] = {}
         for r in within:
@@ -62,11 +66,14 @@ class Impact(Connection):
         unseen = [i for i in datasets if i not in seeds]
         # 3. Jobs that write a dataset-level one from the changed or an affected dataset, and
         # jobs that read the changed dataset and write nothing (checks, exports).
-        jobs.update(self._read(
+        for job, written in self._read(
             "CALL () { UNWIND $blind AS id MATCH (src:Dataset)-[:INPUT_TO]->(j:Job)"
-            "-[:PRODUCES]->(:Dataset {id: id}) WHERE $sources[src.id] IS NOT NULL RETURN j"
+            "-[:PRODUCES]->(:Dataset {id: id}) WHERE $sources[src.id] IS NOT NULL RETURN j, id"
             " UNION MATCH (:Dataset {id: $id})-[:INPUT_TO]->(j:Job)"
-            " WHERE NOT EXISTS { (j)-[:PRODUCES]->() } RETURN j }"
-            " RETURN collect(DISTINCT j.id) AS jobs", blind=unseen, id=dataset_id,
-            sources={i: True for i in (dataset_id, *datasets)})[0]["jobs"])
-        return Downstream(fields, datasets, sorted(jobs), owners, truncated)
+            " WHERE NOT EXISTS { (j)-[:PRODUCES]->() } RETURN j, null AS id }"
+            " RETURN collect(DISTINCT [j.id, id]) AS jobs", blind=unseen, id=dataset_id,
+            sources={i: True for i in (dataset_id, *datasets)})[0]["jobs"]:
+            d = datasets[written][2] if written else 1
+            if d < jobs.get(job, d + 1):
+                jobs[job] = d
+        return Downstream(fields, datasets, jobs, owners, truncated)

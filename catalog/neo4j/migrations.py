@@ -15,6 +15,7 @@ from headwater.catalog.attempts import from_payload
 from headwater.catalog.migrations import Step, describe, pending
 from headwater.catalog.neo4j.connection import Connection
 from headwater.catalog.neo4j.cypher import unwind
+from headwater.catalog.neo4j.rekey import rekey
 from headwater.catalog.neo4j.search import SEARCH_INDEXES, build_index
 from headwater.catalog.neo4j.writes import settle_runs
 
@@ -114,6 +115,9 @@ STEPS: list[Step[neo4j.ManagedTransaction]] = [
              "CREATE INDEX run_newest IF NOT EXISTS FOR (n:Run) ON (n.sortTime)",
              "CREATE INDEX run_parent IF NOT EXISTS FOR (n:Run) ON (n.parentRunId)"])),
     Step(9, "runs: sort times, and attempts replayed from the stored run events", _replay_runs),
+    # Idempotent as every step: a node already at its new id is not found again.
+    Step(10, "ids that cannot collide: nodes whose name or field holds ':' or '%' re-keyed",
+         rekey),
 ]
 
 

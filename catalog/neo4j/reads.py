@@ -44,6 +44,18 @@ class CatalogReads(Connection):
                           ns=namespace, name=name)
         return self.datasets_by_id([rows[0]["id"]])[0] if rows else None
 
+    def node_names(self, kind: str, ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        query = {
+            "dataset": "UNWIND $ids AS id MATCH (n:Dataset {id: id})"
+                       " RETURN collect([id, n.namespace, n.name]) AS all",
+            "job": "UNWIND $ids AS id MATCH (n:Job {id: id})"
+                   " RETURN collect([id, n.namespace, n.name]) AS all",
+            # Fields in column lineage, as the embedded store keeps them.
+            "field": "UNWIND $ids AS id MATCH (d:Dataset)-[:HAS_FIELD]->(f:Field {id: id})"
+                     " WHERE (f)-[:DERIVES]-()"
+                     " RETURN collect([id, d.namespace, d.name, f.name]) AS all"}[kind]
+        return {r[0]: tuple(r[1:]) for r in self._read(query, ids=list(ids))[0]["all"]}
+
     def datasets_by_id(self, ids: Sequence[str], facets: bool = True
                        ) -> list[DatasetRecord | None]:
         # The lifecycle is the newest lifecycleStateChange facet (by event time), with its time.

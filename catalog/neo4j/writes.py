@@ -20,12 +20,12 @@ from headwater.catalog.batching import (
     latest_per_key,
     merged_per_id,
 )
-from headwater.catalog.ids import digest, field_id
-from headwater.catalog.model import EventWrite, WriteResult
+from headwater.catalog.ids import field_id
+from headwater.catalog.model import DeadLetterWrite, EventWrite, WriteResult
 from headwater.catalog.neo4j.connection import Connection
 from headwater.catalog.neo4j.cypher import newer, union, unwind
 from headwater.catalog.neo4j.search import reindex_touched
-from headwater.catalog.rules import TERMINAL_STATES, now, quality_result_id
+from headwater.catalog.rules import TERMINAL_STATES, dead_letter_ids, now, quality_result_id
 from headwater.catalog.schema_history import (
     Observation,
     Version,
@@ -180,10 +180,14 @@ class EventWrites(Connection):
             for e in events for d in e.all_datasets() for q in d.quality
             for run in [q.run_id or (e.run.id if e.run else None)]
         ]
+        # The embedded store's rule: the latest event time wins, a failure on a tie.
         unwind(tx, "UNWIND $rows AS r MERGE (q:Quality {id: r.id}) ON CREATE SET"
                  " q.datasetId = r.dataset, q.field = r.field, q.assertion = r.assertion,"
                  " q.success = r.success, q.runId = r.run, q.observedAt = r.t, q.source = r.source,"
-                 " q.value = r.value", quality)
+                 " q.value = r.value"
+                 " WITH q, r WHERE r.t > q.observedAt"
+                 " OR (r.t = q.observedAt AND q.success AND NOT r.success)"
+                 " SET q.success = r.success, q.observedAt = r.t, q.value = r.value", quality)
 
     def _write_schemas(self, tx: neo4j.ManagedTransaction, events: list[EventWrite]
                        ) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
@@ -354,10 +358,17 @@ class EventWrites(Connection):
                         "job": e.job.id if e.job else None} for c, e in edges.values()])
 
     def add_dead_letter(self, payload: bytes, reason: str, errors: list[dict[str, str]]) -> str:
+        return self.add_dead_letters([DeadLetterWrite(payload, reason, errors)])[0]
+
+    def add_dead_letters(self, letters: Sequence[DeadLetterWrite]) -> list[str]:
+        if not letters:
+            return []
         received = now()
-        dl_id = digest(received, payload)
+        ids = dead_letter_ids(received, (d.payload for d in letters))
+        rows = [{"id": i, "reason": d.reason, "errors": orjson.dumps(d.errors).decode(),
+                 "payload": d.payload} for i, d in zip(ids, letters, strict=True)]
         self._write_tx(lambda tx: tx.run(
-            "MERGE (d:DeadLetter {id: $id}) ON CREATE SET d.receivedAt = $now, d.reason = $reason,"
-            " d.errors = $errors, d.payload = $payload", id=dl_id, now=received, reason=reason,
-            errors=orjson.dumps(errors).decode(), payload=payload).consume())
-        return dl_id
+            "UNWIND $rows AS r MERGE (d:DeadLetter {id: r.id}) ON CREATE SET d.receivedAt = $now,"
+            " d.reason = r.reason, d.errors = r.errors, d.payload = r.payload",
+            rows=rows, now=received).consume())
+        return ids

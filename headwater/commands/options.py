@@ -8,12 +8,18 @@ url_option = click.option("--url", envvar="HEADWATER_URL", default="http://127.0
                           show_default=True, help="Headwater server.")
 
 
+def dataset_readings(value: str, namespaces: list[str]) -> list[tuple[str, str]]:
+    """Every (namespace, name) ``NS:NAME`` can mean with a known namespace, longest first."""
+    known = sorted((ns for ns in namespaces if value.startswith(ns + ":")), key=len, reverse=True)
+    return [(ns, value[len(ns) + 1:]) for ns in known if value[len(ns) + 1:]]
+
+
 def split_dataset(value: str, namespaces: list[str], lenient: bool = False) -> tuple[str, str]:
     """``NS:NAME`` split at the last colon that leaves a known namespace (namespaces contain
     colons: ``postgres://db:5432:shop.public.orders``); ``lenient``: else at the last colon."""
-    known = sorted((ns for ns in namespaces if value.startswith(ns + ":")), key=len, reverse=True)
-    if known:
-        return known[0], value[len(known[0]) + 1:]
+    readings = dataset_readings(value, namespaces)
+    if readings:
+        return readings[0]
     if lenient and ":" in value.strip(":"):
         ns, _, name = value.rpartition(":")
         return ns, name

@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from headwater.commands.options import pairs, split_dataset, url_option
+from headwater.catalog.ids import unescape
+from headwater.commands.options import dataset_readings, pairs, split_dataset, url_option
 
 
 @click.command("lineage")
@@ -37,7 +38,9 @@ def lineage_cmd(node_id: str, direction: str, depth: int, as_json: bool, url: st
         return
     if not graph["nodes"]:
         raise click.ClickException(f"no node {node_id!r} in the lineage graph")
-    click.echo(render_tree(graph, node_id, direction.upper()))
+    # The root is the node at depth 0: the id typed may be another spelling of its id.
+    root = next(n["id"] for n in graph["nodes"] if n["depth"] == 0)
+    click.echo(render_tree(graph, root, direction.upper()))
 
 
 def render_tree(graph: dict, root: str, direction: str) -> str:
@@ -73,11 +76,58 @@ def render_tree(graph: dict, root: str, direction: str) -> str:
 
 
 IMPACT_LOOKUP, IMPACT_UNREACHABLE, IMPACT_REFUSED = 2, 3, 4  # and 1: breaking, 2: usage too
-IMPACT_QUERY = """query($change: SchemaChangeInput!) { impactAnalysis(change: $change) {
-  breaking findings
-  affectedFields { namespace name field depth path }
-  affectedDatasets { namespace name depth owners }
-  affectedJobs { namespace name } } }"""
+IMPACT_QUERY = """query($change: SchemaChangeInput!, $first: Int!, $offset: Int!) {
+  impactAnalysis(change: $change) { breaking findings totals { fields datasets jobs checks }
+  affectedFields(first: $first, offset: $offset) { namespace name field depth path }
+  affectedDatasets(first: $first, offset: $offset) { namespace name depth owners }
+  affectedJobs(first: $first, offset: $offset) { namespace name }
+  affectedChecks(first: $first, offset: $offset) {
+    namespace name field assertion source lastSuccess } } }"""
+IMPACT_LISTS = {"affectedFields": "fields", "affectedDatasets": "datasets",
+                "affectedJobs": "jobs", "affectedChecks": "checks"}
+WHOLE_PAGE = 5_000  # rows per list per query when fetching everything (within the cost limit)
+
+
+def impact_report(client: Any, change: dict[str, Any], limit: int) -> dict[str, Any]:
+    """The report with the nearest ``limit`` rows of each list and the totals; ``limit`` 0:
+    every row, page after page (the server's order is stable, so pages join up)."""
+    first = limit or WHOLE_PAGE
+    report: dict[str, Any] = client.graphql(
+        IMPACT_QUERY, {"change": change, "first": first, "offset": 0})["impactAnalysis"]
+    offset = first
+    while not limit and any(len(report[k]) < report["totals"][t] for k, t in IMPACT_LISTS.items()):
+        more = client.graphql(IMPACT_QUERY, {"change": change, "first": first,
+                                             "offset": offset})["impactAnalysis"]
+        if not any(more[k] for k in IMPACT_LISTS):
+            break  # the catalog changed between pages: what was read stands
+        for k in IMPACT_LISTS:
+            report[k] += more[k]
+        offset += first
+    return report
+
+
+def _one_dataset(client: Any, target: str) -> tuple[str, str]:
+    """The dataset ``NS:NAME`` names; when it reads two ways that both exist (``col:a:b``:
+    ``col:a`` + ``b`` and ``col`` + ``a:b``), a usage error naming both, never a guess."""
+    namespaces = client.graphql("{ namespaces }")["namespaces"]
+    readings = dataset_readings(target, namespaces)
+    if len(readings) > 1:
+        query = "query(" + ", ".join(f"$n{i}: String!, $s{i}: String!"
+                                     for i in range(len(readings))) + ") { " + " ".join(
+            f"d{i}: dataset(namespace: $n{i}, name: $s{i}) {{ id }}"
+            for i in range(len(readings))) + " }"
+        found = client.graphql(query, {k: v for i, (ns, name) in enumerate(readings)
+                                       for k, v in ((f"n{i}", ns), (f"s{i}", name))})
+        existing = [r for i, r in enumerate(readings) if found[f"d{i}"]]
+        if len(existing) > 1:
+            click.echo(f"Error: {target!r} names {len(existing)} datasets: " + "; ".join(
+                f"namespace {ns!r}, name {name!r}" for ns, name in existing)
+                + ". Ask GraphQL impactAnalysis with the namespace and name of the one you"
+                " mean.", err=True)
+            sys.exit(IMPACT_LOOKUP)
+        if existing:
+            return existing[0]
+    return split_dataset(target, namespaces)
 
 
 @click.command()
@@ -90,9 +140,9 @@ IMPACT_QUERY = """query($change: SchemaChangeInput!) { impactAnalysis(change: $c
               help="Exit 1 when the change is breaking. Other exit codes: 2 the dataset, a field "
               "or an option is wrong; 3 the server cannot be reached; 4 the server refused "
               "(token, role) or failed.")
-@click.option("--json", "as_json", is_flag=True, help="The whole report as JSON.")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=0),
-              help="Rows per table in the readable report (0: all).")
+@click.option("--json", "as_json", is_flag=True, help="The whole report as JSON (every row).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=0, max=5_000),
+              help="Rows per table in the readable report, the nearest first (0: all).")
 @url_option
 def impact(target: str, drop_field: tuple[str, ...], rename_field: tuple[str, ...],
            change_type: tuple[str, ...], drop_dataset: bool, fail_on_breaking: bool,
@@ -105,14 +155,14 @@ def impact(target: str, drop_field: tuple[str, ...], rename_field: tuple[str, ..
 
     try:
         with Client(url) as client:
-            ns, name = split_dataset(target, client.graphql("{ namespaces }")["namespaces"])
+            ns, name = _one_dataset(client, target)
             change = {"namespace": ns, "name": name, "dropFields": list(drop_field),
                       "renameFields": [{"from": a, "to": b}
                                        for a, b in pairs(rename_field, "--rename-field")],
                       "changeTypes": [{"field": a, "to": b}
                                       for a, b in pairs(change_type, "--change-type")],
                       "dropDataset": drop_dataset}
-            report = client.graphql(IMPACT_QUERY, {"change": change})["impactAnalysis"]
+            report = impact_report(client, change, 0 if as_json else limit)
     except HeadwaterError as exc:
         # 1 means "breaking" to CI: an error must never look like a verdict.
         click.echo(f"Error: {exc}", err=True)
@@ -124,16 +174,16 @@ def impact(target: str, drop_field: tuple[str, ...], rename_field: tuple[str, ..
     else:
         console = Console()
         verdict = "[bold red]BREAKING[/]" if report["breaking"] else "[bold green]safe[/]"
-        datasets, fields, jobs = (report["affectedDatasets"], report["affectedFields"],
-                                  report["affectedJobs"])
-        console.print(f"Impact of changing {ns} {name}: {verdict} ({len(datasets)} datasets, "
-                      f"{len(fields)} fields, {len(jobs)} jobs downstream)")
+        fields, datasets, jobs, checks = (report[k] for k in IMPACT_LISTS)
+        totals = report["totals"]
+        console.print(f"Impact of changing {ns} {name}: {verdict} ({totals['datasets']} datasets, "
+                      f"{totals['fields']} fields, {totals['jobs']} jobs downstream, "
+                      f"{totals['checks']} checks)")
 
         def shown(rows: list[Any], what: str) -> list[Any]:
-            if limit and len(rows) > limit:
-                console.print(f"{what}: the nearest {limit} of {len(rows)} (--limit 0 for all, "
-                              "--json for machines)")
-                return rows[:limit]
+            if len(rows) < totals[what]:
+                console.print(f"{what}: the nearest {len(rows)} of {totals[what]} (--limit 0 for "
+                              "all, --json for machines)")
             return rows
         if datasets:
             table = Table("depth", "dataset", "owners")
@@ -145,10 +195,17 @@ def impact(target: str, drop_field: tuple[str, ...], rename_field: tuple[str, ..
             table = Table("depth", "field", "via")
             for f in shown(fields, "fields"):
                 table.add_row(str(f["depth"]), f"{f['namespace']} {f['name']}.{f['field']}",
-                              " → ".join(p.rsplit(":", 1)[1] for p in f["path"]))
+                              " → ".join(unescape(p.rsplit(":", 1)[1]) for p in f["path"]))
             console.print(table)
         for j in shown(jobs, "jobs"):
             console.print(f"job {j['namespace']} {j['name']}")
+        if checks:
+            table = Table("check", "on", "source", "last result")
+            for c in shown(checks, "checks"):
+                last = {True: "passed", False: "failed", None: "-"}[c["lastSuccess"]]
+                table.add_row(c["assertion"], f"{c['namespace']} {c['name']}"
+                              + (f".{c['field']}" if c["field"] else ""), c["source"], last)
+            console.print(table)
         for finding in report["findings"]:
             console.print(f"• {finding}")
     if fail_on_breaking and report["breaking"]:

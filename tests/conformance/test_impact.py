@@ -116,7 +116,46 @@ def test_every_job_deriving_an_affected_field_and_readers_that_write_nothing(
     r = analyse(graph_store, SchemaChange(NS, "C", drop_fields=["email"]))
     assert [(a.name, a.depth) for a in r.affected_datasets] == [
         ("D", 1), ("E", 1), ("F", 1), ("G", 1), ("H", 2), ("X", 2)]
-    assert r.affected_jobs == [j(n) for n in ("J2", "J3", "J4", "J5", "J6", "J7", "J8", "J9, copy")]
+    # Nearest first: the jobs writing depth-1 datasets (and J8, which reads C and writes
+    # nothing), then those writing depth 2; by id within a depth.
+    assert r.affected_jobs == [j(n) for n in ("J2", "J3", "J4", "J5", "J8", "J9, copy", "J6", "J7")]
+
+
+def test_checks_on_affected_fields_and_datasets_are_in_the_report(graph_store: Store) -> None:
+    """Issue 17 item 5: the check on a downstream field is part of the report, with its latest
+    result; so are dataset-level checks of affected datasets and checks on the changed field."""
+    from headwater.ingestion.normalize import normalize
+    from tests.factories import dataset, run_event, schema
+
+    def checked(name: str, *fields: str, assertions: list[dict[str, object]]) -> dict[str, object]:
+        ds = dataset(NS, name, s=schema(*fields))
+        ds["inputFacets"] = {"dataQualityAssertions": {"assertions": assertions}}
+        return ds
+
+    graph_store.write_events([normalize(e) for e in [
+        run_event("COMPLETE", job=("dbt", "test_h"), time="2026-03-02T00:00:00Z", inputs=[
+            checked("H", "contact", assertions=[
+                {"assertion": "not_null", "success": True, "column": "contact"},
+                {"assertion": "row_count", "success": True}])]),
+        run_event("COMPLETE", job=("dbt", "test_h"), time="2026-03-03T00:00:00Z", inputs=[
+            checked("H", "contact", assertions=[
+                {"assertion": "not_null", "success": False, "column": "contact"}])]),
+        run_event("COMPLETE", job=("dbt", "test_c"), time="2026-03-02T00:00:00Z", inputs=[
+            checked("C", "email", "customer_id", assertions=[
+                {"assertion": "unique", "success": True, "column": "email"},
+                {"assertion": "not_null", "success": True, "column": "customer_id"}])]),
+        # A check on a field nothing derives from the change: not affected.
+        run_event("COMPLETE", job=("dbt", "test_g"), time="2026-03-02T00:00:00Z", inputs=[
+            checked("G", "g", assertions=[
+                {"assertion": "not_null", "success": True, "column": "g"}])]),
+    ]])
+    r = analyse(graph_store, SchemaChange(NS, "C", drop_fields=["email"]))
+    assert [(c.name, c.field, c.assertion, c.last_success, c.depth) for c in r.affected_checks] == [
+        ("C", "email", "unique", True, 0),        # the dropped field's own test
+        ("H", None, "row_count", True, 2),       # a dataset-level check of an affected dataset
+        ("H", "contact", "not_null", False, 2),  # the downstream field's test, latest result
+    ]
+    assert {c.source for c in r.affected_checks} == {"openlineage"}
 
 
 def test_downstream_is_cut_by_depth_and_limit_and_says_so(graph_store: Store) -> None:

@@ -67,7 +67,7 @@ def test_impact_cli_exit_codes_and_report(server: Server) -> None:
                           "--fail-on-breaking", *url, check=False)
     assert breaking.returncode == 1, breaking.stderr
     assert "BREAKING" in breaking.stdout and "F.email_hash" in breaking.stdout
-    assert "(5 datasets, 2 fields, 5 jobs downstream)" in " ".join(breaking.stdout.split())
+    assert "(5 datasets, 2 fields, 5 jobs downstream, 0 checks)" in " ".join(breaking.stdout.split())
     short = server.cli("impact", "--dataset", f"{NS}:C", "--drop-field", "email", "--limit", "1",
                        *url).stdout
     assert "datasets: the nearest 1 of 5 (--limit 0 for all" in " ".join(short.split())
@@ -94,6 +94,30 @@ def test_impact_cli_exit_codes_and_report(server: Server) -> None:
     refused = server.cli("impact", "--dataset", f"{NS}:C", "--drop-field", "email", *url,
                          check=False)
     assert refused.returncode == 4 and "401" in refused.stderr
+
+
+PAGED = """query($first: Int!, $offset: Int!) { impactAnalysis(change: {namespace: "%s",
+  name: "C", dropFields: ["email"]}) { breaking totals { fields datasets jobs checks }
+  affectedDatasets(first: $first, offset: $offset) { name depth }
+  affectedJobs(first: $first, offset: $offset) { name }
+  affectedFields(first: $first, offset: $offset) { field depth path } } }""" % NS
+
+
+def test_impact_report_is_paged_nearest_first_with_totals(server: Server) -> None:
+    with server.client("producer") as c:
+        c.post("/api/v1/lineage/batch", content=orjson.dumps(events()))
+    whole = server.graphql(PAGED, first=100, offset=0)["impactAnalysis"]
+    assert whole["totals"] == {"fields": 2, "datasets": 5, "jobs": 5, "checks": 0}
+    assert [d["depth"] for d in whole["affectedDatasets"]] == [1, 1, 1, 1, 2]
+    # Pages of two join up into the whole, in the same order.
+    pages = [server.graphql(PAGED, first=2, offset=o)["impactAnalysis"] for o in (0, 2, 4)]
+    for key in ("affectedDatasets", "affectedJobs", "affectedFields"):
+        assert [x for p in pages for x in p[key]] == whole[key]
+    assert all(p["totals"] == whole["totals"] for p in pages)
+    with server.client("viewer") as c:
+        bad = c.post("/graphql", json={"query": PAGED, "variables": {"first": 2, "offset": -1}}
+                     ).json()
+    assert "offset must be 0 or more" in bad["errors"][0]["message"]
 
 
 def test_name_based_suggestions_are_opt_in_and_never_applied(

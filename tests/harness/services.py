@@ -6,6 +6,7 @@ and starts one. A server that cannot start raises with the reason and its log's 
 need it fail loudly, they never skip.
 
     python tests/harness/services.py install            # fetch/build everything, cached
+                                                        # (and the producers: producers.py)
     python tests/harness/services.py up --env-file F    # start all three, write KEY=VALUE to F
 """
 
@@ -316,6 +317,11 @@ def install() -> None:
     chromium_bin()
     log(f"Neo4j {NEO4J_VERSION}, OPA {OPA_VERSION}, PostgreSQL and Chromium are ready "
         f"({time.monotonic() - started:.1f} s)")
+    # The real OpenLineage producers (dbt, Airflow), each in its own virtualenv.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tests.harness import producers
+
+    producers.install()
 
 
 def up(env_file: Path) -> None:

@@ -14,9 +14,15 @@ import pytest
 
 from headwater.catalog import SchemaTooNew, open_store
 from headwater.catalog.embedded.migrations import STEPS
-from tests.migrations import release_0_1_0
+from headwater.catalog.ids import dataset_id
+from headwater.catalog.resolving import resolve
+from headwater.ingestion.normalize import normalize
+from tests.factories import dataset, run_event, ts
+from tests.migrations import colon_names, release_0_1_0
 
 FIXTURE = Path(__file__).parent / "fixtures" / "embedded-0.1.0.db"
+# Written by the code of schema version 3, when names with ':' were keyed as written.
+COLON_NAMES = Path(__file__).parent / "fixtures" / "embedded-colon-names.db"
 LATEST = len(STEPS)
 
 
@@ -146,5 +152,30 @@ def test_0_1_0_tokens_sharing_a_name_keep_working_under_distinct_names(tmp_path:
         assert {store.token_role(h * 64) for h in "abcd"} == {"producer", "viewer"}
         assert store.token("a" * 64).name == "ci-producer"  # type: ignore[union-attr]
         assert store.token("b" * 64).name == "producer-token"  # type: ignore[union-attr]
+    finally:
+        store.close()
+
+
+def test_names_with_colons_move_to_ids_that_cannot_collide(tmp_path: Path) -> None:
+    path = Path(shutil.copyfile(COLON_NAMES, tmp_path / "headwater.db"))
+    assert user_version(path) == 3
+    with sqlite3.connect(path) as db:  # as schema version 3 keyed them
+        assert ("dataset:s3://lake:raw/orders:2026",) in db.execute("SELECT id FROM datasets")
+    db.close()
+    store = open_store("embedded", path=path)
+    try:
+        assert store.schema_version() == LATEST
+        colon_names.check(store)
+        # The raw Marquez form a user may still type finds the moved node.
+        orders = dataset_id(colon_names.NS, colon_names.ORDERS)
+        assert resolve(store, f"dataset:{colon_names.NS}:{colon_names.ORDERS}") == orders
+        # What arrives next lands on the moved nodes, not on new ones beside them.
+        store.write_events([normalize(run_event(
+            "COMPLETE", job=colon_names.JOB, time=ts(9),
+            inputs=[dataset(colon_names.NS, colon_names.ORDERS)],
+            outputs=[dataset(colon_names.NS, colon_names.SUMMARY)]))])
+        assert store.datasets_page(colon_names.NS, None, None, 10, None)[1] == 2
+        colon_names.check(store)
+        assert store.migrate() == []
     finally:
         store.close()

@@ -26,12 +26,19 @@ import pytest
 
 from headwater.catalog import open_store
 from headwater.catalog.errors import SchemaTooNew
+from headwater.catalog.ids import dataset_id
 from headwater.catalog.migrations import describe
 from headwater.catalog.neo4j.migrations import STEPS
+from headwater.catalog.resolving import resolve
+from headwater.ingestion.normalize import normalize
 from tests.conftest import _wipe_neo4j
-from tests.migrations import release_0_1_0
+from tests.factories import dataset, run_event, ts
+from tests.migrations import colon_names, release_0_1_0
 
 FIXTURE = Path(__file__).parent / "fixtures" / "neo4j-0.1.0.json"
+# Written by the code of schema version 3, when names with ':' were keyed as written
+# (tests/migrations/colon_names.py makes it).
+COLON_NAMES = Path(__file__).parent / "fixtures" / "neo4j-colon-names.json"
 
 
 # ---------------------------------------------------------------- export (run with 0.1.0)
@@ -134,7 +141,13 @@ def _schema(driver: neo4j.Driver) -> set[str]:
 def release_0_1_0_database(neo4j_service: dict[str, str], driver: neo4j.Driver
                            ) -> dict[str, Any]:
     """The test Neo4j made exactly what 0.1.0 left: its constraints, indexes and graph."""
-    graph = json.loads(FIXTURE.read_text())
+    return load_graph(neo4j_service, driver, FIXTURE)
+
+
+def load_graph(neo4j_service: dict[str, str], driver: neo4j.Driver, fixture: Path
+               ) -> dict[str, Any]:
+    """The test Neo4j made exactly what ``fixture`` holds: constraints, indexes and graph."""
+    graph = json.loads(fixture.read_text())
     _wipe_neo4j(neo4j_service)
     for name in _schema(driver):  # a constraint's own index goes with the constraint
         driver.execute_query(f"DROP CONSTRAINT `{name}` IF EXISTS")
@@ -235,3 +248,26 @@ def test_a_database_newer_than_the_code_is_refused_untouched(
 
 if __name__ == "__main__":
     _make_fixture()
+
+
+def test_names_with_colons_move_to_ids_that_cannot_collide(
+        neo4j_service: dict[str, str], driver: neo4j.Driver) -> None:
+    graph = load_graph(neo4j_service, driver, COLON_NAMES)
+    assert {"labels": ["HeadwaterSchema"], "properties": {"id": "headwater", "version": 3}} in (
+        graph["nodes"])
+    store = open_store("neo4j", migrate=False, **_options(neo4j_service))
+    try:
+        assert store.schema_version() == 3
+        assert store.migrate() == [describe(s) for s in STEPS[3:]]
+        colon_names.check(store)
+        orders = dataset_id(colon_names.NS, colon_names.ORDERS)
+        assert resolve(store, f"dataset:{colon_names.NS}:{colon_names.ORDERS}") == orders
+        store.write_events([normalize(run_event(
+            "COMPLETE", job=colon_names.JOB, time=ts(9),
+            inputs=[dataset(colon_names.NS, colon_names.ORDERS)],
+            outputs=[dataset(colon_names.NS, colon_names.SUMMARY)]))])
+        assert store.datasets_page(colon_names.NS, None, None, 10, None)[1] == 2
+        colon_names.check(store)
+        assert store.migrate() == []
+    finally:
+        store.close()

@@ -8,7 +8,7 @@ from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, get_named_ty
 
 from headwater.api.graphql import schema
 from headwater.api.graphql.cost import CAPS, Limits, estimate
-from headwater.commands.reading import IMPACT_QUERY
+from headwater.commands.reading import IMPACT_QUERY, WHOLE_PAGE
 
 BUDGET = Limits().max_cost
 LINEAGE_CLI = """query($id: ID!, $dir: Direction!, $depth: Int!) {
@@ -65,7 +65,11 @@ def test_first_arguments_variables_and_fragments_count() -> None:
 
 
 def test_the_tools_queries_fit_the_budget() -> None:
-    assert cost(IMPACT_QUERY, change={}) == 20_000 + 1 + 3 * 20_000
+    # The walk, the report, its totals and four pages: the CLI's default page, and the pages
+    # it fetches everything in (--json, --limit 0).
+    assert cost(IMPACT_QUERY, change={}, first=50, offset=0) == 20_000 + 1 + 1 + 4 * 50
+    assert cost(IMPACT_QUERY, change={}, first=WHOLE_PAGE, offset=0) \
+        == 20_000 + 2 + 4 * WHOLE_PAGE <= BUDGET
     assert cost(LINEAGE_CLI, id="x", dir="BOTH", depth=5) == 2_000 + 1 + 2_000 + 10_000
     assert cost(README_FIELDS) == 1 + 1000
     assert cost("{ namespaces }") == 0
