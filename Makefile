@@ -10,18 +10,35 @@ TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 # `make run PORT=8080`; unset, `headwater serve` takes HEADWATER_PORT, else 5000.
 PORT ?=
 
-.PHONY: install install-run run test lint schema bench clean services policy-wasm record-producers
+.PHONY: install install-run run test lint schema bench clean services policy-wasm record-producers ui-assets
+
+# GraphiQL and Swagger UI for the web UI, from the npm registry (versions pinned in
+# api/ui/assets/package-lock.json), copied where the package serves them: never committed.
+UI_NPM    := api/ui/assets
+UI_VENDOR := api/ui/static/vendor
+UI_STAMP  := $(UI_VENDOR)/.installed-$(shell cat $(UI_NPM)/package-lock.json | sha1sum | cut -c1-12)
+UI_FILES  := react/umd/react.production.min.js react-dom/umd/react-dom.production.min.js \
+	graphiql/graphiql.min.js graphiql/graphiql.min.css \
+	swagger-ui-dist/swagger-ui-bundle.js swagger-ui-dist/swagger-ui.css
+
+$(UI_STAMP): $(UI_NPM)/package.json $(UI_NPM)/package-lock.json
+	cd $(UI_NPM) && npm ci --no-audit --no-fund --loglevel=error
+	rm -rf $(UI_VENDOR) && mkdir -p $(UI_VENDOR)
+	cd $(UI_NPM)/node_modules && cp $(UI_FILES) ../../static/vendor/
+	@touch $@
+
+ui-assets: $(UI_STAMP)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+$(RUN_STAMP): pyproject.toml $(UI_STAMP) | $(VENV)/bin/python
 	$(BIN)/python -m pip install -q -e .
 	@find $(VENV) -maxdepth 1 -name '.installed-*' ! -name '*-$(HASH)' -delete
 	@touch $@
 
-$(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
+$(TEST_STAMP): pyproject.toml $(UI_STAMP) | $(VENV)/bin/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@find $(VENV) -maxdepth 1 -name '.installed-*' ! -name '*-$(HASH)' -delete
 	@touch $@ $(RUN_STAMP)
@@ -67,4 +84,4 @@ schema: install
 	$(BIN)/python -m tests.unit.test_schema_file
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info $(UI_VENDOR) $(UI_NPM)/node_modules

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from strawberry.fastapi import GraphQLRouter
 
@@ -23,6 +23,7 @@ from headwater.api import (
     ingest_routes,
     lineage_routes,
     problems,
+    ui,
 )
 from headwater.api.auth import principal_role
 from headwater.api.bodies import read_limited
@@ -33,6 +34,7 @@ from headwater.api.services import Services
 from headwater.api.split import add_redirect_routes
 from headwater.catalog import StoreError
 from headwater.policies.engine import PolicyEngineUnavailable
+from headwater.policies.erasure.subject import load_secret
 
 GC_THRESHOLDS = (10_000, 10, 100)  # Python's defaults: (700, 10, 10)
 
@@ -49,6 +51,11 @@ class OrjsonGraphQLRouter(GraphQLRouter[Any, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)  # its errors are json.JSONDecodeError: still a 400
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:  # type: ignore[override]
+        # A browser opening /graphql gets the web UI's GraphiQL, served from the installed
+        # assets (Strawberry's page loads its scripts from a CDN).
+        return RedirectResponse("/ui/graphiql", status_code=303)  # type: ignore[return-value]
 
 
 def build_app(settings: Any, services: Services, *, only: str | None = None) -> FastAPI:
@@ -79,8 +86,9 @@ def build_app(settings: Any, services: Services, *, only: str | None = None) -> 
             await services.ingestion.stop()
             services.bulkheads.shutdown()
 
+    # Swagger UI is the web UI's /docs page (offline assets); ReDoc would need a CDN.
     app = FastAPI(title="Headwater", version=__version__, lifespan=lifespan,
-                  default_response_class=OrjsonResponse)
+                  default_response_class=OrjsonResponse, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.services = services
     app.state.engine = services.engine
@@ -113,6 +121,9 @@ def build_app(settings: Any, services: Services, *, only: str | None = None) -> 
         graphql_router = OrjsonGraphQLRouter(graphql.schema, context_getter=context)
         document_graphql(graphql_router.routes)
         app.include_router(graphql_router, prefix="/graphql")
+        app.state.limits = limits
+        ui.install(app, load_secret(settings.secret_key, settings.data_dir),
+                   secure_cookies=(settings.public_url or "").startswith("https://"))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import Request
 
 from headwater.api.problems import Problem
+from headwater.api.sessions import CSRF_HEADER, Sessions, csrf_matches
 from headwater.catalog.errors import Forbidden
 from headwater.catalog.tokens import ANONYMOUS, RANK, Identity, Tokens
 
@@ -18,6 +19,8 @@ def identity(request: Request) -> Identity:
     if tokens is None:  # --no-auth, loopback only
         return ANONYMOUS
     header = request.headers.get("authorization", "")
+    if not header:
+        header = _from_session(request)
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(401, "missing bearer token: send 'Authorization: Bearer <token>' "
@@ -29,6 +32,17 @@ def identity(request: Request) -> Identity:
                       "('headwater token list' shows which tokens are active)",
                       headers={"WWW-Authenticate": "Bearer"})
     return who
+
+
+def _from_session(request: Request) -> str:
+    """A page of the web UI (GraphiQL, Swagger) calling the API as its signed-in user: the
+    session cookie counts only with the session's CSRF token in a header, which another site
+    cannot read or send."""
+    sessions: Sessions | None = getattr(request.app.state, "sessions", None)
+    session = sessions.of(request) if sessions else None
+    if session is None or not csrf_matches(session, request.headers.get(CSRF_HEADER)):
+        return ""
+    return f"Bearer {session.token}"
 
 
 def principal_role(request: Request) -> tuple[str, str]:

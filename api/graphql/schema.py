@@ -23,7 +23,13 @@ from graphql.language import (
     Visitor,
     visit,
 )
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.types import ExecutionResult
 
 from headwater.api.graphql.context import Context
@@ -34,6 +40,7 @@ from headwater.api.problems import describe, status_of
 from headwater.catalog.errors import HeadwaterError
 
 MAX_QUERY_DEPTH = 12
+CACHED_DOCUMENTS = 256
 REDACTED = "<redacted>"
 MIN_REDACTED = 3  # shorter values (a flag, "1") are not identifiers; they would garble messages
 
@@ -166,12 +173,23 @@ class _Literals(Visitor):
         pass  # enum values are the schema's words, not the caller's data
 
 
+def _shared(extension: Any) -> Any:
+    """A stateless validation-rule extension built once: each instance makes its rules anew,
+    and the validation cache only hits when the rules are the same objects."""
+    return lambda: extension
+
+
 def _extensions() -> Iterable[Any]:
+    # The same document parsed and validated once (bounded LRUs): clients and the web UI's
+    # pages send a few documents over and over, and validating one took most of a small
+    # query's time (a dataset page: ~70 %).
+    yield lambda: ParserCache(maxsize=CACHED_DOCUMENTS)
+    yield lambda: ValidationCache(maxsize=CACHED_DOCUMENTS)
     # Bounds on what one query may ask for: nesting depth, aliases (fan-out), size, and its
     # estimated cost; factories, so each request has its own instances (QueryCost holds the
     # request's heavy slot).
-    yield lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH)
-    yield lambda: MaxAliasesLimiter(30)
+    yield _shared(QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH))
+    yield _shared(MaxAliasesLimiter(30))
     yield lambda: MaxTokensLimiter(5000)
     yield QueryCost
 

@@ -96,8 +96,13 @@ def test_cli_prints_a_tree(server: Server) -> None:
 def test_graphiql_page_loads_in_a_browser_but_queries_need_a_token(server: Server) -> None:
     import httpx
 
+    # A browser is sent to the web UI's GraphiQL (offline assets, signed-in session)
     page = httpx.get(server.url + "/graphql", headers={"Accept": "text/html"})
-    assert page.status_code == 200 and "graphiql" in page.text.lower()
+    assert page.status_code == 303 and page.headers["location"] == "/ui/graphiql"
+    page = httpx.get(server.url + "/graphql", headers={"Accept": "text/html"},
+                     follow_redirects=True)
+    assert page.status_code == 200 and "/ui/login" in str(page.url)
+    assert "next=/ui/graphiql" in str(page.url)
     r = httpx.get(server.url + "/graphql", params={"query": "{ namespaces }"},
                   headers={"Accept": "application/json"})
     assert r.status_code == 401

@@ -237,15 +237,35 @@ def postgres_bin() -> Path:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     if found:
         return found[-1].parent
+    _apt_install("postgresql", "PostgreSQL")
+    return sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))[-1].parent
+
+
+def _apt_install(package: str, what: str) -> None:
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise RuntimeError("PostgreSQL is not installed: apt-get install postgresql")
-    log("installing PostgreSQL from Debian's packages (first run only)…")
-    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "postgresql"]):
+        raise RuntimeError(f"{what} is not installed: apt-get install {package}")
+    log(f"installing {what} from Debian's packages (first run only)…")
+    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", package]):
         result = subprocess.run(cmd, capture_output=True, text=True,
                                 env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-4000:]}")
-    return sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))[-1].parent
+
+
+# ---------------------------------------------------------------- Chromium (browser tests)
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def chromium_bin() -> Path:
+    """Debian's Chromium, which Playwright drives for the web UI's tests (Playwright's own
+    browser download is not used: only registry packages are fetched)."""
+    found = os.environ.get("HEADWATER_TEST_CHROMIUM")
+    if found:
+        return Path(found)
+    if not CHROMIUM.exists():
+        _apt_install("chromium", "Chromium")
+    return CHROMIUM
 
 
 def ensure_postgres() -> Service:
@@ -294,7 +314,8 @@ def install() -> None:
     neo4j_jars()
     opa_binary()
     postgres_bin()
-    log(f"Neo4j {NEO4J_VERSION}, OPA {OPA_VERSION} and PostgreSQL are ready "
+    chromium_bin()
+    log(f"Neo4j {NEO4J_VERSION}, OPA {OPA_VERSION}, PostgreSQL and Chromium are ready "
         f"({time.monotonic() - started:.1f} s)")
     # The real OpenLineage producers (dbt, Airflow), each in its own virtualenv.
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
