@@ -47,8 +47,11 @@ async def post_gate(request: Request,
 @router.get("/api/v1/gate/decisions", responses=problems(*AUTHENTICATED, 422, 503))
 async def get_decisions(request: Request, run_id: str | None = Query(None, alias="runId"),
                         job_id: str | None = Query(None, alias="jobId"),
+                        decision: str | None = Query(None, pattern="^(allow|mask|deny)$"),
+                        principal: str | None = Query(None, max_length=200),
                         first: int = Query(50, ge=1, le=500),
                         _: str = Depends(require("viewer"))) -> dict[str, Any]:
     services = request.app.state.services
-    rows = await services.bulkheads.read(services.gate.decisions, first, run_id, job_id)
+    rows = await services.bulkheads.read(services.gate.decisions, first, run_id, job_id,
+                                         decision, principal)
     return {"decisions": [decision_json(d) for d in rows]}

@@ -227,8 +227,9 @@ class DecisionLog(Protocol):
     def log_decision(self, decision: DecisionRecord) -> None: ...
 
     def decisions(self, first: int = 50, run_id: str | None = None,
-                  job_id: str | None = None) -> list[DecisionRecord]:
-        """Newest first."""
+                  job_id: str | None = None, decision: str | None = None,
+                  principal: str | None = None) -> list[DecisionRecord]:
+        """Newest first, each filter applied in the query (never to a page already read)."""
         ...
 
     def latest_decisions(self, run_ids: Sequence[str]) -> dict[str, DecisionRecord]:

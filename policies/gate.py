@@ -27,7 +27,7 @@ from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, Field, ValidationError
 
 from headwater.catalog import DatasetRecord, DecisionRecord, Flow, Store
-from headwater.catalog.errors import Forbidden, TooLarge
+from headwater.catalog.errors import Forbidden, Invalid, TooLarge
 from headwater.catalog.ids import dataset_id, field_id, job_id
 from headwater.catalog.resolving import resolve
 from headwater.catalog.rules import purpose, purposes, transformation_label
@@ -258,10 +258,15 @@ class Gate:
         return self.decide(req, caller.name, fail_open=caller.environment in self.fail_open)
 
     def decisions(self, first: int = 50, run_id: str | None = None,
-                  job_id: str | None = None) -> list[DecisionRecord]:
+                  job_id: str | None = None, decision: str | None = None,
+                  principal: str | None = None) -> list[DecisionRecord]:
         """The decision log, newest first; ``job_id`` as ``catalog.resolving`` reads it."""
+        if decision is not None and decision not in VERDICTS:
+            raise Invalid.one(f"decision must be one of {', '.join(VERDICTS)}, not "
+                              f"{decision!r}")
         return self.store.decisions(first, run_id,
-                                    resolve(self.store, job_id) if job_id else None)
+                                    resolve(self.store, job_id) if job_id else None,
+                                    decision, principal)
 
     def decide(self, req: GateRequest, principal: str, fail_open: bool = False) -> GateDecision:
         """Decide for ``principal`` (the caller's token name). ``fail_open``: the caller's token

@@ -50,10 +50,11 @@ _after = pages.decode
 
 
 async def gate_decisions(info: Info, first: int = 50, run_id: strawberry.ID | None = None,
-                         job_id: strawberry.ID | None = None) -> list[GateDecision]:
+                         job_id: strawberry.ID | None = None, decision: str | None = None,
+                         principal: str | None = None) -> list[GateDecision]:
     rows = await info.context.call(info.context.services.gate.decisions, page_size(first),
                                    str(run_id) if run_id else None,
-                                   str(job_id) if job_id else None)
+                                   str(job_id) if job_id else None, decision, principal)
     return [GateDecision.of(d) for d in rows]
 
 

@@ -106,8 +106,10 @@ FIELDS_OF = """query Fields($ns: String!, $name: String!) {
     fields { name type classifications inheritedClassifications } }
 }"""
 
-DECISIONS = """query Decisions($first: Int!, $run: ID, $job: ID) {
-  gateDecisions(first: $first, runId: $run, jobId: $job) {
+DECISIONS = """query Decisions($first: Int!, $run: ID, $job: ID, $decision: String,
+                          $principal: String) {
+  gateDecisions(first: $first, runId: $run, jobId: $job, decision: $decision,
+                principal: $principal) {
     id decision policyRevision engine principal jobId runId decidedAt
     reasons { rule message dataset field } masks { dataset field strategy }
   }

@@ -19,11 +19,15 @@ class Decisions(Connections):
                      d.input_digest)), fsync=False)  # see docs/design.md, "The decision log"
 
     def decisions(self, first: int = 50, run_id: str | None = None,
-                  job_id: str | None = None) -> list[DecisionRecord]:
+                  job_id: str | None = None, decision: str | None = None,
+                  principal: str | None = None) -> list[DecisionRecord]:
         rows = self._rows(
             "SELECT * FROM decisions WHERE (:run IS NULL OR run_id = :run)"
-            " AND (:job IS NULL OR job_id = :job) ORDER BY time DESC, id LIMIT :first",
-            {"run": run_id, "job": job_id, "first": first})  # type: ignore[arg-type]
+            " AND (:job IS NULL OR job_id = :job) AND (:decision IS NULL OR decision = :decision)"
+            " AND (:principal IS NULL OR principal = :principal)"
+            " ORDER BY time DESC, id LIMIT :first",
+            {"run": run_id, "job": job_id, "decision": decision, "principal": principal,
+             "first": first})  # type: ignore[arg-type]
         return [DecisionRecord(r["id"], r["time"], r["principal"], r["job_id"], r["run_id"],
                                r["decision"], orjson.loads(r["reasons"]), orjson.loads(r["masks"]),
                                r["policy_revision"], r["engine"], r["input_digest"]) for r in rows]

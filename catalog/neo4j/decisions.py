@@ -21,11 +21,15 @@ class Decisions(Connection):
                    engine=d.engine, digest=d.input_digest)
 
     def decisions(self, first: int = 50, run_id: str | None = None,
-                  job_id: str | None = None) -> list[DecisionRecord]:
+                  job_id: str | None = None, decision: str | None = None,
+                  principal: str | None = None) -> list[DecisionRecord]:
         rows = self._read("MATCH (d:Decision) WHERE ($run IS NULL OR d.runId = $run)"
                           " AND ($job IS NULL OR d.jobId = $job)"
+                          " AND ($decision IS NULL OR d.decision = $decision)"
+                          " AND ($principal IS NULL OR d.principal = $principal)"
                           " RETURN d ORDER BY d.time DESC, d.id LIMIT $first",
-                          run=run_id, job=job_id, first=first)
+                          run=run_id, job=job_id, decision=decision, principal=principal,
+                          first=first)
         return [DecisionRecord(d["id"], d["time"], d["principal"], d.get("jobId"),
                                d.get("runId"), d["decision"], orjson.loads(d["reasons"]),
                                orjson.loads(d["masks"]), d["policyRevision"], d["engine"],

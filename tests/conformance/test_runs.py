@@ -174,3 +174,19 @@ def test_latest_decisions_for_many_runs(store: Store) -> None:
     store.log_decision(decision(3, "r2", "mask"))
     found = store.latest_decisions(["r1", "r2", "r3"])
     assert {k: v.decision for k, v in found.items()} == {"r1": "allow", "r2": "mask"}
+
+
+def test_the_decision_log_filters_by_verdict_and_principal_in_the_store(store: Store) -> None:
+    # A denial older than a page of allows is still found when asking for denials: the
+    # filter is the query's, not applied to a page already read.
+    def decision(i: int, verdict: str, principal: str) -> DecisionRecord:
+        return DecisionRecord(f"f{i:03}", ts(i).replace("Z", "+00:00"), principal, None,
+                              f"run-{i}", verdict, [], [], "rev", "embedded", "x")
+
+    store.log_decision(decision(0, "deny", "airflow"))
+    for i in range(1, 31):
+        store.log_decision(decision(i, "allow", "dbt" if i % 2 else "airflow"))
+    assert [d.id for d in store.decisions(10, decision="deny")] == ["f000"]
+    assert [d.id for d in store.decisions(3, principal="airflow")] == ["f030", "f028", "f026"]
+    assert [d.id for d in store.decisions(5, decision="deny", principal="dbt")] == []
+    assert len(store.decisions(50)) == 31
