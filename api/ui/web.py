@@ -27,7 +27,7 @@ MAX_FORM_BYTES = 64 * 1024
 
 
 class SignInNeeded(Exception):
-    pass
+    """No valid session: the page answers with a redirect to sign-in."""
 
 
 def sessions(request: Request) -> Sessions:

@@ -125,7 +125,7 @@ def recorder(into: Path) -> Iterator[str]:
             self.end_headers()
 
         def log_message(self, *_: object) -> None:
-            pass
+            """Quiet: a recording must not print a line per event."""
 
     into.write_bytes(b"")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
