@@ -71,6 +71,34 @@ def _in(db: sqlite3.Connection, sql: str, ids: Sequence[str]) -> list[tuple]:  #
     return rows
 
 
+_EMPTY = orjson.dumps([])
+
+
+def _json(values: Sequence[str]) -> bytes:
+    return orjson.dumps(values) if values else _EMPTY
+
+
+def write_docs(db: sqlite3.Connection, docs: Sequence[SearchDoc]) -> None:
+    """Add these documents to the index (the caller has deleted any they replace). On the
+    write path of every new dataset and job: one pass, each row built once."""
+    start = db.execute("SELECT coalesce(max(rowid), 0) FROM search_docs").fetchone()[0] + 1
+    rows, words = [], []
+    scopes: dict[tuple[str, str], str] = {}
+    for rowid, d in enumerate(docs, start):
+        scope = scopes.get((d.kind, d.namespace))
+        if scope is None:
+            scope = scopes[d.kind, d.namespace] = d.scope
+        rows.append((rowid, d.key, d.kind, d.node_id, d.namespace, d.name, d.field, d.lname,
+                     d.description, _json(d.tags), _json(d.owners), _json(d.classifications)))
+        words.append((rowid, *d.columns(), scope))
+    db.executemany(
+        "INSERT INTO search_docs(rowid, key, kind, node_id, namespace, name, field, lname,"
+        " description, tags, owners, classifications) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    db.executemany(
+        "INSERT INTO search_fts(rowid, name, field, tags, owners, classifications, description,"
+        " scope) VALUES (?,?,?,?,?,?,?,?)", words)
+
+
 def reindex(db: sqlite3.Connection, node_ids: Sequence[str],
             digests: dict[str, str] | None = None) -> None:
     """Rewrite the documents of these datasets and jobs from what is stored, inside the
@@ -105,17 +133,7 @@ def reindex(db: sqlite3.Connection, node_ids: Sequence[str],
     for job, ns, name, desc in _in(db, "SELECT id, namespace, name, description FROM jobs"
                                    " WHERE id IN ({ids})", node_ids):
         docs += search.job_docs(job, ns, name, desc, tags.get(job, []), owners.get(job, []))
-    start = db.execute("SELECT coalesce(max(rowid), 0) FROM search_docs").fetchone()[0] + 1
-    db.executemany(
-        "INSERT INTO search_docs(rowid, key, kind, node_id, namespace, name, field, lname,"
-        " description, tags, owners, classifications) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        [(start + i, d.key, d.kind, d.node_id, d.namespace, d.name, d.field, d.lname,
-          d.description, orjson.dumps(d.tags), orjson.dumps(d.owners),
-          orjson.dumps(d.classifications)) for i, d in enumerate(docs)])
-    db.executemany(
-        "INSERT INTO search_fts(rowid, name, field, tags, owners, classifications, description,"
-        " scope) VALUES (?,?,?,?,?,?,?,?)",
-        [(start + i, *d.columns(), d.scope) for i, d in enumerate(docs)])
+    write_docs(db, docs)
     if digests:
         db.executemany("INSERT OR REPLACE INTO search_seen(node_id, digest) VALUES (?, ?)",
                        [(n, digests[n]) for n in node_ids if n in digests])
