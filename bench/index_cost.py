@@ -54,8 +54,18 @@ def _without_index(backend: str) -> None:
         from headwater.catalog.embedded import writes
     else:
         from headwater.catalog.neo4j import writes  # type: ignore[no-redef]
-    writes.reindex_touched = lambda *_: None  # type: ignore[assignment]
+    writes.reindex_touched = lambda *_: {}  # type: ignore[assignment]
     writes.contributions = lambda *_: {}  # type: ignore[assignment]
+    if backend == "embedded":
+        writes.IndexedDigests = _Nothing  # type: ignore[assignment,misc]
+
+
+class _Nothing:
+    def known(self, *_: object) -> dict[str, str]:
+        return {}
+
+    def written(self, *_: object) -> None:
+        pass
 
 
 def _open(backend: str, data: Path) -> Any:

@@ -295,31 +295,51 @@ def contributions(events: Iterable[EventWrite]) -> dict[str, str]:
     write). A node the batch describes in two ways gets ``MIXED``, never indexed for.
     ``LINEAGE_ONLY`` marks a dataset seen only as a column-lineage source.
 
-    On the write path of every event, hence plain tuples (empty lists are the common case
-    and cost no conversion), column-lineage sources gathered in C (``map``), and one digest
-    per distinct description, remembered (``_digest`` is cached: the same jobs run again)."""
-    said: dict[str, set[tuple[object, ...]]] = {}
+    On the write path of every event, hence: a node that says nothing but its schema (the
+    common case) keyed by its fingerprint alone, no tuple built; column-lineage sources
+    gathered in C (``map``); one digest per distinct key, remembered (``_digest`` is cached:
+    the same jobs run again and again). Digests are the same as ever: nothing stored goes
+    stale by this."""
+    said: dict[str, object] = {}  # node -> the first key the batch gave it
+    mixed: set[str] = set()
     sources: set[str] = set()
     source_of = operator.attrgetter("source_dataset")
     for e in events:
         if e.job:
             j = e.job
-            said.setdefault(j.id, set()).add(
-                (j.description, tuple(j.tags) if j.tags else (),
-                 tuple(o for o, _ in j.owners) if j.owners else ()))
-        for d in (*e.inputs, *e.outputs, *e.datasets):
-            said.setdefault(d.id, set()).add(
-                (d.description, tuple(d.tags) if d.tags else (),
-                 tuple(o for o, _ in d.owners) if d.owners else (),
-                 tuple(d.field_classifications) if d.field_classifications else (),
-                 d.schema_fingerprint))
+            key: object = ((j.description, tuple(j.tags), tuple(o for o, _ in j.owners))
+                           if j.description or j.tags or j.owners else _BARE_JOB)
+            first = said.setdefault(j.id, key)
+            if first is not key and first != key:
+                mixed.add(j.id)
+        for group in (e.inputs, e.outputs, e.datasets):
+            for d in group:
+                # Most datasets say nothing but their schema: its fingerprint is their key.
+                key = ((d.description, tuple(d.tags), tuple(o for o, _ in d.owners),
+                        tuple(d.field_classifications), d.schema_fingerprint)
+                       if d.description or d.tags or d.owners or d.field_classifications
+                       else d.schema_fingerprint)
+                first = said.setdefault(d.id, key)
+                if first is not key and first != key:
+                    mixed.add(d.id)
         if e.column_edges:
             sources.update(map(source_of, e.column_edges))
-    out = {node: _digest(*next(iter(keys))) if len(keys) == 1 else MIXED
-           for node, keys in said.items()}
+    out = {node: MIXED if node in mixed else _key_digest(key) for node, key in said.items()}
     for source in sources - out.keys():
         out[source] = LINEAGE_ONLY
     return out
+
+
+_BARE_JOB = ("job",)  # a job that says nothing search indexes
+
+
+def _key_digest(key: object) -> str:
+    """The digest of a ``contributions`` key, the same as of its long form."""
+    if key is _BARE_JOB:
+        return _digest(None, (), ())
+    if not isinstance(key, tuple):  # a dataset's schema fingerprint (or None)
+        return _digest(None, (), (), (), key)
+    return _digest(*key)
 
 
 MIXED = "*"

@@ -141,13 +141,54 @@ def reindex(db: sqlite3.Connection, node_ids: Sequence[str],
         db.executemany("DELETE FROM search_seen WHERE node_id = ?", [(n,) for n in node_ids])
 
 
-def reindex_touched(db: sqlite3.Connection, touched: dict[str, str]) -> None:
-    """Re-index the nodes an event batch changed the searchable metadata of."""
+def reindex_touched(db: sqlite3.Connection, touched: dict[str, str],
+                    known: dict[str, str] | None = None) -> dict[str, str]:
+    """Re-index the nodes an event batch changed the searchable metadata of. ``known``: the
+    digests this writer knows the index holds (``IndexedDigests``), spared the look-up.
+    Returns the digest each looked-up node's documents are written for once this commits."""
+    known = known or {}
+    todo = {n: d for n, d in touched.items()
+            if n not in known or (d != search.LINEAGE_ONLY and known[n] != d)}
+    if not todo:
+        return {}
     seen = dict(_in(db, "SELECT node_id, digest FROM search_seen WHERE node_id IN ({ids})",
-                    list(touched)))
-    stale = search.stale(touched, seen)
+                    list(todo)))
+    stale = search.stale(todo, seen)
     if stale:
         reindex(db, stale, touched)
+    return {**{n: seen[n] for n in todo if n in seen}, **{n: touched[n] for n in stale}}
+
+
+class IndexedDigests:
+    """The digest each node's documents were last written for, as the writer knows from its
+    own event writes: a batch skips the look-up (``search_seen``) of the nodes it names that
+    the writer already knows. Trusted only while nothing else has written: no other
+    connection (SQLite's ``PRAGMA data_version`` is unchanged) and nothing else on this one
+    (the writer's ``total_changes`` is where the last event write left it: a steward's edit,
+    a migration or a rolled-back write moves it)."""
+
+    LIMIT = 500_000  # nodes remembered; past it, start again
+
+    def __init__(self) -> None:
+        self._digests: dict[str, str] = {}
+        self._mark: tuple[int, int] | None = None
+
+    @staticmethod
+    def _state(db: sqlite3.Connection) -> tuple[int, int]:
+        return int(db.execute("PRAGMA data_version").fetchone()[0]), db.total_changes
+
+    def known(self, db: sqlite3.Connection) -> dict[str, str]:
+        """At the start of an event write's transaction, before it writes anything."""
+        if self._mark != self._state(db):
+            self._digests.clear()
+        return self._digests
+
+    def written(self, db: sqlite3.Connection, digests: dict[str, str]) -> None:
+        """Once that write committed: its nodes' documents are written for ``digests``."""
+        if len(self._digests) + len(digests) > self.LIMIT:
+            self._digests.clear()
+        self._digests.update(digests)
+        self._mark = self._state(db)
 
 
 def _phrase(words: Sequence[str], columns: str | None = None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from pathlib import Path
 
 import orjson
 
@@ -13,7 +14,7 @@ from headwater.catalog.batching import admitted, facet_owners
 from headwater.catalog.batching import latest_per_key as _latest
 from headwater.catalog.batching import merged_per_id as _merged
 from headwater.catalog.embedded.connection import Connections, chunks
-from headwater.catalog.embedded.search import reindex_touched
+from headwater.catalog.embedded.search import IndexedDigests, reindex_touched
 from headwater.catalog.model import DeadLetter, DeadLetterWrite, EventWrite, WriteResult
 from headwater.catalog.rules import TERMINAL_STATES, dead_letter_ids, now, quality_result_id
 from headwater.catalog.schema_history import (
@@ -70,12 +71,18 @@ def settle_runs(db: sqlite3.Connection, run_ids: Sequence[str]) -> None:
 
 
 class EventWrites(Connections):
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path)
+        self._indexed = IndexedDigests()
+
     def write_events(self, events: Sequence[EventWrite]) -> list[WriteResult]:
         with self._transaction() as db:
+            known = self._indexed.known(db)
             results = admitted(events, *self._known(db, events))
             written = [e for e, r in zip(events, results, strict=True) if r is True]
             self._write(db, written)
-            reindex_touched(db, contributions(written))
+            indexed = reindex_touched(db, contributions(written), known)
+        self._indexed.written(self._writer, indexed)
         return results
 
     @staticmethod
