@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from headwater.catalog.tokens import Identity
-from headwater.policies.gate import Gate, GateDecision
+from headwater.policies.gate import Gate, GateDecision, observe
 
 V = TypeVar("V")
 
@@ -152,8 +152,11 @@ class Bulkheads:
         """``gate.check(body, caller)`` in the gate's worker processes if there are any, else
         on the gate's own threads."""
         if self.gate_processes is not None:
-            return cast(GateDecision, await self.gate_processes.check(body, caller))
-        return await run_in(self.gate_pool, gate.check, body, caller)
+            result = cast(GateDecision, await self.gate_processes.check(body, caller))
+        else:
+            result = await run_in(self.gate_pool, gate.check, body, caller)
+        observe(result)
+        return result
 
     def shutdown(self) -> None:
         self.reads.shutdown(wait=False, cancel_futures=True)

@@ -25,6 +25,7 @@ from headwater.catalog import open_store
 from headwater.catalog.errors import Unavailable
 from headwater.catalog.store import Store
 from headwater.catalog.tokens import Identity
+from headwater.logs import configure
 from headwater.policies.engine import PolicyEngine, open_engine
 from headwater.policies.gate import Gate, GateDecision, GateLimits
 from headwater.settings import Settings
@@ -53,6 +54,7 @@ def _exit_with(parent: int) -> None:
 def _start_worker(settings: Settings) -> None:
     global _gate
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group: the server stops us
+    configure(settings.log_format)  # the server's format and redaction, on the same stderr
     threading.Thread(target=_exit_with, args=(os.getppid(),), name="orphan-check",
                      daemon=True).start()
     store = open_store(settings.store, **settings.store_options())

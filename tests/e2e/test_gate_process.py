@@ -1,6 +1,7 @@
 """The gate decides in a worker process of its own (headwater/gate_process.py): a worker that
 dies costs the call in flight a clear 503 and the next call is answered by a new worker; a
-server killed outright leaves no worker behind; an invalid request still gets its 422."""
+server killed outright leaves no worker behind; an invalid request still gets its 422; the
+server's metrics count what the worker decided."""
 
 from __future__ import annotations
 
@@ -54,6 +55,8 @@ def test_a_dead_worker_costs_one_clear_503_and_a_new_one_takes_over(server: Serv
         bad = c.post("/api/v1/gate", json={"job": {"namespace": "crm"}})
         assert bad.status_code == 422, bad.text  # the worker's error, rebuilt in the server
         assert "/job/name" in bad.text
+        metrics = c.get("/metrics").text  # decided in a worker, counted by the server
+        assert 'headwater_gate_decisions_total{decision="allow"} 2.0' in metrics, metrics[-2000:]
 
 
 def test_a_server_killed_outright_leaves_no_gate_worker(server: Server) -> None:
