@@ -208,7 +208,8 @@ class CatalogReads(Connection):
             if params[key] is not None:
                 where.append(cond)
         cond = " AND ".join(where)
-        total = self._read(f"MATCH (r:Run) WHERE {cond} RETURN count(r) AS n", **params)[0]["n"]
+        # The count reads every run that matches: beside the page, not before it.
+        total = self._read_beside(f"MATCH (r:Run) WHERE {cond} RETURN count(r) AS n", **params)
         # The first page too goes through the keyset (after everything): without a range on
         # sortTime the planner sorts all the job's runs instead of reading the index in order
         # (measured: 365 ms against 38 ms for a job with 10,000 runs).
@@ -218,7 +219,7 @@ class CatalogReads(Connection):
         rows = self._read(f"MATCH (r:Run) WHERE {cond}{keyset}"
                           f" WITH r ORDER BY r.sortTime DESC, r.id DESC LIMIT $first"
                           f" RETURN collect({self._RUN}) AS all", **params, first=first)
-        return self._run_records(rows[0]["all"]), int(total)
+        return self._run_records(rows[0]["all"]), int(total.result()[0]["n"])
 
     def run_transitions(self, run_ids: Sequence[str]) -> dict[str, list[Transition]]:
         rows = self._read("UNWIND $ids AS id MATCH (r:Run {id: id})"

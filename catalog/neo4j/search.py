@@ -10,7 +10,6 @@ same words. A tier is one Lucene query excluding the tiers above it, read with a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import neo4j
@@ -150,9 +149,9 @@ class SearchIndex(Connection):
         ]
         # The count reads every match (~20 ms per 100,000 on 2 cores): it runs beside the
         # page's reads, on another connection, and is waited for only when the page is full.
-        total = _COUNTS.submit(self._read, f"CALL db.index.fulltext.queryNodes('{INDEX}', $q)"
-                               " YIELD node RETURN count(node) AS n",
-                               q=f"+({everything}) {scope}")
+        total = self._read_beside(f"CALL db.index.fulltext.queryNodes('{INDEX}', $q)"
+                                  " YIELD node RETURN count(node) AS n",
+                                  q=f"+({everything}) {scope}")
         want = offset + first
         found: list[tuple[int, dict[str, Any]]] = []
         params = {"q": query.lname, "kinds": list(query.types), "ns": query.namespace}
@@ -185,6 +184,3 @@ class SearchIndex(Connection):
         count = int(total.result()[0]["n"]) if len(found) >= want else len(found)
         return [(t, _doc(n)) for t, n in found[offset:want]], count
 
-
-# Counts run here, beside the page's reads (the driver's pool gives each its connection).
-_COUNTS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="search-count")
