@@ -45,6 +45,9 @@ class DatasetWrite:
     field_classifications: list[tuple[str, str]] = field(default_factory=list)  # (field, class)
     owners: list[tuple[str, str | None]] = field(default_factory=list)  # (name, type)
     symlinks: list[tuple[str, str, str | None]] = field(default_factory=list)
+    # The dataset ids its symlinks declare as other names of it (not a RENAME's old name):
+    # events naming one of them are written as this dataset (catalog.aliases).
+    aliases: list[str] = field(default_factory=list)
     lifecycle_state: str | None = None
     previous_id: str | None = None  # a RENAME's previousIdentifier, as a dataset id
     quality: list[QualityWrite] = field(default_factory=list)

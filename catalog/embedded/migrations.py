@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Callable
 
 from headwater.catalog.attempts import from_payload
+from headwater.catalog.embedded.aliases import build_aliases
 from headwater.catalog.embedded.connection import Connections
 from headwater.catalog.embedded.rekey import rekey
 from headwater.catalog.embedded.schema import (
@@ -59,6 +60,8 @@ STEPS: list[Step[sqlite3.Connection]] = [
          " events' state transitions", _run_history),
     Step(7, "ids that cannot collide: nodes whose name or field holds ':' or '%' re-keyed",
          rekey),
+    Step(8, "other names of a dataset: an index of the aliases its symlinks declare, built"
+            " from the stored symlinks (a RENAME's old name is none)", build_aliases),
 ]
 
 

@@ -13,6 +13,7 @@ import orjson
 
 from headwater.catalog.attempts import from_payload
 from headwater.catalog.migrations import Step, describe, pending
+from headwater.catalog.neo4j.aliases import ALIAS_INDEXES, build_aliases
 from headwater.catalog.neo4j.connection import Connection
 from headwater.catalog.neo4j.cypher import unwind
 from headwater.catalog.neo4j.rekey import rekey
@@ -118,6 +119,11 @@ STEPS: list[Step[neo4j.ManagedTransaction]] = [
     # Idempotent as every step: a node already at its new id is not found again.
     Step(10, "ids that cannot collide: nodes whose name or field holds ':' or '%' re-keyed",
          rekey),
+    # Other names of a dataset: the index first, then the aliases of the stored symlinks
+    # (schema commands and data: two transactions).
+    Step(11, "other names of a dataset: alias index", _commands(ALIAS_INDEXES)),
+    Step(12, "other names of a dataset: the aliases the stored symlinks declare (a RENAME's"
+             " old name is none)", build_aliases),
 ]
 
 

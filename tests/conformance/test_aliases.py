@@ -1,0 +1,145 @@
+"""Other names of a dataset, whatever order events arrive in (issue 17): Spark names a storage
+location and lists the metastore table in its symlinks once; other events of the same data
+name only the location. The catalog is the same in every order, on both stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from headwater.catalog import Store
+from headwater.catalog.ids import dataset_id, field_id
+from headwater.catalog.search import search
+from headwater.ingestion.normalize import normalize
+from tests.conftest import make_store
+from tests.factories import dataset, run_event, schema, ts
+
+LAKE, LOCATION = "s3://lake", "/warehouse/customers"
+HIVE, TABLE = "hive://metastore", "shop.customers"
+DUCK = "duckdb://mart"
+TABLE_ID, LOCATION_ID = dataset_id(HIVE, TABLE), dataset_id(LAKE, LOCATION)
+SYMLINK = {"symlinks": {"identifiers": [{"namespace": HIVE, "name": TABLE, "type": "TABLE"}]}}
+
+
+def tagged(field: str, value: str) -> dict[str, Any]:
+    return {"tags": {"tags": [{"key": "classification", "value": value, "field": field}]}}
+
+
+def quality(name: str, column: str, success: bool) -> dict[str, Any]:
+    return {"dataQualityAssertions": {"assertions": [
+        {"assertion": name, "column": column, "success": success}]}}
+
+
+def declaring() -> dict[str, Any]:
+    """Spark's load: writes the location, lists the table, tags ``email``."""
+    return run_event("COMPLETE", job=("spark", "load"), time=ts(1), outputs=[dataset(
+        LAKE, LOCATION, s=schema("id", "email"), y=SYMLINK, t=tagged("email", "pii.email"))])
+
+
+def location_only() -> list[dict[str, Any]]:
+    """Events that name only the location: a job reads it with column lineage from it, a job
+    rewrites it with a new column (tagged) and checks it."""
+    export = run_event(
+        "COMPLETE", job=("spark", "export"), time=ts(2),
+        inputs=[dataset(LAKE, LOCATION)],
+        outputs=[dataset(DUCK, "export", s=schema("email", "phone"), c={"columnLineage": {
+            "fields": {out: {"inputFields": [{"namespace": LAKE, "name": LOCATION,
+                                              "field": out, "transformations": []}]}
+                       for out in ("email", "phone")}}})])
+    clean = run_event(
+        "COMPLETE", job=("spark", "clean"), time=ts(3),
+        outputs=[dataset(LAKE, LOCATION, s=schema("id", "email", "phone"),
+                         t=tagged("phone", "pii.phone"), q=quality("not_null", "id", False))])
+    return [export, clean]
+
+
+def catalog(store: Store) -> dict[str, Any]:
+    """What a user sees of the table: lineage, fields, classifications downstream, quality,
+    schema history, search."""
+    graphs = [store.walk(TABLE_ID, "dataset", way, 5, 100) for way in ("UPSTREAM", "DOWNSTREAM")]
+    fields = store.fields([TABLE_ID]).get(TABLE_ID, [])
+    exports = [field_id(DUCK, "export", f) for f in ("email", "phone")]
+    hits = search(store, "customers").hits
+    return {
+        "nodes": sorted({n.id for g in graphs for n in g.nodes}),
+        "edges": sorted({(e.source, e.target) for g in graphs for e in g.edges}),
+        "fields": sorted((f.name, tuple(sorted(f.classifications))) for f in fields),
+        "inherited": store.inherited_classifications(exports),
+        "quality": sorted((q.assertion, q.field, q.success)
+                          for q in store.quality_results(TABLE_ID)),
+        "schema": [(v.version, sorted(f.name for f in v.fields))
+                   for v in store.schema_versions(TABLE_ID)],
+        "search": sorted((h.type, h.id) for h in hits),
+        "location": store.dataset(LAKE, LOCATION),
+    }
+
+
+EXPECTED_NODES = sorted([TABLE_ID, dataset_id(DUCK, "export"), "job:spark:load",
+                         "job:spark:export", "job:spark:clean"])
+
+
+def assert_one_dataset(seen: dict[str, Any]) -> None:
+    assert seen["location"] is None  # not a dataset of its own
+    assert seen["nodes"] == EXPECTED_NODES
+    assert ("job:spark:clean", TABLE_ID) in seen["edges"]
+    assert seen["fields"] == [("email", ("pii.email",)), ("id", ()), ("phone", ("pii.phone",))]
+    assert seen["inherited"] == {field_id(DUCK, "export", "email"): ["pii.email"],
+                                 field_id(DUCK, "export", "phone"): ["pii.phone"]}
+    assert seen["quality"] == [("not_null", "id", False)]
+    assert seen["schema"] == [(2, ["email", "id", "phone"]), (1, ["email", "id"])]
+    assert [i for t, i in seen["search"] if t == "DATASET"] == [TABLE_ID]
+
+
+def test_a_location_named_after_the_declaration_is_the_table(store: Store) -> None:
+    store.write_events([normalize(declaring())])
+    store.write_events([normalize(e) for e in location_only()])
+    assert_one_dataset(catalog(store))
+
+
+def test_a_location_named_before_the_declaration_is_merged_into_the_table(store: Store) -> None:
+    store.write_events([normalize(e) for e in location_only()])
+    assert store.dataset(LAKE, LOCATION) is not None  # nothing says yet it is the table
+    store.write_events([normalize(declaring())])
+    assert_one_dataset(catalog(store))
+
+
+@pytest.mark.parametrize("order", ["declared-first", "declared-last"])
+def test_one_batch_in_either_order_is_the_table(store: Store, order: str) -> None:
+    events = [declaring(), *location_only()]
+    if order == "declared-last":
+        events.reverse()
+    store.write_events([normalize(e) for e in events])
+    assert_one_dataset(catalog(store))
+
+
+def test_both_orders_give_the_same_catalog(backend: str, tmp_path: Path,
+                                          request: pytest.FixtureRequest) -> None:
+    seen = []
+    for first, then in ((declaring(), location_only()), (location_only(), declaring())):
+        store = make_store(backend, tmp_path / str(len(seen)), request)
+        try:
+            for events in (first, then):
+                store.write_events([normalize(e) for e in
+                                    (events if isinstance(events, list) else [events])])
+            seen.append(catalog(store))
+        finally:
+            store.close()
+    assert_one_dataset(seen[0])
+    assert seen[0] == seen[1]
+
+
+def test_a_renamed_datasets_old_name_stays_a_dataset_of_its_own(store: Store) -> None:
+    store.write_events([normalize(run_event("COMPLETE", job=("dbt", "rename"), time=ts(1),
+                                            outputs=[dataset(DUCK, "customers", f={
+                                                "lifecycleStateChange": {
+                                                    "lifecycleStateChange": "RENAME",
+                                                    "previousIdentifier": {
+                                                        "namespace": DUCK,
+                                                        "name": "customers_v1"}}})]))])
+    # The old name is recreated (swapping tables): it is not the renamed dataset.
+    store.write_events([normalize(run_event("COMPLETE", job=("dbt", "recreate"), time=ts(2),
+                                            outputs=[dataset(DUCK, "customers_v1")]))])
+    old = dataset_id(DUCK, "customers_v1")
+    assert store.dataset_jobs([old])[old] == (["job:dbt:recreate"], [])
