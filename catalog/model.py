@@ -28,6 +28,9 @@ class QualityWrite:
     value: Any = None  # observed value, when known
     details: dict[str, Any] | None = None
     run_id: str | None = None  # when the result is not part of a run event but names its run
+    # The check's own name, when the producer gives one (dbt-ol: the test's name, e.g.
+    # ``not_null_orders_id``): two checks of one kind on one column are two results.
+    name: str | None = None
 
 
 @dataclass(slots=True)
@@ -188,6 +191,7 @@ class QualityRecord:
     observed_at: str
     source: str
     value: Any = None
+    name: str | None = None  # the check's own name, when its producer gave one
 
 
 @dataclass(slots=True)

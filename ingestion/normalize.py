@@ -126,7 +126,8 @@ def _dataset(d: dict[str, Any], raw: dict[str, Any], role: str) -> DatasetWrite:
     for facet in (f.get("dataQualityAssertions"),
                   (d.get("inputFacets") or _EMPTY).get("dataQualityAssertions")):
         for a in (facet or _EMPTY).get("assertions", ()):
-            out.quality.append(QualityWrite(a["assertion"], a["success"], a.get("column")))
+            out.quality.append(QualityWrite(a["assertion"], a["success"], a.get("column"),
+                                            name=a.get("name") or None))
     return out
 
 

@@ -124,19 +124,19 @@ def _merge_one(db: sqlite3.Connection, old: str, t: Target) -> None:
         db.execute("DELETE FROM facets WHERE node_id = ?", (o,))
     _move_fields(db, old, new, old_prefix, fid)
     quality = db.execute("SELECT id, field, assertion, success, run_id, observed_at, source,"
-                         " value, details FROM quality_results WHERE dataset_id = ?",
+                         " value, details, name FROM quality_results WHERE dataset_id = ?",
                          (old,)).fetchall()
     # Results of a run are keyed by their dataset (so a START and a COMPLETE meet); those of a
     # run-less event by the event, which keeps them apart whatever their dataset.
     db.executemany(
         "INSERT INTO quality_results(id, dataset_id, field, assertion, success, run_id,"
-        " observed_at, source, value, details) VALUES (?,?,?,?,?,?,?,?,?,?)"
+        " observed_at, source, value, details, name) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
         " ON CONFLICT(id) DO UPDATE SET success = excluded.success,"
         " observed_at = excluded.observed_at, value = excluded.value,"
         " details = excluded.details WHERE excluded.observed_at > observed_at"
         " OR (excluded.observed_at = observed_at AND excluded.success < success)",
-        [(quality_result_id(new, f, a, run, src) if run else i, new, f, a, s, run, at, src, v, dt)
-         for i, f, a, s, run, at, src, v, dt in quality])
+        [(quality_result_id(new, f, a, run, src, n) if run else i, new, f, a, s, run, at, src, v,
+          dt, n) for i, f, a, s, run, at, src, v, dt, n in quality])
     db.executemany("DELETE FROM quality_results WHERE id = ? AND dataset_id = ?",
                    [(q[0], old) for q in quality])
     for erasure, doc in db.execute("SELECT id, doc FROM erasures").fetchall():

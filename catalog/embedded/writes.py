@@ -375,18 +375,18 @@ class EventWrites(Connections):
             ],
         )
         quality = [
-            (quality_result_id(d.id, q.field, q.assertion, run or e.event_id, q.source),
+            (quality_result_id(d.id, q.field, q.assertion, run or e.event_id, q.source, q.name),
              d.id, q.field, q.assertion, int(q.success), run, e.event_time, q.source,
-             orjson.dumps(q.value), orjson.dumps(q.details))
+             orjson.dumps(q.value), orjson.dumps(q.details), q.name)
             for e in events for d in e.all_datasets() for q in d.quality
             for run in [q.run_id or (e.run.id if e.run else None)]
         ]
-        # One result per (dataset, field, assertion, run): producers repeat it on a run's START
-        # and COMPLETE (dbt-ol does), so the latest event time wins, a failure on a tie, in
-        # whatever order the events arrive.
+        # One result per (dataset, field, assertion, name, run): producers repeat it on a run's
+        # START and COMPLETE (dbt-ol does), so the latest event time wins, a failure on a tie,
+        # in whatever order the events arrive.
         db.executemany(
             "INSERT INTO quality_results(id, dataset_id, field, assertion, success,"
-            " run_id, observed_at, source, value, details) VALUES (?,?,?,?,?,?,?,?,?,?)"
+            " run_id, observed_at, source, value, details, name) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT(id) DO UPDATE SET success = excluded.success,"
             " observed_at = excluded.observed_at, value = excluded.value,"
             " details = excluded.details WHERE excluded.observed_at > observed_at"

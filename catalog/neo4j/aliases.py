@@ -157,7 +157,7 @@ def _move_quality(tx: neo4j.ManagedTransaction, rows: list[dict[str, str]]) -> N
            " OR (r.q.observedAt = q.observedAt AND q.success AND NOT r.q.success)"
            " SET q.success = r.q.success, q.observedAt = r.q.observedAt, q.value = r.q.value",
            [{"id": quality_result_id(f["new"], f["q"].get("field"), f["q"]["assertion"],
-                                     f["q"]["runId"], f["q"]["source"])
+                                     f["q"]["runId"], f["q"]["source"], f["q"].get("name"))
              if f["q"].get("runId") else f["id"], "ds": f["new"], "q": f["q"]} for f in found])
 
 

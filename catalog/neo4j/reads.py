@@ -117,7 +117,7 @@ class CatalogReads(Connection):
                           id=dataset_id, n=first, run=run_id, field=field, failed=failures_only)
         return [QualityRecord(q["assertion"], q["success"], q.get("field"), q.get("runId"),
                               q["observedAt"], q["source"],
-                              orjson.loads(q["value"]) if q.get("value") else None)
+                              orjson.loads(q["value"]) if q.get("value") else None, q.get("name"))
                 for q in (r["q"] for r in rows)]
 
     def latest_quality(self, dataset_ids: Sequence[str]) -> dict[str, list[QualityRecord]]:
@@ -125,12 +125,14 @@ class CatalogReads(Connection):
         for r in self._read(
             "UNWIND $ids AS id MATCH (q:Quality {datasetId: id})"
             " WITH id, q ORDER BY q.observedAt DESC"
-            " WITH id, q.assertion AS a, coalesce(q.field, '') AS f, head(collect(q)) AS q"
-            " RETURN id, q ORDER BY a, f", ids=list(dataset_ids)):
+            " WITH id, q.assertion AS a, coalesce(q.field, '') AS f, coalesce(q.name, '') AS n,"
+            "  head(collect(q)) AS q"
+            " RETURN id, q ORDER BY a, f, n", ids=list(dataset_ids)):
             q = r["q"]
             out[r["id"]].append(QualityRecord(q["assertion"], q["success"], q.get("field"),
                                               q.get("runId"), q["observedAt"], q["source"],
-                                              orjson.loads(q["value"]) if q.get("value") else None))
+                                              orjson.loads(q["value"]) if q.get("value") else None,
+                                              q.get("name")))
         return out
 
     def job(self, namespace: str, name: str) -> JobRecord | None:

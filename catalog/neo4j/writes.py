@@ -183,7 +183,9 @@ class EventWrites(Connection):
                      [{"id": field_id(*names[ds], field), "dataset": ds, "field": field,
                             "classes": sorted(cs)} for (ds, field), cs in classes.items()])
         quality = [
-            {"id": quality_result_id(d.id, q.field, q.assertion, run or e.event_id, q.source),
+            {"id": quality_result_id(d.id, q.field, q.assertion, run or e.event_id, q.source,
+                                     q.name),
+             "name": q.name,
              "dataset": d.id, "field": q.field, "assertion": q.assertion, "success": q.success,
              "run": run, "t": e.event_time, "source": q.source,
              "value": orjson.dumps(q.value).decode()}
@@ -194,7 +196,7 @@ class EventWrites(Connection):
         unwind(tx, "UNWIND $rows AS r MERGE (q:Quality {id: r.id}) ON CREATE SET"
                  " q.datasetId = r.dataset, q.field = r.field, q.assertion = r.assertion,"
                  " q.success = r.success, q.runId = r.run, q.observedAt = r.t, q.source = r.source,"
-                 " q.value = r.value"
+                 " q.value = r.value, q.name = r.name"
                  " WITH q, r WHERE r.t > q.observedAt"
                  " OR (r.t = q.observedAt AND q.success AND NOT r.success)"
                  " SET q.success = r.success, q.observedAt = r.t, q.value = r.value", quality)
