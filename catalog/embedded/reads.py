@@ -153,6 +153,11 @@ class CatalogReads(Connections):
                 r["source"], orjson.loads(r["value"]) if r["value"] else None, r["name"]))
         return out
 
+    def alias_targets(self, dataset_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        return {r[0]: (r[1], r[2]) for r in self._in(
+            "SELECT alias_id, namespace, name FROM dataset_aliases WHERE alias_id IN ({ids})",
+            list(dataset_ids))}
+
     def job(self, namespace: str, name: str) -> JobRecord | None:
         rows = self._rows("SELECT id FROM jobs WHERE namespace = ? AND name = ?", (namespace, name))
         return self.jobs_by_id([rows[0][0]])[0] if rows else None

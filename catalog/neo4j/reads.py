@@ -120,6 +120,11 @@ class CatalogReads(Connection):
                               orjson.loads(q["value"]) if q.get("value") else None, q.get("name"))
                 for q in (r["q"] for r in rows)]
 
+    def alias_targets(self, dataset_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        return {r["id"]: (r["ns"], r["name"]) for r in self._read(
+            "UNWIND $ids AS id MATCH (a:DatasetAlias {id: id})"
+            " RETURN id, a.namespace AS ns, a.name AS name", ids=list(dataset_ids))}
+
     def latest_quality(self, dataset_ids: Sequence[str]) -> dict[str, list[QualityRecord]]:
         out: dict[str, list[QualityRecord]] = {i: [] for i in dataset_ids}
         for r in self._read(

@@ -13,6 +13,7 @@ from headwater.catalog import Store
 from headwater.catalog.ids import dataset_id, field_id
 from headwater.catalog.search import search
 from headwater.ingestion.normalize import normalize
+from headwater.policies.gate import Gate, gate_request
 from tests.conftest import make_store
 from tests.factories import dataset, run_event, schema, ts
 
@@ -143,3 +144,22 @@ def test_a_renamed_datasets_old_name_stays_a_dataset_of_its_own(store: Store) ->
                                             outputs=[dataset(DUCK, "customers_v1")]))])
     old = dataset_id(DUCK, "customers_v1")
     assert store.dataset_jobs([old])[old] == (["job:dbt:recreate"], [])
+
+
+def test_the_gate_judges_a_location_by_its_tables_catalog(store: Store) -> None:
+    """A START naming only the location (as Spark sends it) is judged with what the catalog
+    holds for the table: its columns, their classifications, the flows out of them."""
+    store.write_events([normalize(declaring())])
+    start = run_event("START", job=("spark", "export"), time=ts(5),
+                      inputs=[dataset(LAKE, LOCATION)],
+                      outputs=[dataset(DUCK, "export", c={"columnLineage": {"fields": {
+                          "email": {"inputFields": [{"namespace": LAKE, "name": LOCATION,
+                                                     "field": "email"}]}}}})])
+    doc = Gate(store, engine=None).enrich(gate_request(start))  # type: ignore[arg-type]
+    [location] = doc["inputs"]
+    assert (location["id"], location["known"]) == (LOCATION_ID, True)
+    assert {f["name"]: f["classifications"] for f in location["fields"]} == {
+        "id": [], "email": ["pii.email"]}
+    assert [(f["from"]["dataset"], f["from"]["field"]) for f in doc["flows"]] == [
+        (LOCATION_ID, "email")]
+    assert doc["outputs"][0]["fedBy"] == [LOCATION_ID]
