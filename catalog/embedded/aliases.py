@@ -16,7 +16,7 @@ from headwater.catalog.model import EventWrite
 from headwater.catalog.rekeying import rekey_erasure
 from headwater.catalog.rules import quality_result_id
 
-# Schema version 8.
+# Schema version 9.
 ALIAS_INDEX = """
 CREATE TABLE IF NOT EXISTS dataset_aliases (
   alias_id TEXT PRIMARY KEY, dataset_id TEXT NOT NULL, namespace TEXT NOT NULL,

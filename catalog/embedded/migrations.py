@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
 from headwater.catalog.attempts import from_payload
 from headwater.catalog.embedded.aliases import build_aliases
-from headwater.catalog.embedded.connection import Connections
+from headwater.catalog.embedded.connection import Connections, private_file
+from headwater.catalog.embedded.decisions import log_path
 from headwater.catalog.embedded.rekey import rekey
 from headwater.catalog.embedded.schema import (
     DEAD_LETTERS_BY_ARRIVAL,
+    DECISION_LOG,
     LAYOUT_0_1_0,
     RUN_HISTORY,
     SCHEMA_OBSERVATIONS,
@@ -47,6 +50,26 @@ def _run_history(db: sqlite3.Connection) -> None:
     settle_runs(db, runs)
 
 
+def _decision_log_file(db: sqlite3.Connection) -> None:
+    # The log's file is committed first, then the catalog drops its table in the step's
+    # transaction: a crash in between leaves both, and the step runs again (INSERT OR IGNORE).
+    path = log_path(Path(db.execute("PRAGMA database_list").fetchone()[2]))
+    private_file(path)
+    log = sqlite3.connect(path, isolation_level=None)
+    try:
+        log.execute("PRAGMA journal_mode=WAL")
+        log.execute("BEGIN IMMEDIATE")
+        _ddl(DECISION_LOG)(log)
+        cur = db.execute("SELECT id, time, principal, job_id, run_id, decision, reasons, masks,"
+                         " policy_revision, engine, input_digest FROM decisions")
+        while rows := cur.fetchmany(1_000):
+            log.executemany("INSERT OR IGNORE INTO decisions VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+        log.execute("COMMIT")
+    finally:
+        log.close()
+    db.execute("DROP TABLE decisions")
+
+
 def _named_checks(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE quality_results ADD COLUMN name TEXT")
     cur = db.execute("SELECT event_time, payload FROM events WHERE kind = 'run'"
@@ -77,9 +100,11 @@ STEPS: list[Step[sqlite3.Connection]] = [
          " events' state transitions", _run_history),
     Step(7, "ids that cannot collide: nodes whose name or field holds ':' or '%' re-keyed",
          rekey),
-    Step(8, "other names of a dataset: an index of the aliases its symlinks declare, built"
+    Step(8, "the gate's decision log in a file of its own (headwater.decisions.db), so a gate"
+         " decision never waits behind an ingestion transaction", _decision_log_file),
+    Step(9, "other names of a dataset: an index of the aliases its symlinks declare, built"
             " from the stored symlinks (a RENAME's old name is none)", build_aliases),
-    Step(9, "quality results keyed on the check's own name (dbt tests): results of one kind"
+    Step(10, "quality results keyed on the check's own name (dbt tests): results of one kind"
             " on one column of one run split again from the stored events", _named_checks),
 ]
 

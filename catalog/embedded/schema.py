@@ -155,3 +155,15 @@ CREATE INDEX IF NOT EXISTS runs_job_newest ON runs(job_id, coalesce(started_at, 
 CREATE INDEX IF NOT EXISTS runs_newest ON runs(coalesce(started_at, created_at), id);
 CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_run_id);
 """
+
+# Schema version 8: the decision log moves to a file of its own (catalog/embedded/decisions.py
+# says why); this is its layout there. ``migrations.py`` copies the stored decisions over and
+# drops the table from the catalog's file.
+DECISION_LOG = """
+CREATE TABLE IF NOT EXISTS decisions (
+  id TEXT PRIMARY KEY, time TEXT NOT NULL, principal TEXT NOT NULL, job_id TEXT, run_id TEXT,
+  decision TEXT NOT NULL, reasons BLOB NOT NULL, masks BLOB NOT NULL,
+  policy_revision TEXT NOT NULL, engine TEXT NOT NULL, input_digest TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);
+CREATE INDEX IF NOT EXISTS decisions_run ON decisions(run_id, time);
+"""

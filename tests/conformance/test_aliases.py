@@ -163,3 +163,28 @@ def test_the_gate_judges_a_location_by_its_tables_catalog(store: Store) -> None:
     assert [(f["from"]["dataset"], f["from"]["field"]) for f in doc["flows"]] == [
         (LOCATION_ID, "email")]
     assert doc["outputs"][0]["fedBy"] == [LOCATION_ID]
+
+
+def test_what_was_recorded_on_the_location_moves_to_the_table(store: Store) -> None:
+    """A steward's edits on the location, the runs that read and wrote it (with what they
+    reported for it), its description: all on the table once the location is declared."""
+    export, clean = location_only()
+    clean["outputs"][0]["outputFacets"] = {"outputStatistics": {"rowCount": 42}}
+    clean["outputs"][0]["facets"]["documentation"] = {"description": "customers, cleaned"}
+    store.write_events([normalize(export), normalize(clean)])
+    store.classify_field(LOCATION_ID, "id", ["pii.customer_id"])
+    store.set_retention(LOCATION_ID, 30)
+    store.declassify_edge(field_id(LAKE, LOCATION, "phone"), field_id(DUCK, "export", "phone"))
+    store.write_events([normalize(declaring())])
+    fields = {f.name: f.classifications for f in store.fields([TABLE_ID])[TABLE_ID]}
+    assert fields["id"] == ["pii.customer_id"]
+    [record] = store.datasets_by_id([TABLE_ID])
+    assert record is not None
+    assert (record.retention_days, record.description) == (30, "customers, cleaned")
+    phone = field_id(DUCK, "export", "phone")
+    assert store.inherited_classifications([phone]).get(phone, []) == []  # still declassified
+    (reads, _), (_, writes) = (store.run_datasets([r["run"]["runId"]])[r["run"]["runId"]]
+                               for r in (export, clean))
+    assert [d.dataset_id for d in reads] == [TABLE_ID]
+    assert [(d.dataset_id, d.facets) for d in writes] == [
+        (TABLE_ID, {"outputStatistics": {"rowCount": 42}})]

@@ -1,4 +1,4 @@
-"""The alias index (schema version 8 embedded, 11-12 Neo4j) is built from what a store holds:
+"""The alias index (schema version 9 embedded, 11-12 Neo4j) is built from what a store holds:
 after the upgrade, an event naming only a location a stored table declared is that table; a
 RENAME's old name stays a dataset of its own."""
 
@@ -52,9 +52,9 @@ def test_the_embedded_alias_index_is_built_from_stored_symlinks(tmp_path: Path,
     store = open_store(backend, path=path)
     before_the_upgrade(store)
     store.close()
-    with sqlite3.connect(path) as db:  # as schema version 7 left it
+    with sqlite3.connect(path) as db:  # as schema version 8 left it
         db.execute("DROP TABLE dataset_aliases")
-        db.execute("PRAGMA user_version = 7")
+        db.execute("PRAGMA user_version = 8")
     db.close()
     store = open_store(backend, path=path)
     try:

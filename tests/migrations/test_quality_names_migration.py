@@ -1,4 +1,4 @@
-"""dbt tests stored before results were keyed on the test's name (schema version 9 embedded,
+"""dbt tests stored before results were keyed on the test's name (schema version 10 embedded,
 13 Neo4j): two tests of one kind on one column of a run had collapsed into one result; the
 migration splits them again from the stored events, one result per test."""
 
@@ -34,7 +34,7 @@ def test_embedded_collapsed_dbt_tests_are_split_again(tmp_path: Path) -> None:
     store = open_store("embedded", path=path)
     store.write_events([normalize(two_tests_of_one_kind())])
     store.close()
-    with sqlite3.connect(path) as db:  # as schema version 8 stored them: one per kind
+    with sqlite3.connect(path) as db:  # as schema version 9 stored them: one per kind
         rows = db.execute("SELECT id, dataset_id, field, assertion, run_id, success"
                           " FROM quality_results ORDER BY success").fetchall()
         db.execute("DELETE FROM quality_results")
@@ -43,7 +43,7 @@ def test_embedded_collapsed_dbt_tests_are_split_again(tmp_path: Path) -> None:
                        "'openlineage')", [(old_id(ds, f, a, run), ds, f, a, ok, run)
                                           for _, ds, f, a, run, ok in rows])
         db.execute("ALTER TABLE quality_results DROP COLUMN name")
-        db.execute("PRAGMA user_version = 8")
+        db.execute("PRAGMA user_version = 9")
     db.close()
     store = open_store("embedded", path=path)
     try:
