@@ -9,7 +9,7 @@ declarations, in one query, and a name that is an alias is written as the datase
 
 A name declared as an alias after it was stored as a dataset of its own (the location's events
 arrived first) is merged into the dataset that declared it, in the declaring batch's
-transaction (each store's ``merge`` module): afterwards the catalog is what it would have been
+transaction (``merge`` in each store's ``aliases`` module): afterwards the catalog is what it would have been
 had the declaration come first.
 """
 
@@ -87,20 +87,24 @@ def _edge(c: ColumnEdge, aliases: dict[str, Target]) -> ColumnEdge:
     return c
 
 
-def resolve(events: Sequence[EventWrite], aliases: dict[str, Target]) -> None:
-    """Write every alias the events name as its dataset (in place: the events are the
-    batch's own; the datasets and edges they hold are replaced, never changed)."""
+def resolve(events: Sequence[EventWrite], aliases: dict[str, Target]) -> list[EventWrite]:
+    """The events with every alias they name written as its dataset. Events that name none
+    are returned as they are; the others are copies (the caller's events, and the memoised
+    datasets and edges they share, are never changed: a batch that fails is retried request
+    by request, from the events as they arrived)."""
     if not aliases:
-        return
+        return list(events)
+    out = []
     for e in events:
-        if not any(d.id in aliases for d in e.all_datasets()) and not any(
+        if any(d.id in aliases for d in e.all_datasets()) or any(
                 c.source_dataset in aliases or c.target_dataset in aliases
                 for c in e.column_edges):
-            continue
-        e.inputs = [_dataset(d, aliases) for d in e.inputs]
-        e.outputs = [_dataset(d, aliases) for d in e.outputs]
-        e.datasets = [_dataset(d, aliases) for d in e.datasets]
-        e.column_edges = [_edge(c, aliases) for c in e.column_edges]
+            e = replace(e, inputs=[_dataset(d, aliases) for d in e.inputs],
+                        outputs=[_dataset(d, aliases) for d in e.outputs],
+                        datasets=[_dataset(d, aliases) for d in e.datasets],
+                        column_edges=[_edge(c, aliases) for c in e.column_edges])
+        out.append(e)
+    return out
 
 
 def renamed_from(event: object) -> set[tuple[str, str]]:

@@ -11,6 +11,7 @@ import orjson
 
 from headwater.catalog.aliases import Target, declared, named, renamed_from, resolve
 from headwater.catalog.embedded.connection import chunks
+from headwater.catalog.embedded.schema import statements
 from headwater.catalog.ids import dataset_id, field_id
 from headwater.catalog.model import EventWrite
 from headwater.catalog.rekeying import rekey_erasure
@@ -32,25 +33,26 @@ def _in(db: sqlite3.Connection, sql: str, ids: Sequence[str]) -> list[tuple]:  #
     return rows
 
 
-def apply_aliases(db: sqlite3.Connection, events: Sequence[EventWrite]) -> dict[str, Target]:
-    """Resolve the batch's aliases in place and record the new ones; returns the stored
-    datasets that are now aliases (alias id -> target), to ``merge`` before writing. One
-    lookup of every name the batch holds (a query per 900 names), one of the newly
-    declared names among stored datasets."""
+def apply_aliases(db: sqlite3.Connection, events: Sequence[EventWrite]
+                  ) -> tuple[list[EventWrite], dict[str, Target]]:
+    """The batch with its aliases resolved, the new ones recorded; and the stored datasets
+    that are now aliases (alias id -> target), to ``merge`` before writing. One lookup of
+    every name the batch holds (a query per 900 names), one of the newly declared names among
+    stored datasets."""
     if not events:
-        return {}
+        return [], {}
     claims = {a for e in events for d in e.all_datasets() for a in d.aliases}
     stored = {a: Target(i, ns, n) for a, i, ns, n in _in(
         db, "SELECT alias_id, dataset_id, namespace, name FROM dataset_aliases"
         " WHERE alias_id IN ({ids})", list(named(events) | claims))}
     new = declared(events, stored) if claims else {}
-    resolve(events, {**new, **stored})
+    resolved = resolve(events, {**new, **stored})
     if not new:
-        return {}
+        return resolved, {}
     db.executemany("INSERT OR IGNORE INTO dataset_aliases(alias_id, dataset_id, namespace, name)"
                    " VALUES (?,?,?,?)", [(a, t.id, t.namespace, t.name) for a, t in new.items()])
     found = _in(db, "SELECT id FROM datasets WHERE id IN ({ids})", list(new))
-    return {a: new[a] for (a,) in found}
+    return resolved, {a: new[a] for (a,) in found}
 
 
 def merge(db: sqlite3.Connection, moves: dict[str, Target]) -> None:
@@ -198,9 +200,8 @@ def build_aliases(db: sqlite3.Connection) -> None:
     """Migration: the alias index from the stored symlinks, but a RENAME's old name (kept
     among the new one's symlinks, and left a dataset of its own): those are found in the
     stored events that carry a ``previousIdentifier``, a scan of the events done once."""
-    for statement in ALIAS_INDEX.strip().split(";"):
-        if statement.strip():
-            db.execute(statement)
+    for statement in statements(ALIAS_INDEX):
+        db.execute(statement)
     renamed: set[tuple[str, str]] = set()
     cur = db.execute("SELECT payload FROM events"
                      " WHERE instr(payload, CAST('previousIdentifier' AS BLOB)) > 0")

@@ -76,7 +76,7 @@ class EventWrites(Connections):
         with self._transaction() as db:
             results = admitted(events, *self._known(db, events))
             written = [e for e, r in zip(events, results, strict=True) if r is True]
-            merged = apply_aliases(db, written)
+            written, merged = apply_aliases(db, written)
             merge(db, merged)
             self._write(db, written, merged)
             reindex_touched(db, contributions(written))

@@ -31,17 +31,18 @@ LOOKUP = (" CALL () { UNWIND $names AS id MATCH (a:DatasetAlias {id: id})"
 
 
 def apply_aliases(tx: neo4j.ManagedTransaction, events: Sequence[EventWrite],
-                  found: list[list[str]], claimed: list[str]) -> dict[str, Target]:
-    """Resolve the batch's aliases in place from what ``LOOKUP`` found, record the new ones;
-    returns the stored datasets that are now aliases, to ``merge``."""
+                  found: list[list[str]], claimed: list[str]
+                  ) -> tuple[list[EventWrite], dict[str, Target]]:
+    """The batch with its aliases resolved from what ``LOOKUP`` found, the new ones recorded;
+    and the stored datasets that are now aliases, to ``merge``."""
     stored = {a: Target(i, ns, n) for a, i, ns, n in found}
     new = declared(events, stored) if claimed or any(
         d.aliases for e in events for d in e.all_datasets()) else {}
-    resolve(events, {**new, **stored})
+    resolved = resolve(events, {**new, **stored})
     unwind(tx, "UNWIND $rows AS r MERGE (a:DatasetAlias {id: r[0]})"
            " ON CREATE SET a.datasetId = r[1], a.namespace = r[2], a.name = r[3]",
            [[a, t.id, t.namespace, t.name] for a, t in new.items()])
-    return {a: new[a] for a in claimed if a in new}
+    return resolved, {a: new[a] for a in claimed if a in new}
 
 
 def merge(tx: neo4j.ManagedTransaction, moves: dict[str, Target]) -> None:

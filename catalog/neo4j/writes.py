@@ -77,7 +77,7 @@ class EventWrites(Connection):
                 names=list(named(events) | claims), claims=list(claims)).single(strict=True)
             results[:] = admitted(events, set(record["known"]), dict(record["runJobs"]))
             written = [e for e, r in zip(events, results, strict=True) if r is True]
-            merged = apply_aliases(tx, written, record["aliases"], record["claimed"])
+            written, merged = apply_aliases(tx, written, record["aliases"], record["claimed"])
             merge(tx, merged)
             self._write(tx, written, merged)
             reindex_touched(tx, contributions(written))
