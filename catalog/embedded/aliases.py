@@ -46,13 +46,16 @@ def apply_aliases(db: sqlite3.Connection, events: Sequence[EventWrite]
         db, "SELECT alias_id, dataset_id, namespace, name FROM dataset_aliases"
         " WHERE alias_id IN ({ids})", list(named(events) | claims))}
     new = declared(events, stored) if claims else {}
-    resolved = resolve(events, {**new, **stored})
-    if not new:
+    targets = {**new, **stored}
+    resolved = resolve(events, targets)
+    if not claims:
         return resolved, {}
     db.executemany("INSERT OR IGNORE INTO dataset_aliases(alias_id, dataset_id, namespace, name)"
                    " VALUES (?,?,?,?)", [(a, t.id, t.namespace, t.name) for a, t in new.items()])
-    found = _in(db, "SELECT id FROM datasets WHERE id IN ({ids})", list(new))
-    return resolved, {a: new[a] for (a,) in found}
+    # A declared name stored as a dataset of its own: new, or declared before but stored
+    # since (before an upgrade, or by a concurrent writer) is merged too.
+    found = _in(db, "SELECT id FROM datasets WHERE id IN ({ids})", list(claims))
+    return resolved, {a: targets[a] for (a,) in found if a in targets}
 
 
 def merge(db: sqlite3.Connection, moves: dict[str, Target]) -> None:

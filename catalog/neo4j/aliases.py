@@ -36,13 +36,16 @@ def apply_aliases(tx: neo4j.ManagedTransaction, events: Sequence[EventWrite],
     """The batch with its aliases resolved from what ``LOOKUP`` found, the new ones recorded;
     and the stored datasets that are now aliases, to ``merge``."""
     stored = {a: Target(i, ns, n) for a, i, ns, n in found}
-    new = declared(events, stored) if claimed or any(
+    new = declared(events, stored) if any(
         d.aliases for e in events for d in e.all_datasets()) else {}
-    resolved = resolve(events, {**new, **stored})
+    targets = {**new, **stored}
+    resolved = resolve(events, targets)
     unwind(tx, "UNWIND $rows AS r MERGE (a:DatasetAlias {id: r[0]})"
            " ON CREATE SET a.datasetId = r[1], a.namespace = r[2], a.name = r[3]",
            [[a, t.id, t.namespace, t.name] for a, t in new.items()])
-    return resolved, {a: new[a] for a in claimed if a in new}
+    # A declared name stored as a dataset of its own: new, or declared before but stored
+    # since (before an upgrade, or by a concurrent writer) is merged too.
+    return resolved, {a: targets[a] for a in claimed if a in targets}
 
 
 def merge(tx: neo4j.ManagedTransaction, moves: dict[str, Target]) -> None:

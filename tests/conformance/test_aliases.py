@@ -188,3 +188,23 @@ def test_what_was_recorded_on_the_location_moves_to_the_table(store: Store) -> N
     assert [d.dataset_id for d in reads] == [TABLE_ID]
     assert [(d.dataset_id, d.facets) for d in writes] == [
         (TABLE_ID, {"outputStatistics": {"rowCount": 42}})]
+
+
+def test_a_location_stored_after_it_was_declared_is_merged_by_the_next_declaration(
+        store: Store) -> None:
+    """The location written as a dataset of its own after its declaration (a second Neo4j
+    writer racing the declaring batch did not see the alias yet): the next event listing the
+    table merges it."""
+    store.write_events([normalize(declaring())])
+    forget = {"embedded": lambda: store._edit(("DELETE FROM dataset_aliases", ())),  # type: ignore[attr-defined]
+              "neo4j": lambda: store._edit("MATCH (a:DatasetAlias) DELETE a")}  # type: ignore[attr-defined]
+    forget["embedded" if "Embedded" in type(store).__name__ else "neo4j"]()  # what it saw
+    store.write_events([normalize(e) for e in location_only()])
+    assert store.dataset(LAKE, LOCATION) is not None
+    later = declaring()  # Spark lists the table on every event
+    later["eventTime"] = ts(9)
+    store.write_events([normalize(later)])
+    assert store.dataset(LAKE, LOCATION) is None
+    seen = catalog(store)
+    assert seen["fields"] == [("email", ("pii.email",)), ("id", ()), ("phone", ("pii.phone",))]
+    assert ("job:spark:clean", TABLE_ID) in seen["edges"]
