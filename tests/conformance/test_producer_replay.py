@@ -18,6 +18,7 @@ import pytest
 from headwater.catalog import Store
 from headwater.catalog.ids import dataset_id, field_id, job_id
 from headwater.ingestion.normalize import normalize
+from headwater.lineage.impact import SchemaChange, analyse
 from tests.conftest import make_store
 from tests.harness.producers import NAMES, RECORDINGS
 
@@ -171,6 +172,11 @@ def test_every_dbt_test_is_its_own_result(store: Store) -> None:
     latest = sorted((q.name, q.success) for q in store.latest_quality([stg])[stg]
                     if q.field == "email")
     assert latest == email
+    # Both are checks a change to the column breaks.
+    report = analyse(store, SchemaChange("duckdb://shop.duckdb", "shop.main.stg_customers",
+                                         drop_fields=["email"]))
+    assert sorted((c.check_name, c.last_success) for c in report.affected_checks
+                  if c.field == "email") == email
     # Without names (another producer), the same two assertions are one result, as always.
     for a in (a for found in assertion_lists(end) for a in found):
         del a["name"]
