@@ -159,10 +159,11 @@ def test_the_gate_judges_a_location_by_its_tables_catalog(store: Store) -> None:
     [location] = doc["inputs"]
     assert (location["id"], location["known"]) == (LOCATION_ID, True)
     assert {f["name"]: f["classifications"] for f in location["fields"]} == {
-        "id": [], "email": ["pii.email"]}
+        "email": ["pii.email"]}
+    assert location["fieldCount"] == 2
     assert [(f["from"]["dataset"], f["from"]["field"]) for f in doc["flows"]] == [
         (LOCATION_ID, "email")]
-    assert doc["outputs"][0]["fedBy"] == [LOCATION_ID]
+    assert doc["outputs"][0]["fedBy"] == doc["flowSources"] == [LOCATION_ID]
 
 
 def test_what_was_recorded_on_the_location_moves_to_the_table(store: Store) -> None:
