@@ -209,3 +209,16 @@ def test_a_location_stored_after_it_was_declared_is_merged_by_the_next_declarati
     seen = catalog(store)
     assert seen["fields"] == [("email", ("pii.email",)), ("id", ()), ("phone", ("pii.phone",))]
     assert ("job:spark:clean", TABLE_ID) in seen["edges"]
+
+
+def test_the_gate_reads_a_jobs_stored_flows_from_the_table_as_the_location(store: Store
+                                                                          ) -> None:
+    """The job's last column lineage is stored on the table; a START naming the location with
+    no columnLineage facet is judged with those flows, under the name it sent."""
+    store.write_events([normalize(declaring()), normalize(location_only()[0])])
+    start = run_event("START", job=("spark", "export"), time=ts(6),
+                      inputs=[dataset(LAKE, LOCATION)], outputs=[dataset(DUCK, "export")])
+    doc = Gate(store, engine=None).enrich(gate_request(start))  # type: ignore[arg-type]
+    assert doc["flowSources"] == [LOCATION_ID]
+    assert [(f["from"]["dataset"], f["from"]["field"], f["to"]["field"]) for f in doc["flows"]
+            ] == [(LOCATION_ID, "email", "email")]
