@@ -183,6 +183,10 @@ class IndexedDigests:
             self._digests.clear()
         return self._digests
 
+    def forget(self) -> None:
+        self._digests.clear()
+        self._mark = None
+
     def written(self, db: sqlite3.Connection, digests: dict[str, str]) -> None:
         """Once that write committed: its nodes' documents are written for ``digests``."""
         if len(self._digests) + len(digests) > self.LIMIT:
