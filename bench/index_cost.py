@@ -61,8 +61,16 @@ def _without_index(backend: str) -> None:
 
 
 class _Nothing:
+    """``IndexedDigests`` that remembers nothing and reads nothing."""
+
     def known(self, *_: object) -> dict[str, str]:
         return {}
+
+    def state(self, *_: object) -> tuple[int, int]:
+        return 0, 0
+
+    def forget(self) -> None:
+        pass
 
     def written(self, *_: object) -> None:
         pass

@@ -174,12 +174,13 @@ class IndexedDigests:
         self._mark: tuple[int, int] | None = None
 
     @staticmethod
-    def _state(db: sqlite3.Connection) -> tuple[int, int]:
+    def state(db: sqlite3.Connection) -> tuple[int, int]:
+        """Where the file stands, as the writer sees it (its own commit changes neither)."""
         return int(db.execute("PRAGMA data_version").fetchone()[0]), db.total_changes
 
     def known(self, db: sqlite3.Connection) -> dict[str, str]:
         """At the start of an event write's transaction, before it writes anything."""
-        if self._mark != self._state(db):
+        if self._mark != self.state(db):
             self._digests.clear()
         return self._digests
 
@@ -187,12 +188,13 @@ class IndexedDigests:
         self._digests.clear()
         self._mark = None
 
-    def written(self, db: sqlite3.Connection, digests: dict[str, str]) -> None:
-        """Once that write committed: its nodes' documents are written for ``digests``."""
+    def written(self, digests: dict[str, str], mark: tuple[int, int]) -> None:
+        """Once that write committed: its nodes' documents are written for ``digests``;
+        ``mark``: ``state`` read at the end of its transaction."""
         if len(self._digests) + len(digests) > self.LIMIT:
             self._digests.clear()
         self._digests.update(digests)
-        self._mark = self._state(db)
+        self._mark = mark
 
 
 def _phrase(words: Sequence[str], columns: str | None = None) -> str:

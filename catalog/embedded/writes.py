@@ -88,10 +88,13 @@ class EventWrites(Connections):
             indexed = reindex_touched(db, contributions(written), known)
             if merged:  # the merged datasets' documents go, their targets' are rewritten
                 reindex(db, sorted({*merged, *(t.id for t in merged.values())}))
+            # Where this transaction leaves the file, read inside it: a write another thread
+            # commits before `written` below is then seen as one.
+            mark = self._indexed.state(db)
         if merged:  # rare: start again rather than track what the merge rewrote
             self._indexed.forget()
         else:
-            self._indexed.written(self._writer, indexed)
+            self._indexed.written(indexed, mark)
         return results
 
     @staticmethod
