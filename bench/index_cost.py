@@ -129,8 +129,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--backend", choices=("embedded", "neo4j"), default="embedded")
-    parser.add_argument("--child", choices=("on", "off"), help=argparse.SUPPRESS)
-    parser.add_argument("--events-file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("on", "off"),
+                        help="one run only, with the index (on) or without (off): what the"
+                        " A/B starts, and what to run under an instruction counter")
+    parser.add_argument("--events-file", type=Path,
+                        help="with --child: the events, one JSON document a line")
     args = parser.parse_args()
     if args.child:
         child(args.events_file, args.backend, args.child == "on", args.batch)
