@@ -14,6 +14,7 @@ from headwater.catalog.embedded.rekey import rekey
 from headwater.catalog.embedded.schema import (
     DEAD_LETTERS_BY_ARRIVAL,
     DECISION_LOG,
+    FIELD_NODES_BY_DATASET,
     LAYOUT_0_1_0,
     RUN_HISTORY,
     SCHEMA_OBSERVATIONS,
@@ -84,6 +85,7 @@ STEPS: list[Step[sqlite3.Connection]] = [
          rekey),
     Step(8, "the gate's decision log in a file of its own (headwater.decisions.db), so a gate"
          " decision never waits behind an ingestion transaction", _decision_log_file),
+    Step(9, "index field nodes by dataset", _ddl(FIELD_NODES_BY_DATASET)),
 ]
 
 
