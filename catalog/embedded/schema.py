@@ -167,3 +167,9 @@ CREATE TABLE IF NOT EXISTS decisions (
 CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);
 CREATE INDEX IF NOT EXISTS decisions_run ON decisions(run_id, time);
 """
+
+# Schema version 11: the fields of given datasets through an index (impact analysis, the gate,
+# erasure planning read them by dataset); without it every such read scanned all field nodes.
+FIELD_NODES_BY_DATASET = """
+CREATE INDEX IF NOT EXISTS field_nodes_dataset ON field_nodes(dataset_id, field);
+"""
