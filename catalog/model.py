@@ -7,7 +7,10 @@ these records are in ``catalog.rules``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from headwater.catalog.attempts import Transition
 
 # ---------------------------------------------------------------- writes (from ingestion)
 
@@ -220,6 +223,9 @@ class RunRecord:
     facets: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     created_at: str | None = None  # the earliest event's time
+    # Every state transition its events reported, unordered; None when not read (only
+    # ``runs_page(transitions=True)`` reads them, in the same store trip as the page).
+    transitions: list[Transition] | None = None
 
     @property
     def sort_time(self) -> str:

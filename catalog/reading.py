@@ -123,8 +123,10 @@ class CatalogReading:
 
     def runs_page(self, job_id: str | None, state: str | None, since: str | None,
                   until: str | None, parent_run_id: str | None, first: int,
-                  after: tuple[str, str] | None) -> tuple[list[RunRecord], int]:
-        return self.store.runs_page(job_id, state, since, until, parent_run_id, first, after)
+                  after: tuple[str, str] | None, *, facets: bool = True,
+                  transitions: bool = False) -> tuple[list[RunRecord], int]:
+        return self.store.runs_page(job_id, state, since, until, parent_run_id, first, after,
+                                    facets=facets, transitions=transitions)
 
     def jobs_page(self, namespace: str | None, search: str | None, first: int,
                   after: str | None) -> tuple[list[str], int]:
@@ -138,6 +140,11 @@ class CatalogReading:
         """Per run, its attempts oldest first (``catalog.attempts``); runs whose events left
         no transitions (none stored) are absent."""
         return {run: attempts(ts) for run, ts in self.store.run_transitions(run_ids).items()}
+
+    @staticmethod
+    def page_attempts(runs: Sequence[RunRecord]) -> dict[str, list[Attempt]]:
+        """As ``attempts``, from runs read with ``runs_page(transitions=True)``."""
+        return {r.id: attempts(r.transitions) for r in runs if r.transitions}
 
     def run_datasets(self, run_ids: Sequence[str]
                      ) -> dict[str, tuple[list[RunDataset], list[RunDataset]]]:

@@ -121,12 +121,15 @@ class CatalogReader(Protocol):
 
     def runs_page(self, job_id: str | None, state: str | None, since: str | None,
                   until: str | None, parent_run_id: str | None, first: int,
-                  after: tuple[str, str] | None) -> tuple[list[RunRecord], int]:
+                  after: tuple[str, str] | None, *, facets: bool = True,
+                  transitions: bool = False) -> tuple[list[RunRecord], int]:
         """(up to ``first`` runs newest first by (``sort_time``, id), both descending, strictly
         after the keyset ``after`` = (sort time, id); the total matching). Filters: the job,
         the state, ``since`` <= sort time < ``until``, the parent run. A page is an index range
         read (cost independent of how many runs the job has); runs added meanwhile never
-        shift a later page."""
+        shift a later page. ``facets=False`` leaves each run's facets empty (not read);
+        ``transitions=True`` fills each run's ``transitions`` (as ``run_transitions``, [] for
+        none) with the page, so a page with its attempts is one read."""
         ...
 
     def run_transitions(self, run_ids: Sequence[str]) -> dict[str, list[Transition]]:

@@ -59,20 +59,26 @@ async def run_page(info: Info, job: str | None, state: RunState | None,
                    first: int, after: str | None) -> RunConnection:
     first = page_size(first)
     catalog = info.context.catalog
-    attempts = any(_selects(f.selections, ("edges", "node", "attempts"))
+    def asks(*path: str) -> bool:
+        return any(_selects(f.selections, ("edges", "node", *path))
                    for f in info.selected_fields if isinstance(f, SelectedField))
 
+    attempts, facets = asks("attempts"), asks("facets")
+
     def read() -> tuple[list[RunRecord], int, dict[str, list[Attempt]]]:
-        # The page and, when asked for, its runs' attempts in one trip to the read threads:
-        # each trip waits its turn for a thread, which on a busy server is most of a page.
+        # The page and, when asked for, its runs' facets and attempts in one store read (on
+        # Neo4j one query, not four round trips) and one trip to the read threads: each trip
+        # waits its turn for a thread, which on a busy server is most of a page.
         rows, total = catalog.runs_page(
             job, state.value if state else None, utc_text(since) if since else None,
-            utc_text(until) if until else None, parent, first + 1, decode_pair(after))
-        found = catalog.attempts([r.id for r in rows[:first]]) if attempts and rows else {}
-        return rows, total, found
+            utc_text(until) if until else None, parent, first + 1, decode_pair(after),
+            facets=facets, transitions=attempts)
+        return rows, total, catalog.page_attempts(rows[:first]) if attempts else {}
 
     rows, total, found = await info.context.call(read)
-    for r in rows:  # what `parent` and a job's latest run ask for again is already here
+    # What `parent` and a job's latest run ask for again is already here, when whole (a
+    # record read without its facets must not answer a later `facets`).
+    for r in rows if facets else ():
         info.context.runs.prime(r.id, r)
     if attempts:
         for r in rows[:first]:

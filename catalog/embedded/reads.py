@@ -228,15 +228,16 @@ class CatalogReads(Connections):
         ).fetchall()
         return [r[0] for r in page], int(total[0])
 
-    def _run_records(self, rows: Sequence[sqlite3.Row]) -> list[RunRecord]:
+    def _run_records(self, rows: Sequence[sqlite3.Row], facets: bool = True
+                     ) -> list[RunRecord]:
         ids = [r["id"] for r in rows]
-        facets = self._facets(ids)
+        found = self._facets(ids) if facets else {}
         tags, _ = self._tags_owners(ids)
         return [RunRecord(
             id=r["id"], job_id=r["job_id"], state=r["state"] or "NEW", started_at=r["started_at"],
             ended_at=r["ended_at"], error_message=r["error_message"],
             parent_run_id=r["parent_run_id"], nominal_start=r["nominal_start"],
-            nominal_end=r["nominal_end"], facets=facets.get(r["id"], {}),
+            nominal_end=r["nominal_end"], facets=found.get(r["id"], {}),
             tags=tags.get(r["id"], []), created_at=r["created_at"]) for r in rows]
 
     def run(self, run_id: str) -> RunRecord | None:
@@ -252,7 +253,8 @@ class CatalogReads(Connections):
 
     def runs_page(self, job_id: str | None, state: str | None, since: str | None,
                   until: str | None, parent_run_id: str | None, first: int,
-                  after: tuple[str, str] | None) -> tuple[list[RunRecord], int]:
+                  after: tuple[str, str] | None, *, facets: bool = True,
+                  transitions: bool = False) -> tuple[list[RunRecord], int]:
         # The sort expression is the indexed one (runs_job_newest, runs_newest), so a page is
         # an index range read backwards, whatever the number of runs.
         where = ["1"]
@@ -274,7 +276,12 @@ class CatalogReads(Connections):
             f"SELECT * FROM runs WHERE {cond}{keyset}"
             " ORDER BY coalesce(started_at, created_at) DESC, id DESC LIMIT :first",
             {**params, "first": first})  # type: ignore[arg-type]
-        return self._run_records(rows), int(total[0])
+        found = self._run_records(rows, facets)
+        if transitions:  # a local read: nothing to gain from joining it to the page's
+            stored = self.run_transitions([r.id for r in found])
+            for r in found:
+                r.transitions = stored.get(r.id, [])
+        return found, int(total[0])
 
     def run_transitions(self, run_ids: Sequence[str]) -> dict[str, list[Transition]]:
         out: dict[str, list[Transition]] = {}

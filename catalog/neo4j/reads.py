@@ -176,8 +176,10 @@ class CatalogReads(Connection):
     def dataset_jobs(self, dataset_ids: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
         return self._neighbours(dataset_ids)
 
-    def _run_records(self, runs: list[dict[str, Any]]) -> list[RunRecord]:
-        facets = self._facets([r["id"] for r in runs])
+    def _run_records(self, runs: list[dict[str, Any]],
+                     facets: dict[str, dict[str, Any]] | None = None) -> list[RunRecord]:
+        if facets is None:
+            facets = self._facets([r["id"] for r in runs])
         return [RunRecord(
             id=run["id"], job_id=run["jobId"], state=run.get("state") or "NEW",
             started_at=run.get("startedAt"), ended_at=run.get("endedAt"),
@@ -203,7 +205,8 @@ class CatalogReads(Connection):
 
     def runs_page(self, job_id: str | None, state: str | None, since: str | None,
                   until: str | None, parent_run_id: str | None, first: int,
-                  after: tuple[str, str] | None) -> tuple[list[RunRecord], int]:
+                  after: tuple[str, str] | None, *, facets: bool = True,
+                  transitions: bool = False) -> tuple[list[RunRecord], int]:
         # sortTime is indexed with jobId (run_job_newest) and alone (run_newest): a page is
         # an index-ordered range read, whatever the number of runs.
         where = ["r.sortTime IS NOT NULL"]
@@ -223,10 +226,25 @@ class CatalogReads(Connection):
         t, i = after if after is not None else ("\uffff", "")
         keyset = " AND (r.sortTime < $t OR (r.sortTime = $t AND r.id < $id))"
         params |= {"t": t, "id": i}
+        # The page, its facets and its transitions in one query (one round trip, not three):
+        # facets by the facet_owner index per run of the page, transitions a run property.
+        detail = [] if transitions else ["transitions: null"]
+        if facets:
+            detail.append("facetRows: COLLECT { MATCH (f:Facet {owner: r.id})"
+                          " RETURN [f.name, f.body] }")
         rows = self._read(f"MATCH (r:Run) WHERE {cond}{keyset}"
                           f" WITH r ORDER BY r.sortTime DESC, r.id DESC LIMIT $first"
-                          f" RETURN collect({self._RUN}) AS all", **params, first=first)
-        return self._run_records(rows[0]["all"]), int(total.result()[0]["n"])
+                          f" RETURN collect(r {{.*, {', '.join(detail)}}}) AS all",
+                          **params, first=first)
+        runs = rows[0]["all"]
+        found = self._run_records(runs, {r["id"]: {name: orjson.loads(body)
+                                                   for name, body in r.get("facetRows") or []}
+                                         for r in runs})
+        if transitions:
+            for record, run in zip(found, runs, strict=True):
+                record.transitions = [Transition(*orjson.loads(t))
+                                      for t in run.get("transitions") or []]
+        return found, int(total.result()[0]["n"])
 
     def run_transitions(self, run_ids: Sequence[str]) -> dict[str, list[Transition]]:
         rows = self._read("UNWIND $ids AS id MATCH (r:Run {id: id})"

@@ -127,6 +127,35 @@ def test_runs_page_filters(store: Store) -> None:
     assert store.runs_by_id([children[0], "nope"])[1] is None
 
 
+def test_runs_page_reads_attempts_and_skips_facets_when_asked(store: Store) -> None:
+    """A page with its runs' transitions (what ``attempts`` needs) in the same read, and
+    without the facets when the caller shows none; the default page is unchanged."""
+    job = ("etl", "with_detail")
+    retried, plain = str(uuid.uuid4()), str(uuid.uuid4())
+    tags = {"tags": {"tags": [{"key": "team", "value": "crm"}]}}
+    write(store, run_event("START", run_id=retried, job=job, time=ts(1), run_facets=tags),
+          run_event("FAIL", run_id=retried, job=job, time=ts(2), run_facets=error("boom")),
+          run_event("START", run_id=retried, job=job, time=ts(3)),
+          run_event("COMPLETE", run_id=retried, job=job, time=ts(4)),
+          run_event("COMPLETE", run_id=plain, job=job, time=ts(0)))
+    j = job_id(*job)
+    default, _ = store.runs_page(j, None, None, None, None, 10, None)
+    assert [r.id for r in default] == [retried, plain]
+    assert default[0].transitions is None and "tags" in default[0].facets
+    detailed, total = store.runs_page(j, None, None, None, None, 10, None, transitions=True)
+    assert total == 2 and [r.facets for r in detailed] == [r.facets for r in default]
+    stored = store.run_transitions([retried, plain])
+    for r in detailed:
+        assert sorted(r.transitions or [], key=repr) == sorted(stored.get(r.id, []), key=repr)
+    attempts = CatalogReading.page_attempts(detailed)
+    assert [(a.number, a.state, a.error_message) for a in attempts[retried]] == [
+        (1, "FAILED", "boom"), (2, "COMPLETED", None)]
+    assert attempts == CatalogReading(store).attempts([retried, plain])
+    bare, _ = store.runs_page(j, None, None, None, None, 10, None, facets=False)
+    assert [(r.id, r.facets, r.state) for r in bare] == [
+        (r.id, {}, r.state) for r in default]
+
+
 def test_run_datasets_versions_and_output_statistics(store: Store) -> None:
     run_id = str(uuid.uuid4())
     src = dataset(PG, "shop.raw", s=schema("id", "email"))
