@@ -228,13 +228,13 @@ class CatalogReads(Connection):
         params |= {"t": t, "id": i}
         # The page, its facets and its transitions in one query (one round trip, not three):
         # facets by the facet_owner index per run of the page, transitions a run property.
-        detail = [] if transitions else ["transitions: null"]
+        detail = [".*"] if transitions else [".*", "transitions: null"]
         if facets:
             detail.append("facetRows: COLLECT { MATCH (f:Facet {owner: r.id})"
                           " RETURN [f.name, f.body] }")
         rows = self._read(f"MATCH (r:Run) WHERE {cond}{keyset}"
                           f" WITH r ORDER BY r.sortTime DESC, r.id DESC LIMIT $first"
-                          f" RETURN collect(r {{.*, {', '.join(detail)}}}) AS all",
+                          f" RETURN collect(r {{{', '.join(detail)}}}) AS all",
                           **params, first=first)
         runs = rows[0]["all"]
         found = self._run_records(runs, {r["id"]: {name: orjson.loads(body)

@@ -154,6 +154,11 @@ def test_runs_page_reads_attempts_and_skips_facets_when_asked(store: Store) -> N
     bare, _ = store.runs_page(j, None, None, None, None, 10, None, facets=False)
     assert [(r.id, r.facets, r.state) for r in bare] == [
         (r.id, {}, r.state) for r in default]
+    # A run list showing attempts and no facets (the UI's): both at once.
+    listed, _ = store.runs_page(j, None, None, None, None, 10, None, facets=False,
+                                transitions=True)
+    assert [r.facets for r in listed] == [{}, {}]
+    assert CatalogReading.page_attempts(listed) == attempts
 
 
 def test_run_datasets_versions_and_output_statistics(store: Store) -> None:

@@ -120,6 +120,31 @@ def test_runs_are_paged_newest_first_with_filters(server: Server) -> None:
     assert jobs["edges"][0]["node"]["latestRun"] == {"state": "COMPLETED"}
 
 
+def test_a_run_list_without_facets_still_shows_attempts_and_parent_facets(
+        server: Server) -> None:
+    """The list reads no facets when it shows none; a run's parent on the same page then
+    still shows its own."""
+    job = ("airflow", "lean_list")
+    parent, child = str(uuid.uuid4()), str(uuid.uuid4())
+    link = {"parent": {"run": {"runId": parent}, "job": {"namespace": job[0], "name": job[1]}}}
+    send(server, run_event("START", run_id=parent, time=ts(1), job=job,
+                           run_facets={"tags": {"tags": [{"key": "env", "value": "prod"}]}}),
+         run_event("FAIL", run_id=parent, time=ts(2), job=job),
+         run_event("START", run_id=parent, time=ts(3), job=job),
+         run_event("COMPLETE", run_id=parent, time=ts(4), job=job),
+         run_event("COMPLETE", run_id=child, time=ts(5), job=job, run_facets=link))
+    page = server.graphql("""query($ns: String, $name: String) {
+      runs(jobNamespace: $ns, jobName: $name) { edges { node {
+        id attempts { number state } parent { id tags facets } } } } }""",
+                          ns=job[0], name=job[1])["runs"]
+    nodes = [e["node"] for e in page["edges"]]
+    assert [(n["id"], [(a["number"], a["state"]) for a in n["attempts"]]) for n in nodes] == [
+        (child, [(1, "COMPLETED")]), (parent, [(1, "FAILED"), (2, "COMPLETED")])]
+    shown = nodes[0]["parent"]
+    assert shown["id"] == parent and shown["tags"] == ["env:prod"]
+    assert shown["facets"]["tags"]["tags"] == [{"key": "env", "value": "prod"}]
+
+
 def test_bad_cursor_and_half_a_job_are_clear_errors(server: Server) -> None:
     with server.client("viewer") as c:
         r = c.post("/graphql", json={"query": '{ runs(after: "nope") { totalCount } }'}).json()
