@@ -222,9 +222,14 @@ class CatalogReads(Connection):
         total = self._read_beside(f"MATCH (r:Run) WHERE {cond} RETURN count(r) AS n", **params)
         # The first page too goes through the keyset (after everything): without a range on
         # sortTime the planner sorts all the job's runs instead of reading the index in order
-        # (measured: 365 ms against 38 ms for a job with 10,000 runs).
+        # (measured: 365 ms against 38 ms for a job with 10,000 runs). The keyset is a range
+        # plus a filter, not an OR (planned as a union of two seeks, then a sort of every
+        # run), and a job's page orders by the index's own keys (jobId first, equal on the
+        # page) so the planner reads it in index order and stops after the page
+        # (PartialTop over 52 rows, not Top over 10,000: 17 -> 3 ms PROFILEd).
         t, i = after if after is not None else ("\uffff", "")
-        keyset = " AND (r.sortTime < $t OR (r.sortTime = $t AND r.id < $id))"
+        keyset = " AND r.sortTime <= $t AND NOT (r.sortTime = $t AND r.id >= $id)"
+        order = ("r.jobId DESC, " if job_id is not None else "") + "r.sortTime DESC, r.id DESC"
         params |= {"t": t, "id": i}
         # The page, its facets and its transitions in one query (one round trip, not three):
         # facets by the facet_owner index per run of the page, transitions a run property.
@@ -233,7 +238,7 @@ class CatalogReads(Connection):
             detail.append("facetRows: COLLECT { MATCH (f:Facet {owner: r.id})"
                           " RETURN [f.name, f.body] }")
         rows = self._read(f"MATCH (r:Run) WHERE {cond}{keyset}"
-                          f" WITH r ORDER BY r.sortTime DESC, r.id DESC LIMIT $first"
+                          f" WITH r ORDER BY {order} LIMIT $first"
                           f" RETURN collect(r {{{', '.join(detail)}}}) AS all",
                           **params, first=first)
         runs = rows[0]["all"]
