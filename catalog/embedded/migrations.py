@@ -11,6 +11,7 @@ from headwater.catalog.embedded.connection import Connections
 from headwater.catalog.embedded.rekey import rekey
 from headwater.catalog.embedded.schema import (
     DEAD_LETTERS_BY_ARRIVAL,
+    FACTS_DIGESTS,
     LAYOUT_0_1_0,
     RUN_HISTORY,
     SCHEMA_OBSERVATIONS,
@@ -59,6 +60,8 @@ STEPS: list[Step[sqlite3.Connection]] = [
          " events' state transitions", _run_history),
     Step(7, "ids that cannot collide: nodes whose name or field holds ':' or '%' re-keyed",
          rekey),
+    Step(8, "facts digests: an event that repeats a job's or dataset's facts writes only what"
+            " is new", _ddl(FACTS_DIGESTS)),
 ]
 
 

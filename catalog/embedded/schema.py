@@ -155,3 +155,11 @@ CREATE INDEX IF NOT EXISTS runs_job_newest ON runs(job_id, coalesce(started_at, 
 CREATE INDEX IF NOT EXISTS runs_newest ON runs(coalesce(started_at, created_at), id);
 CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_run_id);
 """
+
+# Schema version 8: each job's and dataset's digest of the facts it was last written with in
+# full, so an event that repeats them writes only what is new (catalog/facts.py). Existing
+# nodes have none: their next event writes them in full, as before, and records one.
+FACTS_DIGESTS = """
+ALTER TABLE jobs ADD COLUMN facts_digest TEXT;
+ALTER TABLE datasets ADD COLUMN facts_digest TEXT;
+"""
