@@ -139,10 +139,10 @@ def plan(events: Sequence[EventWrite], stored: dict[str, tuple[str | None, str]]
             if facts != NO_FACTS and newest_said.get(node, "") < t:
                 newest_said[node] = t
     out = Plan()
-    for node, facts in said.items():
+    for node, digests in said.items():
         known = stored.get(node)
         if enabled and known is not None and known[0] is not None and (
-                facts - {NO_FACTS}) <= {known[0]}:
+                digests - {NO_FACTS}) <= {known[0]}:
             out.touched[node] = newest[node]
     # A derivation goes to the job of the batch's latest event that states it: an unchanged
     # job whose derivations another event of the batch writes is written in full as well, so
@@ -164,15 +164,15 @@ def plan(events: Sequence[EventWrite], stored: dict[str, tuple[str | None, str]]
                     e.job.id if e.job else None)
     lost = {job for job, keys in edge_jobs.items()
             if any(out.edges.get(k, job) != job for k in keys)}
-    for node, facts in said.items():
+    for node, digests in said.items():
         if node in out.touched:
             continue
         known = stored.get(node)
-        facts = facts - {NO_FACTS}
-        if not facts:  # nothing said of it: what was promised still holds
+        said_here = digests - {NO_FACTS}
+        if not said_here:  # nothing said of it: what was promised still holds
             out.record[node] = known[0] if known else None
             continue
-        (only,) = facts if len(facts) == 1 else (None,)
+        (only,) = said_here if len(said_here) == 1 else (None,)
         # Only the node's newest events win every value they carry; a late one may not.
         newest_here = known is None or newest_said[node] >= known[1]
         out.record[node] = only if newest_here and node not in lost else None

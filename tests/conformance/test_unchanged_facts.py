@@ -14,7 +14,7 @@ import pytest
 
 from bench.workload import Warehouse
 from headwater.catalog import Store
-from headwater.catalog.ids import dataset_id, field_id
+from headwater.catalog.ids import field_id
 from headwater.catalog.search import search
 from headwater.ingestion.normalize import normalize
 from tests.conftest import make_store
