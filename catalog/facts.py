@@ -116,6 +116,10 @@ class Plan:
         return [(n, k, t) for (n, k), t in newest.items()]
 
 
+def _keys(e: EventWrite) -> set[EdgeKey]:
+    return {(c.source_id, c.target_id, c.type, c.subtype) for c in e.column_edges}
+
+
 def plan(events: Sequence[EventWrite], stored: dict[str, tuple[str | None, str]],
          enabled: bool = True) -> Plan:
     """Which of the batch's jobs and datasets are unchanged. ``stored``: each existing node's
@@ -124,20 +128,19 @@ def plan(events: Sequence[EventWrite], stored: dict[str, tuple[str | None, str]]
     said: dict[str, set[str | None]] = {}
     newest: dict[str, str] = {}  # per node, its newest event of the batch
     newest_said: dict[str, str] = {}  # ... of those that say something of it
-    edge_jobs: dict[str, set[EdgeKey]] = {}
     for e in events:
-        nodes: list[tuple[str, str | None]] = [(d.id, d.facts) for d in e.all_datasets()]
-        if e.job:
-            nodes.append((e.job.id, e.job.facts))
-            edge_jobs.setdefault(e.job.id, set()).update(
-                (c.source_id, c.target_id, c.type, c.subtype) for c in e.column_edges)
         t = e.event_time
-        for node, facts in nodes:
+        for node, facts in ((d.id, d.facts) for d in e.all_datasets()):
             said.setdefault(node, set()).add(facts)
             if newest.get(node, "") < t:
                 newest[node] = t
             if facts != NO_FACTS and newest_said.get(node, "") < t:
                 newest_said[node] = t
+        if e.job:
+            node = e.job.id
+            said.setdefault(node, set()).add(e.job.facts)
+            if newest.get(node, "") < t:
+                newest[node] = newest_said[node] = t
     out = Plan()
     for node, digests in said.items():
         known = stored.get(node)
@@ -146,24 +149,27 @@ def plan(events: Sequence[EventWrite], stored: dict[str, tuple[str | None, str]]
             out.touched[node] = newest[node]
     # A derivation goes to the job of the batch's latest event that states it: an unchanged
     # job whose derivations another event of the batch writes is written in full as well, so
-    # that the latest still wins (repeated until nothing changes).
-    written = {(c.source_id, c.target_id, c.type, c.subtype)
-               for e in events if out.edges_written(e) for c in e.column_edges}
-    changed = True
+    # that the latest still wins (repeated until nothing changes). Derivations target their
+    # job's outputs: only an unchanged job writing a dataset that is written to is compared.
+    written_events = [e for e in events if e.column_edges and out.edges_written(e)]
+    targets = {c.target_dataset for e in written_events for c in e.column_edges}
+    changed = bool(targets)
     while changed:
         changed = False
-        for job, keys in edge_jobs.items():
-            if job in out.touched and keys & written:
-                del out.touched[job]
-                written |= keys
+        keys = set().union(*(_keys(e) for e in written_events))
+        for e in events:
+            if (e.job and e.job.id in out.touched and e.column_edges
+                    and any(d.id in targets for d in e.outputs) and _keys(e) & keys):
+                del out.touched[e.job.id]
+                written_events = [e for e in events if e.column_edges and out.edges_written(e)]
+                targets = {c.target_dataset for e in written_events for c in e.column_edges}
                 changed = True
-    for e in sorted(events, key=lambda e: e.event_time):
-        if out.edges_written(e):
-            for c in e.column_edges:
-                out.edges[c.source_id, c.target_id, c.type, c.subtype] = (
-                    e.job.id if e.job else None)
-    lost = {job for job, keys in edge_jobs.items()
-            if any(out.edges.get(k, job) != job for k in keys)}
+                break
+    for e in sorted(written_events, key=lambda e: e.event_time):
+        for c in e.column_edges:
+            out.edges[c.source_id, c.target_id, c.type, c.subtype] = e.job.id if e.job else None
+    lost = {e.job.id for e in written_events
+            if e.job and any(out.edges[k] != e.job.id for k in _keys(e))}
     for node, digests in said.items():
         if node in out.touched:
             continue

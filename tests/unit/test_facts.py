@@ -11,7 +11,7 @@ def event(t: str, job: str = "a", facts: str = "J1", ds: str = "D1",
     out = DatasetWrite("ns", "t", "dataset:ns:t", "output", facts=ds)
     return EventWrite(f"{job}{t}{facts}{ds}", "run", t, b"{}",
                       job=JobWrite("ns", job, f"job:ns:{job}", facts=facts), outputs=[out],
-                      column_edges=[ColumnEdge(f"s{k}", "t", "s", "t", k, "t", "DIRECT", "")
+                      column_edges=[ColumnEdge(f"s{k}", "t", "s", out.id, k, "t", "DIRECT", "")
                                     for k in edges])
 
 
