@@ -20,7 +20,10 @@ import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
+
+from headwater.catalog.tokens import Identity
+from headwater.policies.gate import Gate, GateDecision, observe
 
 V = TypeVar("V")
 
@@ -130,22 +133,34 @@ class Bulkheads:
     heavy: HeavySlots = field(default_factory=lambda: HeavySlots(MAX_HEAVY))
     retry_after_seconds: int = RETRY_AFTER_SECONDS
     heavy_loop: LoopThread = field(default_factory=LoopThread)
+    # Worker processes deciding gate requests (headwater.gate_process.GateProcesses: an async
+    # ``check(body, caller)`` and ``shutdown()``), or None: the gate's threads decide.
+    gate_processes: Any = None
 
     @classmethod
-    def of(cls, read_threads: int, gate_threads: int, max_heavy: int) -> Bulkheads:
+    def of(cls, read_threads: int, gate_threads: int, max_heavy: int,
+           gate_processes: Any = None) -> Bulkheads:
         return cls(ThreadPoolExecutor(read_threads, thread_name_prefix="reads"),
                    ThreadPoolExecutor(gate_threads, thread_name_prefix="gate"),
-                   HeavySlots(max_heavy))
+                   HeavySlots(max_heavy), gate_processes=gate_processes)
 
     async def read(self, fn: Callable[..., V], *args: Any) -> V:
         """A blocking read (GraphQL resolver, REST read) on the reads pool."""
         return await run_in(self.reads, fn, *args)
 
-    async def gate(self, fn: Callable[..., V], *args: Any) -> V:
-        """A gate call (``Gate.check``, its decision log) on the gate's own pool."""
-        return await run_in(self.gate_pool, fn, *args)
+    async def check_gate(self, gate: Gate, body: bytes, caller: Identity) -> GateDecision:
+        """``gate.check(body, caller)`` in the gate's worker processes if there are any, else
+        on the gate's own threads."""
+        if self.gate_processes is not None:
+            result = cast(GateDecision, await self.gate_processes.check(body, caller))
+        else:
+            result = await run_in(self.gate_pool, gate.check, body, caller)
+        observe(result)
+        return result
 
     def shutdown(self) -> None:
         self.reads.shutdown(wait=False, cancel_futures=True)
         self.gate_pool.shutdown(wait=False, cancel_futures=True)
+        if self.gate_processes is not None:
+            self.gate_processes.shutdown()
         self.heavy_loop.stop()

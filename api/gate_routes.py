@@ -36,8 +36,9 @@ async def post_gate(request: Request,
     gate: Gate = services.gate
     body = await read_limited(request, gate.limits.max_body_bytes,
                               "raise HEADWATER_GATE_MAX_BODY_BYTES or ask about fewer datasets")
-    # The gate's own threads: pipelines waiting to start never queue behind reads.
-    result = await services.bulkheads.gate(gate.check, body, caller)
+    # The gate's own processes (or threads): pipelines waiting to start never queue behind
+    # reads.
+    result = await services.bulkheads.check_gate(gate, body, caller)
     # A response, not a dict: FastAPI would walk a dict through jsonable_encoder first.
     return OrjsonResponse({**decision_json(result.record),
                            "timings": {"enrichMs": round(result.enrich_ms, 3),

@@ -22,6 +22,7 @@ from headwater.catalog.errors import (
     StoreError,
     TooExpensive,
     TooLarge,
+    Unavailable,
     Unsupported,
 )
 
@@ -43,6 +44,7 @@ STATUS: tuple[tuple[type[HeadwaterError], int, str], ...] = (
     (Forbidden, 403, "FORBIDDEN"),
     (TooExpensive, 422, "TOO_EXPENSIVE"),
     (StoreError, 503, "UNAVAILABLE"),
+    (Unavailable, 503, "UNAVAILABLE"),
 )
 
 

@@ -103,6 +103,9 @@ def main() -> None:
     ap.add_argument("--datasets", type=int, default=100_000)
     ap.add_argument("--jobs", type=int, default=50_000)
     ap.add_argument("--samples", type=int, default=300)
+    ap.add_argument("--gate-processes", type=int, default=None,
+                    help="the server's HEADWATER_GATE_PROCESSES (0: the gate on threads)")
+    ap.add_argument("--engines", default="embedded,opa")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-gate-"))
     store = open_store("embedded", path=tmp / "headwater.db")
@@ -112,10 +115,12 @@ def main() -> None:
     results = {}
     opa = start_opa(str(BUNDLE))
     try:
-        for engine in ("embedded", "opa"):
+        for engine in args.engines.split(","):
             env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
             env.update({"HEADWATER_DATA_DIR": str(tmp), "HEADWATER_POLICY_ENGINE": engine,
                         "HEADWATER_OPA_URL": opa.url})
+            if args.gate_processes is not None:
+                env["HEADWATER_GATE_PROCESSES"] = str(args.gate_processes)
             server = Server(url=f"http://127.0.0.1:{free_port()}", env=env, data_dir=tmp)
             server.start()
             try:

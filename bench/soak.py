@@ -279,13 +279,15 @@ def timed(f: Figures, kind: str, call: Callable[[], httpx.Response]) -> httpx.Re
     return r
 
 
-def run(seconds: float, root: Path, *, warmup: float | None = None, heavy_clients: int = 3
-        ) -> Figures:
+def run(seconds: float, root: Path, *, warmup: float | None = None, heavy_clients: int = 3,
+        gate_processes: int | None = None) -> Figures:
     f = Figures(seconds=seconds, warmup_s=warmup if warmup is not None else seconds / 3)
     world = World(root, seconds)
     world.create_sqlite()
     (root / "connectors.toml").write_text(f'[[connector]]\nnamespace = "{world.sqlite_ns}"\n')
     env = server_env("embedded", root / "data", None)  # type: ignore[arg-type]
+    if gate_processes is not None:  # for A/B runs: 0 decides on the server's threads
+        env["HEADWATER_GATE_PROCESSES"] = str(gate_processes)
     env.update({"HEADWATER_CONNECTORS_FILE": str(root / "connectors.toml"),
                 "HEADWATER_ERASURE_POLL_SECONDS": "0.5"})
     (root / "data").mkdir(exist_ok=True)
@@ -496,9 +498,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=300)
     ap.add_argument("--warmup", type=float, default=60)
     ap.add_argument("--heavy-clients", type=int, default=3)
+    ap.add_argument("--gate-processes", type=int, default=None,
+                    help="the server's HEADWATER_GATE_PROCESSES (0: the gate on threads)")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-soak-"))
-    f = run(args.seconds, root, warmup=args.warmup, heavy_clients=args.heavy_clients)
+    f = run(args.seconds, root, warmup=args.warmup, heavy_clients=args.heavy_clients,
+            gate_processes=args.gate_processes)
     print(table(f))
     failed = check(f)
     print("\n".join(["", "FAILED:", *failed]) if failed else "\nall thresholds held")

@@ -19,6 +19,10 @@ class Invalid(HeadwaterError, ValueError):
     def one(cls, message: str, pointer: str = "") -> Invalid:
         return cls([{"pointer": pointer, "message": message}])
 
+    def __reduce__(self) -> tuple[type[Invalid], tuple[list[dict[str, str]]]]:
+        # Rebuilt from its errors (the gate's worker processes send it to the server).
+        return type(self), (self.errors,)
+
 
 class Malformed(Invalid):
     """The body is not even JSON (or not a decodable encoding): nothing to validate."""
@@ -46,6 +50,10 @@ class Forbidden(HeadwaterError, PermissionError):
 
 class TooExpensive(HeadwaterError):
     """The request would cost more than the limits allow; narrow it."""
+
+
+class Unavailable(HeadwaterError):
+    """A part the request needs is not running now (it is being restarted): retry."""
 
 
 class StoreError(HeadwaterError, RuntimeError):

@@ -13,20 +13,22 @@ from headwater.catalog import Store, open_store
 from headwater.catalog.reading import CatalogReading
 from headwater.catalog.stewardship import Stewardship
 from headwater.catalog.tokens import Tokens
+from headwater.gate_process import GateProcesses, build_gate
 from headwater.ingestion.intake import GroupCommitter
 from headwater.ingestion.service import Ingestion
 from headwater.lineage.service import Lineage
 from headwater.policies import erasure
 from headwater.policies.engine import PolicyEngine, PolicyEngineUnavailable, open_engine
-from headwater.policies.gate import Gate, GateLimits
 from headwater.settings import Settings
 
 log = logging.getLogger("headwater")
 
 
-def services(settings: Settings, store: Store, engine: PolicyEngine) -> Services:
+def services(settings: Settings, store: Store, engine: PolicyEngine,
+             gate_processes: bool = True) -> Services:
     """Every service over one store. Everything that enters the catalog (events, quality
-    results, steward edits) goes through the one group committer and its writer thread."""
+    results, steward edits) goes through the one group committer and its writer thread.
+    ``gate_processes``: start the gate's worker processes (when the settings ask for any)."""
     committer = GroupCommitter(store)
     erasures, worker = erasure.from_settings(settings, store, engine)
     return Services(
@@ -35,17 +37,16 @@ def services(settings: Settings, store: Store, engine: PolicyEngine) -> Services
         catalog=CatalogReading(store),
         stewardship=Stewardship(store, committer.call),
         lineage=Lineage(store),
-        gate=Gate(store, engine, settings.gate_fail_open_environments, GateLimits(
-            max_body_bytes=settings.gate_max_body_bytes,
-            max_datasets=settings.gate_max_datasets, max_flows=settings.gate_max_flows,
-            max_fields=settings.gate_max_fields)),
+        gate=build_gate(settings, store, engine),
         engine=engine,
         erasures=erasures,
         erasure_worker=worker,
         tokens=Tokens(store) if settings.auth else None,
         # Reads, the gate and ingestion (its writer thread) never share threads.
         bulkheads=Bulkheads.of(settings.read_threads, settings.gate_threads,
-                               settings.max_heavy_queries),
+                               settings.max_heavy_queries,
+                               GateProcesses(settings, settings.gate_processes)
+                               if gate_processes and settings.gate_processes else None),
     )
 
 
@@ -60,4 +61,5 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
             engine.push_bundle()  # type: ignore[attr-defined]
         except PolicyEngineUnavailable as exc:  # the gate fails closed until OPA is back
             log.error("could not push the policy bundle: %s", exc)
-    return build_app(settings, services(settings, store, engine), only=only)
+    return build_app(settings, services(settings, store, engine, only != "ingestion"),
+                     only=only)

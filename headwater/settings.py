@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     graphql_max_body_bytes: int = Field(1024 * 1024, ge=1024)
     read_threads: int = Field(8, ge=1)
     gate_threads: int = Field(4, ge=1)
+    # Worker processes that decide gate requests (headwater/gate_process.py); 0: on the
+    # gate's threads in the server process.
+    gate_processes: int = Field(1, ge=0)
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

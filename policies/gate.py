@@ -41,6 +41,8 @@ DECISIONS = Counter("headwater_gate_decisions_total", "Gate decisions", ["decisi
 GATE_SECONDS = Histogram("headwater_gate_seconds", "Gate latency by phase", ["phase"],
                          buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5))
 VERDICTS = ("allow", "mask", "deny")
+# The input document's layout (policies/rego/README.md, "Versions of the input").
+INPUT_VERSION = 2
 log = logging.getLogger(__name__)
 
 
@@ -155,9 +157,12 @@ def _dataset_doc(ref: tuple[str, str], record: DatasetRecord | None, fields: lis
             "failed": sorted({_assertion(q) for q in quality if not q.success}),
             "passed": sorted({_assertion(q) for q in quality if q.success}),
         },
+        # Only classified fields (directly or by inheritance): the rules read nothing else of
+        # a field, and most of a warehouse's columns are not classified.
         "fields": [{"name": f.name, "type": f.type, "classifications": f.classifications,
-                    "inherited": inherited.get(field_id(*ref, f.name), []),
-                    "learnedFrom": f.learned_from} for f in fields],
+                    "inherited": inh, "learnedFrom": f.learned_from} for f in fields
+                   if (inh := inherited.get(field_id(*ref, f.name), [])) or f.classifications],
+        "fieldCount": len(fields),
     }
 
 
@@ -214,31 +219,37 @@ class Gate:
                            "flows in the START event's columnLineage facet, or raise "
                            "HEADWATER_GATE_MAX_FLOWS")
         known = dict(zip(ids, refs, strict=True))
+        planned = [f for f in flows if f.source_dataset in known and f.target_dataset in known]
         fed_by: dict[str, set[str]] = {}
-        for f in flows:
-            if f.source_dataset in known and f.target_dataset in known:
-                fed_by.setdefault(f.target_dataset, set()).add(f.source_dataset)
+        for f in planned:
+            fed_by.setdefault(f.target_dataset, set()).add(f.source_dataset)
+        inputs = [_dataset_doc(r, records[dataset_id(*r)], fields[dataset_id(*r)], inherited,
+                               quality.get(dataset_id(*r), [])) for r in req.inputs]
         outputs = [_dataset_doc(r, records[dataset_id(*r)], fields[dataset_id(*r)], inherited,
                                 []) for r in req.outputs]
         for doc in outputs:
             doc["fedBy"] = sorted(fed_by.get(doc["id"], ()))
+        # Only the flows that start from a classified field: no rule reads the others, beyond
+        # whether any are known (flowsKnown) and where they start (flowSources).
+        classified = {(d["id"], f["name"]) for d in (*inputs, *outputs) for f in d["fields"]}
         return {
+            "inputVersion": INPUT_VERSION,
             "job": {"namespace": req.job[0], "name": req.job[1], "tags": sorted(req.job_tags)},
             "context": {k: v for k, v in (("purpose", req.purpose),
                                           ("environment", req.environment),
                                           ("principal", principal),
                                           ("onBehalfOf", req.on_behalf_of)) if v is not None},
-            "inputs": [_dataset_doc(r, records[dataset_id(*r)], fields[dataset_id(*r)], inherited,
-                                    quality.get(dataset_id(*r), [])) for r in req.inputs],
+            "inputs": inputs,
             "outputs": outputs,
+            "flowsKnown": bool(planned),
+            "flowSources": sorted({f.source_dataset for f in planned}),
             "flows": [{"from": {"namespace": source[0], "name": source[1],
                                 "field": f.source_field, "dataset": f.source_dataset},
                        "to": {"namespace": target[0], "name": target[1],
                               "field": f.target_field, "dataset": f.target_dataset},
                        "transformation": f.transformation, "masking": f.masking}
-                      for f in flows
-                      if (source := known.get(f.source_dataset))
-                      and (target := known.get(f.target_dataset))],
+                      for f in planned if (f.source_dataset, f.source_field) in classified
+                      for source, target in [(known[f.source_dataset], known[f.target_dataset])]],
         }
 
     def check(self, body: bytes, caller: Identity) -> GateDecision:
@@ -298,7 +309,12 @@ class Gate:
             input_digest="sha256:" + hashlib.sha256(
                 orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32])
         self.store.log_decision(record)
-        DECISIONS.labels(verdict).inc()
-        GATE_SECONDS.labels("enrich").observe(enriched - started)
-        GATE_SECONDS.labels("evaluate").observe(evaluated - enriched)
         return GateDecision(record, (enriched - started) * 1000, (evaluated - enriched) * 1000)
+
+
+def observe(result: GateDecision) -> None:
+    """Count a decision in the server's metrics (where it was decided may be a worker process
+    of its own, whose metrics nobody scrapes)."""
+    DECISIONS.labels(result.record.decision).inc()
+    GATE_SECONDS.labels("enrich").observe(result.enrich_ms / 1000)
+    GATE_SECONDS.labels("evaluate").observe(result.evaluate_ms / 1000)

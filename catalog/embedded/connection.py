@@ -23,7 +23,7 @@ def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
         yield items[i : i + size]
 
 
-def _private_file(path: Path) -> None:
+def private_file(path: Path) -> None:
     """The store holds raw payloads: its file is the owner's alone (0600), and so are the
     ``-wal`` and ``-shm`` files SQLite creates beside it (it gives them the database file's
     mode). A data directory Headwater creates is 0700. Files made before are left as they
@@ -50,7 +50,7 @@ class Connections:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        _private_file(self.path)
+        private_file(self.path)
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._writer = self._connect()

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
 from headwater.catalog.attempts import from_payload
-from headwater.catalog.embedded.connection import Connections
+from headwater.catalog.embedded.connection import Connections, private_file
+from headwater.catalog.embedded.decisions import log_path
 from headwater.catalog.embedded.rekey import rekey
 from headwater.catalog.embedded.schema import (
     DEAD_LETTERS_BY_ARRIVAL,
+    DECISION_LOG,
     FACTS_DIGESTS,
     LAYOUT_0_1_0,
     RUN_HISTORY,
@@ -46,6 +49,26 @@ def _run_history(db: sqlite3.Connection) -> None:
     settle_runs(db, runs)
 
 
+def _decision_log_file(db: sqlite3.Connection) -> None:
+    # The log's file is committed first, then the catalog drops its table in the step's
+    # transaction: a crash in between leaves both, and the step runs again (INSERT OR IGNORE).
+    path = log_path(Path(db.execute("PRAGMA database_list").fetchone()[2]))
+    private_file(path)
+    log = sqlite3.connect(path, isolation_level=None)
+    try:
+        log.execute("PRAGMA journal_mode=WAL")
+        log.execute("BEGIN IMMEDIATE")
+        _ddl(DECISION_LOG)(log)
+        cur = db.execute("SELECT id, time, principal, job_id, run_id, decision, reasons, masks,"
+                         " policy_revision, engine, input_digest FROM decisions")
+        while rows := cur.fetchmany(1_000):
+            log.executemany("INSERT OR IGNORE INTO decisions VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+        log.execute("COMMIT")
+    finally:
+        log.close()
+    db.execute("DROP TABLE decisions")
+
+
 STEPS: list[Step[sqlite3.Connection]] = [
     Step(1, "the Headwater 0.1.0 layout (created, or stamped on a 0.1.0 data directory)",
          _ddl(LAYOUT_0_1_0)),
@@ -60,7 +83,9 @@ STEPS: list[Step[sqlite3.Connection]] = [
          " events' state transitions", _run_history),
     Step(7, "ids that cannot collide: nodes whose name or field holds ':' or '%' re-keyed",
          rekey),
-    Step(8, "facts digests: an event that repeats a job's or dataset's facts writes only what"
+    Step(8, "the gate's decision log in a file of its own (headwater.decisions.db), so a gate"
+         " decision never waits behind an ingestion transaction", _decision_log_file),
+    Step(9, "facts digests: an event that repeats a job's or dataset's facts writes only what"
             " is new", _ddl(FACTS_DIGESTS)),
 ]
 

@@ -156,7 +156,19 @@ CREATE INDEX IF NOT EXISTS runs_newest ON runs(coalesce(started_at, created_at),
 CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_run_id);
 """
 
-# Schema version 8: each job's and dataset's digest of the facts it was last written with in
+# Schema version 8: the decision log moves to a file of its own (catalog/embedded/decisions.py
+# says why); this is its layout there. ``migrations.py`` copies the stored decisions over and
+# drops the table from the catalog's file.
+DECISION_LOG = """
+CREATE TABLE IF NOT EXISTS decisions (
+  id TEXT PRIMARY KEY, time TEXT NOT NULL, principal TEXT NOT NULL, job_id TEXT, run_id TEXT,
+  decision TEXT NOT NULL, reasons BLOB NOT NULL, masks BLOB NOT NULL,
+  policy_revision TEXT NOT NULL, engine TEXT NOT NULL, input_digest TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);
+CREATE INDEX IF NOT EXISTS decisions_run ON decisions(run_id, time);
+"""
+
+# Schema version 9: each job's and dataset's digest of the facts it was last written with in
 # full, so an event that repeats them writes only what is new (catalog/facts.py). Existing
 # nodes have none: their next event writes them in full, as before, and records one.
 FACTS_DIGESTS = """

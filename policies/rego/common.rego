@@ -32,9 +32,18 @@ all_datasets := array.concat(input.inputs, input.outputs)
 
 input_ids := {d.id | some d in input.inputs}
 
-# The datasets PII can flow from: the sources of the planned flows, or every input when no flow
-# is known. Fields elsewhere (most outputs) never need their classifications sorted out.
-sources := {flow.from.dataset | some flow in input.flows} if {
+# Whether any planned flow between these datasets is known. Headwater says so (flowsKnown) and
+# hands over only the flows that start from a classified field; a document written by hand
+# without flowsKnown has all its flows, so any flow at all means they are known.
+flows_known := object.get(input, "flowsKnown", count(input.flows) > 0)
+
+# The datasets PII can flow from: where the planned flows start (all of them, as Headwater
+# lists them in flowSources), or every input when no flow is known. Fields elsewhere (most
+# outputs) never need their classifications sorted out.
+sources := {id | some id in input.flowSources} if {
+	flows_known
+	is_array(input.flowSources)
+} else := {flow.from.dataset | some flow in input.flows} if {
 	count(input.flows) > 0
 } else := input_ids
 

@@ -26,7 +26,7 @@ shortest(days) := m if {
 # (Inlined rather than a function over the output: regopy re-evaluates the rules a function
 # reads at every call.)
 reasons contains r if {
-	count(input.flows) > 0
+	common.flows_known
 	some out in input.outputs
 	out.retentionDays != null
 	limit := shortest({kept[id] | some id in common.flow_feeds[out.id]})
@@ -35,7 +35,7 @@ reasons contains r if {
 }
 
 reasons contains r if {
-	count(input.flows) == 0
+	not common.flows_known
 	some out in input.outputs
 	out.retentionDays != null
 	limit := shortest(any_input_days)
@@ -47,7 +47,7 @@ too_long(out, limit) := {"rule": "retention", "severity": "deny", "dataset": out
 	"message": concat("", [out.id, " keeps data ", days_text(out.retentionDays), " days, longer than the ", days_text(limit), " days its inputs allow: lower its retention"])}
 
 reasons contains r if {
-	count(input.flows) > 0
+	common.flows_known
 	some out in input.outputs
 	out.retentionDays == null
 	some id in common.flow_feeds[out.id]
@@ -56,7 +56,7 @@ reasons contains r if {
 }
 
 reasons contains r if {
-	count(input.flows) == 0
+	not common.flows_known
 	some out in input.outputs
 	out.retentionDays == null
 	some id, days in kept_pii

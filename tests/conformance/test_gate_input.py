@@ -35,7 +35,30 @@ def test_enrich_builds_the_documented_input(store: Store) -> None:
     assert doc["context"] == {"purpose": "billing"}
     [customers], [export] = doc["inputs"], doc["outputs"]
     assert customers["id"] == f"dataset:{PG}:shop.customers" and customers["known"]
+    # Version 2: only classified fields, with the count of all the catalog knows.
     assert {f["name"]: (f["classifications"], f["inherited"]) for f in customers["fields"]} == {
-        "id": ([], []), "email": (["pii.email"], [])}
+        "email": (["pii.email"], [])}
+    assert customers["fieldCount"] == 2 and doc["inputVersion"] == 2
     # Hashing is a masking derivation: nothing is inherited through it.
-    assert {f["name"]: f["inherited"] for f in export["fields"]} == {"id": [], "email_hash": []}
+    assert export["fields"] == [] and export["fieldCount"] == 2
+    assert doc["flowsKnown"] and doc["flowSources"] == [f"dataset:{PG}:shop.customers"]
+
+
+def test_flows_of_unclassified_fields_are_left_out_but_counted(store: Store) -> None:
+    store.write_events([normalize(run_event(
+        "COMPLETE", job=("etl", "export"),
+        inputs=[dataset(PG, "shop.customers", s=schema("id", "email"), t=TAGS),
+                dataset(PG, "shop.orders", s=schema("id"))],
+        outputs=[dataset(PG, "shop.export", s=schema("id", "email", "order"), c=column_lineage(
+            {"id": [(PG, "shop.customers", "id")], "email": [(PG, "shop.customers", "email")],
+             "order": [(PG, "shop.orders", "id")]}))]))])
+    doc = Gate(store, engine=None).enrich(GateRequest(  # type: ignore[arg-type]
+        job=("etl", "export"), inputs=[(PG, "shop.customers"), (PG, "shop.orders")],
+        outputs=[(PG, "shop.export")]))
+    assert [(f["from"]["field"], f["to"]["field"]) for f in doc["flows"]] == [("email", "email")]
+    assert doc["flowsKnown"]
+    assert doc["flowSources"] == [f"dataset:{PG}:shop.customers", f"dataset:{PG}:shop.orders"]
+    [export] = doc["outputs"]
+    assert export["fedBy"] == doc["flowSources"]
+    # email inherits pii.email along the flow: the only field of the export that is sent.
+    assert [(f["name"], f["inherited"]) for f in export["fields"]] == [("email", ["pii.email"])]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from headwater.catalog import open_store
+from headwater.catalog.model import DecisionRecord
 from headwater.policies.erasure.subject import load_secret
 
 
@@ -34,11 +35,13 @@ def test_database_wal_shm_and_data_directory_are_private(
     store = open_store("embedded", path=data / "headwater.db")
     try:
         store.add_token("a" * 64, "ci", "producer")  # a write: the -wal and -shm exist now
+        store.log_decision(DecisionRecord("d1", "2026-01-01T00:00:00+00:00", "ci", None, None,
+                                          "allow", [], [], "r", "embedded", "x"))
         files = {p.name: mode(p) for p in data.iterdir()}
     finally:
         store.close()
-    assert files == {"headwater.db": 0o600, "headwater.db-wal": 0o600,
-                     "headwater.db-shm": 0o600}, files
+    assert files == {name + suffix: 0o600 for name in ("headwater.db", "headwater.decisions.db")
+                     for suffix in ("", "-wal", "-shm")}, files
     assert mode(data) == 0o700
 
 

@@ -120,6 +120,25 @@ CASES = {
             f"unknown column of dataset:pg:export, which is not approved for it: tag it "
             f"pii-allowed:{c}, or let the job mask"} for f, c in (("email", "pii.email"),
                                                                   ("phone", "pii.phone"))]}),
+    # Input version 2 (policies/rego/README.md): Headwater sends only classified fields and
+    # the flows that start from them, says whether flows are known, and where they all start.
+    "v2_known_flows_none_classified_allows": (
+        {**gate_input([ds("customers", [field("email", "pii.email")], fieldCount=3)],
+                      [ds("export", [], fieldCount=1, fedBy=["dataset:pg:customers"])], []),
+         "flowsKnown": True, "flowSources": ["dataset:pg:customers"], "inputVersion": 2},
+        {"decision": "allow", "reasons": [], "masks": []}),
+    "v2_retention_reads_every_flow_source": (
+        {**gate_input([ds("a", [field("email", "pii.email")], retentionDays=30),
+                       ds("b", [field("phone", "pii.phone")], retentionDays=90)],
+                      [ds("o", [], piiAllowed=["pii"],
+                          fedBy=["dataset:pg:a", "dataset:pg:b"])],
+                      [flow("b", "phone", "o", "phone")]),  # a's flow is of an unclassified id
+         "flowsKnown": True, "flowSources": ["dataset:pg:a", "dataset:pg:b"],
+         "inputVersion": 2},
+        {"decision": "deny", "masks": [], "reasons": [{
+            "rule": "retention", "severity": "deny", "dataset": "dataset:pg:o", "field": None,
+            "message": f"dataset:pg:o has no retention but receives PII from dataset:pg:{i}, "
+            f"kept at most {d} days: set a retention on it"} for i, d in (("a", 30), ("b", 90))]}),
     "allow_each_rule_satisfied": (
         gate_input([ds("a", [field("x")], retentionDays=30, purposes=["billing"],
                        quality={"failed": [], "passed": ["row_count"]}), CUSTOMERS],
