@@ -28,6 +28,9 @@ class QualityWrite:
     value: Any = None  # observed value, when known
     details: dict[str, Any] | None = None
     run_id: str | None = None  # when the result is not part of a run event but names its run
+    # The check's own name, when the producer gives one (dbt-ol: the test's name, e.g.
+    # ``not_null_orders_id``): two checks of one kind on one column are two results.
+    name: str | None = None
 
 
 @dataclass(slots=True)
@@ -45,6 +48,9 @@ class DatasetWrite:
     field_classifications: list[tuple[str, str]] = field(default_factory=list)  # (field, class)
     owners: list[tuple[str, str | None]] = field(default_factory=list)  # (name, type)
     symlinks: list[tuple[str, str, str | None]] = field(default_factory=list)
+    # The dataset ids its symlinks declare as other names of it (not a RENAME's old name):
+    # events naming one of them are written as this dataset (catalog.aliases).
+    aliases: list[str] = field(default_factory=list)
     lifecycle_state: str | None = None
     previous_id: str | None = None  # a RENAME's previousIdentifier, as a dataset id
     quality: list[QualityWrite] = field(default_factory=list)
@@ -191,6 +197,7 @@ class QualityRecord:
     observed_at: str
     source: str
     value: Any = None
+    name: str | None = None  # the check's own name, when its producer gave one
 
 
 @dataclass(slots=True)

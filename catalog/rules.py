@@ -115,7 +115,10 @@ def dead_letter_ids(received_at: str, payloads: Iterable[bytes]) -> list[str]:
 
 
 def quality_result_id(dataset_id: str, field: str | None, assertion: str,
-                      run_or_event: str, source: str) -> str:
-    """One result per dataset, field, assertion, run (else event) and source: re-sending the
-    same results stores them once."""
+                      run_or_event: str, source: str, name: str | None = None) -> str:
+    """One result per dataset, field, assertion, check name (when the producer names its
+    checks, as dbt-ol does), run (else event) and source: re-sending the same results stores
+    them once. Results without a name keep the ids they always had."""
+    if name:
+        return digest(dataset_id, field or "", assertion, run_or_event, source, name)
     return digest(dataset_id, field or "", assertion, run_or_event, source)

@@ -26,6 +26,7 @@ import base64
 import functools
 import hashlib
 import html
+import operator
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -99,7 +100,7 @@ def scope_token(value: str) -> str:
     return "s" + hashlib.sha1(value.encode()).hexdigest()[:20]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs ~2x, per document
 class SearchDoc:
     kind: str  # DATASET | FIELD | JOB
     node_id: str  # dataset or job id (a field's: its dataset's)
@@ -140,11 +141,17 @@ def dataset_docs(dataset_id: str, namespace: str, name: str, description: str | 
                  classes: dict[str, set[str]]) -> list[SearchDoc]:
     """A dataset's documents: its own, and one per field of its current schema (``fields``:
     name, description) or classified field (``classes``: field -> classifications)."""
+    docs = [SearchDoc("DATASET", dataset_id, namespace, name, None, description,
+                      tuple(sorted(set(tags))), tuple(sorted(set(owners))),
+                      tuple(sorted({c for cs in classes.values() for c in cs})))]
+    if not classes:  # the common case, on the write path: no set arithmetic per field
+        # dict(): each field once, where it first appears, with its last description.
+        docs += [SearchDoc("FIELD", dataset_id, namespace, name, f, d)
+                 for f, d in dict(fields).items()]
+        return docs
     names = [f for f, _ in fields] + sorted(set(classes) - {f for f, _ in fields})
     described = dict(fields)
-    return [SearchDoc("DATASET", dataset_id, namespace, name, None, description,
-                      tuple(sorted(set(tags))), tuple(sorted(set(owners))),
-                      tuple(sorted({c for cs in classes.values() for c in cs})))] + [
+    return docs + [
         SearchDoc("FIELD", dataset_id, namespace, name, f, described.get(f),
                   classifications=tuple(sorted(classes.get(f, ()))))
         for f in dict.fromkeys(names)]
@@ -286,24 +293,53 @@ def contributions(events: Iterable[EventWrite]) -> dict[str, str]:
     indexes. A store re-indexes a node only when the digest differs from the last one it
     indexed the node for (runs repeat their job's metadata: re-indexing each would cost every
     write). A node the batch describes in two ways gets ``MIXED``, never indexed for.
-    ``LINEAGE_ONLY`` marks a dataset seen only as a column-lineage source. On the write path
-    of every event: plain tuples first, one digest per distinct node."""
-    said: dict[str, set[tuple[object, ...]]] = {}
+    ``LINEAGE_ONLY`` marks a dataset seen only as a column-lineage source.
+
+    On the write path of every event, hence: a node that says nothing but its schema (the
+    common case) keyed by its fingerprint alone, no tuple built; column-lineage sources
+    gathered in C (``map``); one digest per distinct key, remembered (``_digest`` is cached:
+    the same jobs run again and again). Digests are the same as ever: nothing stored goes
+    stale by this."""
+    said: dict[str, object] = {}  # node -> the first key the batch gave it
+    mixed: set[str] = set()
+    sources: set[str] = set()
+    source_of = operator.attrgetter("source_dataset")
     for e in events:
         if e.job:
             j = e.job
-            said.setdefault(j.id, set()).add(
-                (j.description, tuple(j.tags), tuple(o for o, _ in j.owners)))
-        for d in e.all_datasets():
-            said.setdefault(d.id, set()).add(
-                (d.description, tuple(d.tags), tuple(o for o, _ in d.owners),
-                 tuple(d.field_classifications), d.schema_fingerprint))
-    out = {node: _digest(*next(iter(keys))) if len(keys) == 1 else MIXED
-           for node, keys in said.items()}
-    for e in events:
-        for c in e.column_edges:
-            out.setdefault(c.source_dataset, LINEAGE_ONLY)
+            key: object = ((j.description, tuple(j.tags), tuple(o for o, _ in j.owners))
+                           if j.description or j.tags or j.owners else _BARE_JOB)
+            first = said.setdefault(j.id, key)
+            if first is not key and first != key:
+                mixed.add(j.id)
+        for group in (e.inputs, e.outputs, e.datasets):
+            for d in group:
+                # Most datasets say nothing but their schema: its fingerprint is their key.
+                key = ((d.description, tuple(d.tags), tuple(o for o, _ in d.owners),
+                        tuple(d.field_classifications), d.schema_fingerprint)
+                       if d.description or d.tags or d.owners or d.field_classifications
+                       else d.schema_fingerprint)
+                first = said.setdefault(d.id, key)
+                if first is not key and first != key:
+                    mixed.add(d.id)
+        if e.column_edges:
+            sources.update(map(source_of, e.column_edges))
+    out = {node: MIXED if node in mixed else _key_digest(key) for node, key in said.items()}
+    for source in sources - out.keys():
+        out[source] = LINEAGE_ONLY
     return out
+
+
+_BARE_JOB = ("job",)  # a job that says nothing search indexes
+
+
+def _key_digest(key: object) -> str:
+    """The digest of a ``contributions`` key, the same as of its long form."""
+    if key is _BARE_JOB:
+        return _digest(None, (), ())
+    if not isinstance(key, tuple):  # a dataset's schema fingerprint (or None)
+        return _digest(None, (), (), (), key)
+    return _digest(*key)
 
 
 MIXED = "*"
@@ -316,5 +352,6 @@ def stale(touched: dict[str, str], seen: dict[str, str]) -> list[str]:
                   if n not in seen or (d != LINEAGE_ONLY and seen[n] != d))
 
 
+@functools.lru_cache(maxsize=65536)
 def _digest(*parts: object) -> str:
     return hashlib.sha1(repr(parts).encode()).hexdigest()[:16]

@@ -92,6 +92,11 @@ class CatalogReader(Protocol):
         fields that take part in column lineage. One index lookup per id, in one query."""
         ...
 
+    def alias_targets(self, dataset_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """Of ``dataset_ids``, those declared another name of a dataset (``catalog.aliases``),
+        each with that dataset's ``(namespace, name)``. One index lookup per id, one query."""
+        ...
+
     def jobs_by_id(self, ids: Sequence[str], facets: bool = True) -> list[JobRecord | None]:
         """In the order asked; ``facets=False`` skips the facets (cheaper for many ids)."""
         ...

@@ -113,6 +113,7 @@ def _dataset(d: dict[str, Any], raw: dict[str, Any], role: str) -> DatasetWrite:
     out.symlinks = [(s["namespace"], s["name"], s.get("type"))
                     for s in (f.get("symlinks") or _EMPTY).get("identifiers", ())]
     canonical_name(out)
+    out.aliases = sorted({dataset_id(ns, n) for ns, n, _ in out.symlinks} - {out.id})
     if "lifecycleStateChange" in f:
         out.lifecycle_state = f["lifecycleStateChange"]["lifecycleStateChange"]
         previous = f["lifecycleStateChange"].get("previousIdentifier")
@@ -126,7 +127,8 @@ def _dataset(d: dict[str, Any], raw: dict[str, Any], role: str) -> DatasetWrite:
     for facet in (f.get("dataQualityAssertions"),
                   (d.get("inputFacets") or _EMPTY).get("dataQualityAssertions")):
         for a in (facet or _EMPTY).get("assertions", ()):
-            out.quality.append(QualityWrite(a["assertion"], a["success"], a.get("column")))
+            out.quality.append(QualityWrite(a["assertion"], a["success"], a.get("column"),
+                                            name=a.get("name") or None))
     return out
 
 

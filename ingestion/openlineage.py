@@ -194,6 +194,7 @@ class Assertion(TypedDict):
     assertion: Name
     success: bool
     column: NotRequired[Text | None]
+    name: NotRequired[Text | None]  # dbt-ol: the test's own name
 
 
 class AssertionsFacet(TypedDict, total=False):

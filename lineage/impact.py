@@ -60,6 +60,7 @@ class AffectedCheck:
     source: str
     last_success: bool | None
     depth: int
+    check_name: str | None = None  # the check's own name (a dbt test's), when it has one
 
 
 @dataclass
@@ -208,7 +209,8 @@ def _checks(store: Store, changed_id: str, changed_name: tuple[str, str], change
         for q in results:
             depth = on_field.get((i, q.field)) if q.field else on_dataset.get(i)
             if depth is not None:
-                out.append((depth, i, q.field or "", q.assertion, q.source, AffectedCheck(
-                    *names[i], q.field, q.assertion, q.source, q.success, depth)))
-    out.sort(key=lambda c: c[:5])
+                out.append((depth, i, q.field or "", q.assertion, q.source, q.name or "",
+                            AffectedCheck(*names[i], q.field, q.assertion, q.source, q.success,
+                                          depth, q.name)))
+    out.sort(key=lambda c: c[:6])
     return [c[-1] for c in out]

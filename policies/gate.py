@@ -146,7 +146,10 @@ class GateDecision:
 
 
 def _dataset_doc(ref: tuple[str, str], record: DatasetRecord | None, fields: list[Any],
-                 inherited: dict[str, list[str]], quality: list[Any]) -> dict[str, Any]:
+                 inherited: dict[str, list[str]], quality: list[Any],
+                 held: tuple[str, str] | None = None) -> dict[str, Any]:
+    """``ref`` as the request names it; ``held``: the dataset the catalog holds it as, when
+    that name is another name of it (its fields' ids are the held dataset's)."""
     tags = sorted(record.tags) if record else []
     return {
         "id": dataset_id(*ref), "namespace": ref[0], "name": ref[1], "known": record is not None,
@@ -161,9 +164,17 @@ def _dataset_doc(ref: tuple[str, str], record: DatasetRecord | None, fields: lis
         # a field, and most of a warehouse's columns are not classified.
         "fields": [{"name": f.name, "type": f.type, "classifications": f.classifications,
                     "inherited": inh, "learnedFrom": f.learned_from} for f in fields
-                   if (inh := inherited.get(field_id(*ref, f.name), [])) or f.classifications],
+                   if (inh := inherited.get(field_id(*(held or ref), f.name), [])) or f.classifications],
         "fieldCount": len(fields),
     }
+
+
+def _as_sent(flows: list[Flow], sent: dict[str, str]) -> list[Flow]:
+    """Flows with the dataset ids the catalog holds replaced by the names the request sent."""
+    return [f if f.source_dataset not in sent and f.target_dataset not in sent
+            else replace(f, source_dataset=sent.get(f.source_dataset, f.source_dataset),
+                         target_dataset=sent.get(f.target_dataset, f.target_dataset))
+            for f in flows]
 
 
 def _assertion(q: Any) -> str:
@@ -202,16 +213,25 @@ class Gate:
         self._bounded(req)
         refs = [*req.inputs, *req.outputs]
         ids = [dataset_id(*r) for r in refs]
-        records = dict(zip(ids, self.store.datasets_by_id(ids, facets=False), strict=True))
-        fields = self.store.fields(ids)
+        # A name declared another name of a dataset (a storage location its table's symlinks
+        # list) is judged by that dataset's catalog entries; the document keeps the name sent.
+        aliases = self.store.alias_targets(ids)
+        held = {i: aliases.get(i, r) for i, r in zip(ids, refs, strict=True)}
+        catalog_id = {i: dataset_id(*held[i]) if i in aliases else i for i in ids}
+        read = list(dict.fromkeys(catalog_id.values()))
+        stored = dict(zip(read, self.store.datasets_by_id(read, facets=False), strict=True))
+        records = {i: stored[catalog_id[i]] for i in ids}
+        held_fields = self.store.fields(read)
+        fields = {i: held_fields.get(catalog_id[i], []) for i in ids}
         total = sum(len(fields[i]) for i in set(ids))
         if total > self.limits.max_fields:
             raise TooLarge(f"the {len(set(ids))} datasets of this gate request have {total} "
                            f"fields in the catalog; the limit is {self.limits.max_fields}: "
                            "split the job, or raise HEADWATER_GATE_MAX_FIELDS")
         inherited = self.store.inherited_classifications(
-            [field_id(*r, f.name) for r, i in zip(refs, ids, strict=True) for f in fields[i]])
-        quality = self.store.latest_quality([dataset_id(*r) for r in req.inputs])
+            [field_id(*held[i], f.name) for i in ids for f in fields[i]])
+        held_quality = self.store.latest_quality(
+            list(dict.fromkeys(catalog_id[dataset_id(*r)] for r in req.inputs)))
         flows = req.flows if req.flows is not None else self.store.job_flows(job_id(*req.job))
         if len(flows) > self.limits.max_flows:
             raise TooLarge(f"job {job_id(*req.job)} last reported {len(flows)} column flows; "
@@ -219,14 +239,17 @@ class Gate:
                            "flows in the START event's columnLineage facet, or raise "
                            "HEADWATER_GATE_MAX_FLOWS")
         known = dict(zip(ids, refs, strict=True))
+        if aliases:  # a stored flow names the dataset as the catalog holds it: read as sent
+            flows = _as_sent(flows, {c: i for i, c in catalog_id.items() if c != i})
         planned = [f for f in flows if f.source_dataset in known and f.target_dataset in known]
         fed_by: dict[str, set[str]] = {}
         for f in planned:
             fed_by.setdefault(f.target_dataset, set()).add(f.source_dataset)
-        inputs = [_dataset_doc(r, records[dataset_id(*r)], fields[dataset_id(*r)], inherited,
-                               quality.get(dataset_id(*r), [])) for r in req.inputs]
-        outputs = [_dataset_doc(r, records[dataset_id(*r)], fields[dataset_id(*r)], inherited,
-                                []) for r in req.outputs]
+        inputs = [_dataset_doc(r, records[i], fields[i], inherited,
+                               held_quality.get(catalog_id[i], []), held[i])
+                  for r in req.inputs for i in [dataset_id(*r)]]
+        outputs = [_dataset_doc(r, records[i], fields[i], inherited, [], held[i])
+                   for r in req.outputs for i in [dataset_id(*r)]]
         for doc in outputs:
             doc["fedBy"] = sorted(fed_by.get(doc["id"], ()))
         # Only the flows that start from a classified field: no rule reads the others, beyond

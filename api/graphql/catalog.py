@@ -139,13 +139,16 @@ class QualityResult:
     observed_at: datetime
     source: str
     observed_value: JSON | None = None
+    name: str | None = strawberry.field(default=None, description=(
+        "The check's own name, when its producer gives one (dbt-ol: the test's name, such as"
+        " not_null_orders_id); `assertion` is its kind."))
 
     @staticmethod
     def of(q: QualityRecord) -> QualityResult:
         return QualityResult(assertion=q.assertion, field=q.field, success=q.success,
                              run_id=strawberry.ID(q.run_id) if q.run_id else None,
                              observed_at=datetime.fromisoformat(q.observed_at), source=q.source,
-                             observed_value=q.value)
+                             observed_value=q.value, name=q.name)
 
 
 @strawberry.type

@@ -80,6 +80,8 @@ class AffectedCheck:
     assertion: str
     source: str
     last_success: bool | None
+    check_name: str | None = strawberry.field(default=None, description=(
+        "The check's own name, when its producer gives one (a dbt test's name)."))
 
 
 @strawberry.type
@@ -121,7 +123,7 @@ class ImpactReport:
     def affected_checks(self, first: int = PAGE, offset: int = 0) -> list[AffectedCheck]:
         return [AffectedCheck(namespace=c.namespace, name=c.name, field=c.field,
                               assertion=c.assertion, source=c.source,
-                              last_success=c.last_success)
+                              last_success=c.last_success, check_name=c.check_name)
                 for c in _page(self.report.affected_checks, first, offset)]
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from headwater.catalog.attempts import from_payload
+from headwater.catalog.embedded.aliases import build_aliases
 from headwater.catalog.embedded.connection import Connections, private_file
 from headwater.catalog.embedded.decisions import log_path
 from headwater.catalog.embedded.rekey import rekey
@@ -15,6 +16,7 @@ from headwater.catalog.embedded.schema import (
     DEAD_LETTERS_BY_ARRIVAL,
     DECISION_LOG,
     FACTS_DIGESTS,
+    FIELD_NODES_BY_DATASET,
     LAYOUT_0_1_0,
     RUN_HISTORY,
     SCHEMA_OBSERVATIONS,
@@ -24,6 +26,7 @@ from headwater.catalog.embedded.schema import (
 from headwater.catalog.embedded.search import build_index
 from headwater.catalog.embedded.writes import settle_runs
 from headwater.catalog.migrations import Step, describe, pending
+from headwater.catalog.quality_names import splits
 
 
 def _ddl(script: str) -> Callable[[sqlite3.Connection], None]:
@@ -69,6 +72,22 @@ def _decision_log_file(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE decisions")
 
 
+def _named_checks(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE quality_results ADD COLUMN name TEXT")
+    cur = db.execute("SELECT event_time, payload FROM events WHERE kind = 'run'"
+                     " AND instr(payload, CAST('dataQualityAssertions' AS BLOB)) > 0")
+    found = splits(cur)
+    for split in found:
+        if db.execute("DELETE FROM quality_results WHERE id = ? AND name IS NULL",
+                      (split.old_id,)).rowcount:
+            db.executemany(
+                "INSERT OR IGNORE INTO quality_results(id, dataset_id, field, assertion, success,"
+                " run_id, observed_at, source, value, details, name)"
+                " VALUES (?,?,?,?,?,?,?,'openlineage','null','null',?)",
+                [(r["id"], r["dataset"], r["field"], r["assertion"], int(r["success"]),
+                  r["run"], r["t"], r["name"]) for r in split.rows()])
+
+
 STEPS: list[Step[sqlite3.Connection]] = [
     Step(1, "the Headwater 0.1.0 layout (created, or stamped on a 0.1.0 data directory)",
          _ddl(LAYOUT_0_1_0)),
@@ -85,8 +104,13 @@ STEPS: list[Step[sqlite3.Connection]] = [
          rekey),
     Step(8, "the gate's decision log in a file of its own (headwater.decisions.db), so a gate"
          " decision never waits behind an ingestion transaction", _decision_log_file),
-    Step(9, "facts digests: an event that repeats a job's or dataset's facts writes only what"
-            " is new", _ddl(FACTS_DIGESTS)),
+    Step(9, "other names of a dataset: an index of the aliases its symlinks declare, built"
+            " from the stored symlinks (a RENAME's old name is none)", build_aliases),
+    Step(10, "quality results keyed on the check's own name (dbt tests): results of one kind"
+             " on one column of one run split again from the stored events", _named_checks),
+    Step(11, "index field nodes by dataset", _ddl(FIELD_NODES_BY_DATASET)),
+    Step(12, "facts digests: an event that repeats a job's or dataset's facts writes only what"
+             " is new", _ddl(FACTS_DIGESTS)),
 ]
 
 

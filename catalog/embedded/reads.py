@@ -136,7 +136,7 @@ class CatalogReads(Connections):
         return [
             QualityRecord(r["assertion"], bool(r["success"]), r["field"], r["run_id"],
                           r["observed_at"], r["source"],
-                          orjson.loads(r["value"]) if r["value"] else None)
+                          orjson.loads(r["value"]) if r["value"] else None, r["name"])
             for r in rows
         ]
 
@@ -144,13 +144,19 @@ class CatalogReads(Connections):
         out: dict[str, list[QualityRecord]] = {i: [] for i in dataset_ids}
         for r in self._in(
             "SELECT * FROM (SELECT q.*, row_number() OVER (PARTITION BY dataset_id, assertion,"
-            " coalesce(field, '') ORDER BY observed_at DESC) AS n FROM quality_results q"
-            " WHERE dataset_id IN ({ids})) WHERE n = 1 ORDER BY assertion, field", dataset_ids,
+            " coalesce(field, ''), coalesce(name, '') ORDER BY observed_at DESC) AS n"
+            " FROM quality_results q WHERE dataset_id IN ({ids})) WHERE n = 1"
+            " ORDER BY assertion, field, name", dataset_ids,
         ):
             out[r["dataset_id"]].append(QualityRecord(
                 r["assertion"], bool(r["success"]), r["field"], r["run_id"], r["observed_at"],
-                r["source"], orjson.loads(r["value"]) if r["value"] else None))
+                r["source"], orjson.loads(r["value"]) if r["value"] else None, r["name"]))
         return out
+
+    def alias_targets(self, dataset_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        return {r[0]: (r[1], r[2]) for r in self._in(
+            "SELECT alias_id, namespace, name FROM dataset_aliases WHERE alias_id IN ({ids})",
+            list(dataset_ids))}
 
     def job(self, namespace: str, name: str) -> JobRecord | None:
         rows = self._rows("SELECT id FROM jobs WHERE namespace = ? AND name = ?", (namespace, name))

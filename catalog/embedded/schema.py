@@ -168,7 +168,13 @@ CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);
 CREATE INDEX IF NOT EXISTS decisions_run ON decisions(run_id, time);
 """
 
-# Schema version 9: each job's and dataset's digest of the facts it was last written with in
+# Schema version 11: the fields of given datasets through an index (impact analysis, the gate,
+# erasure planning read them by dataset); without it every such read scanned all field nodes.
+FIELD_NODES_BY_DATASET = """
+CREATE INDEX IF NOT EXISTS field_nodes_dataset ON field_nodes(dataset_id, field);
+"""
+
+# Schema version 12: each job's and dataset's digest of the facts it was last written with in
 # full, so an event that repeats them writes only what is new (catalog/facts.py). Existing
 # nodes have none: their next event writes them in full, as before, and records one.
 FACTS_DIGESTS = """

@@ -71,6 +71,34 @@ def _in(db: sqlite3.Connection, sql: str, ids: Sequence[str]) -> list[tuple]:  #
     return rows
 
 
+_EMPTY = orjson.dumps([])
+
+
+def _json(values: Sequence[str]) -> bytes:
+    return orjson.dumps(values) if values else _EMPTY
+
+
+def write_docs(db: sqlite3.Connection, docs: Sequence[SearchDoc]) -> None:
+    """Add these documents to the index (the caller has deleted any they replace). On the
+    write path of every new dataset and job: one pass, each row built once."""
+    start = db.execute("SELECT coalesce(max(rowid), 0) FROM search_docs").fetchone()[0] + 1
+    rows, words = [], []
+    scopes: dict[tuple[str, str], str] = {}
+    for rowid, d in enumerate(docs, start):
+        scope = scopes.get((d.kind, d.namespace))
+        if scope is None:
+            scope = scopes[d.kind, d.namespace] = d.scope
+        rows.append((rowid, d.key, d.kind, d.node_id, d.namespace, d.name, d.field, d.lname,
+                     d.description, _json(d.tags), _json(d.owners), _json(d.classifications)))
+        words.append((rowid, *d.columns(), scope))
+    db.executemany(
+        "INSERT INTO search_docs(rowid, key, kind, node_id, namespace, name, field, lname,"
+        " description, tags, owners, classifications) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    db.executemany(
+        "INSERT INTO search_fts(rowid, name, field, tags, owners, classifications, description,"
+        " scope) VALUES (?,?,?,?,?,?,?,?)", words)
+
+
 def reindex(db: sqlite3.Connection, node_ids: Sequence[str],
             digests: dict[str, str] | None = None) -> None:
     """Rewrite the documents of these datasets and jobs from what is stored, inside the
@@ -105,17 +133,7 @@ def reindex(db: sqlite3.Connection, node_ids: Sequence[str],
     for job, ns, name, desc in _in(db, "SELECT id, namespace, name, description FROM jobs"
                                    " WHERE id IN ({ids})", node_ids):
         docs += search.job_docs(job, ns, name, desc, tags.get(job, []), owners.get(job, []))
-    start = db.execute("SELECT coalesce(max(rowid), 0) FROM search_docs").fetchone()[0] + 1
-    db.executemany(
-        "INSERT INTO search_docs(rowid, key, kind, node_id, namespace, name, field, lname,"
-        " description, tags, owners, classifications) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        [(start + i, d.key, d.kind, d.node_id, d.namespace, d.name, d.field, d.lname,
-          d.description, orjson.dumps(d.tags), orjson.dumps(d.owners),
-          orjson.dumps(d.classifications)) for i, d in enumerate(docs)])
-    db.executemany(
-        "INSERT INTO search_fts(rowid, name, field, tags, owners, classifications, description,"
-        " scope) VALUES (?,?,?,?,?,?,?,?)",
-        [(start + i, *d.columns(), d.scope) for i, d in enumerate(docs)])
+    write_docs(db, docs)
     if digests:
         db.executemany("INSERT OR REPLACE INTO search_seen(node_id, digest) VALUES (?, ?)",
                        [(n, digests[n]) for n in node_ids if n in digests])
@@ -123,13 +141,60 @@ def reindex(db: sqlite3.Connection, node_ids: Sequence[str],
         db.executemany("DELETE FROM search_seen WHERE node_id = ?", [(n,) for n in node_ids])
 
 
-def reindex_touched(db: sqlite3.Connection, touched: dict[str, str]) -> None:
-    """Re-index the nodes an event batch changed the searchable metadata of."""
+def reindex_touched(db: sqlite3.Connection, touched: dict[str, str],
+                    known: dict[str, str] | None = None) -> dict[str, str]:
+    """Re-index the nodes an event batch changed the searchable metadata of. ``known``: the
+    digests this writer knows the index holds (``IndexedDigests``), spared the look-up.
+    Returns the digest each looked-up node's documents are written for once this commits."""
+    known = known or {}
+    todo = {n: d for n, d in touched.items()
+            if n not in known or (d != search.LINEAGE_ONLY and known[n] != d)}
+    if not todo:
+        return {}
     seen = dict(_in(db, "SELECT node_id, digest FROM search_seen WHERE node_id IN ({ids})",
-                    list(touched)))
-    stale = search.stale(touched, seen)
+                    list(todo)))
+    stale = search.stale(todo, seen)
     if stale:
         reindex(db, stale, touched)
+    return {**{n: seen[n] for n in todo if n in seen}, **{n: touched[n] for n in stale}}
+
+
+class IndexedDigests:
+    """The digest each node's documents were last written for, as the writer knows from its
+    own event writes: a batch skips the look-up (``search_seen``) of the nodes it names that
+    the writer already knows. Trusted only while nothing else has written: no other
+    connection (SQLite's ``PRAGMA data_version`` is unchanged) and nothing else on this one
+    (the writer's ``total_changes`` is where the last event write left it: a steward's edit,
+    a migration or a rolled-back write moves it)."""
+
+    LIMIT = 500_000  # nodes remembered; past it, start again
+
+    def __init__(self) -> None:
+        self._digests: dict[str, str] = {}
+        self._mark: tuple[int, int] | None = None
+
+    @staticmethod
+    def state(db: sqlite3.Connection) -> tuple[int, int]:
+        """Where the file stands, as the writer sees it (its own commit changes neither)."""
+        return int(db.execute("PRAGMA data_version").fetchone()[0]), db.total_changes
+
+    def known(self, db: sqlite3.Connection) -> dict[str, str]:
+        """At the start of an event write's transaction, before it writes anything."""
+        if self._mark != self.state(db):
+            self._digests.clear()
+        return self._digests
+
+    def forget(self) -> None:
+        self._digests.clear()
+        self._mark = None
+
+    def written(self, digests: dict[str, str], mark: tuple[int, int]) -> None:
+        """Once that write committed: its nodes' documents are written for ``digests``;
+        ``mark``: ``state`` read at the end of its transaction."""
+        if len(self._digests) + len(digests) > self.LIMIT:
+            self._digests.clear()
+        self._digests.update(digests)
+        self._mark = mark
 
 
 def _phrase(words: Sequence[str], columns: str | None = None) -> str:

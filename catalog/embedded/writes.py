@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from pathlib import Path
 
 import orjson
 
+from headwater.catalog.aliases import Target
 from headwater.catalog.attempts import Transition, attempts, try_number
 from headwater.catalog.batching import admitted
 from headwater.catalog.batching import latest_per_key as _latest
 from headwater.catalog.batching import merged_per_id as _merged
+from headwater.catalog.embedded.aliases import apply_aliases, merge
 from headwater.catalog.embedded.connection import Connections, chunks
-from headwater.catalog.embedded.search import reindex_touched
+from headwater.catalog.embedded.search import IndexedDigests, reindex, reindex_touched
 from headwater.catalog.facts import Plan, plan
 from headwater.catalog.model import DeadLetter, DeadLetterWrite, EventWrite, WriteResult
 from headwater.catalog.rules import TERMINAL_STATES, dead_letter_ids, now, quality_result_id
@@ -75,14 +78,31 @@ class EventWrites(Connections):
     # the conformance test compares both ways.
     skip_unchanged = True
 
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path)
+        self._indexed = IndexedDigests()
+
     def write_events(self, events: Sequence[EventWrite]) -> list[WriteResult]:
         with self._transaction() as db:
+            known = self._indexed.known(db)
             results = admitted(events, *self._known(db, events))
             written = [e for e, r in zip(events, results, strict=True) if r is True]
+            written, merged = apply_aliases(db, written)
+            merge(db, merged)  # clears the facts digests of what it rewrites
             if written:
-                self._write(db, written, plan(written, self._stored_facts(db, written),
-                                              self.skip_unchanged))
-            reindex_touched(db, contributions(written))
+                # Read after the merge and of the resolved datasets (catalog.facts).
+                self._write(db, written, merged, plan(
+                    written, self._stored_facts(db, written), self.skip_unchanged))
+            indexed = reindex_touched(db, contributions(written), known)
+            if merged:  # the merged datasets' documents go, their targets' are rewritten
+                reindex(db, sorted({*merged, *(t.id for t in merged.values())}))
+            # Where this transaction leaves the file, read inside it: a write another thread
+            # commits before `written` below is then seen as one.
+            mark = self._indexed.state(db)
+        if merged:  # rare: start again rather than track what the merge rewrote
+            self._indexed.forget()
+        else:
+            self._indexed.written(indexed, mark)
         return results
 
     def _stored_facts(self, db: sqlite3.Connection, events: Sequence[EventWrite]
@@ -118,7 +138,8 @@ class EventWrites(Connections):
                     run_jobs[id_] = job
         return known, run_jobs
 
-    def _write(self, db: sqlite3.Connection, events: list[EventWrite], facts: Plan) -> None:
+    def _write(self, db: sqlite3.Connection, events: list[EventWrite],
+               merged: dict[str, Target], facts: Plan) -> None:
         received = now()
         db.executemany(
             "INSERT INTO events(id, kind, event_time, received_at, payload) VALUES (?,?,?,?,?)",
@@ -135,7 +156,7 @@ class EventWrites(Connections):
         self._write_jobs(db, [e for e in events if facts.job_written(e)], facts)
         self._write_datasets(db, events, facts)
         self._touch(db, events, facts)
-        versions, observed = self._write_schemas(db, events)
+        versions, observed = self._write_schemas(db, events, merged)
         self._write_runs(db, events, versions, observed)
         self._write_column_edges(db, [e for e in events if facts.edges_written(e)], facts)
         facets = [(node, name, e.event_time, body) for e in events
@@ -279,11 +300,14 @@ class EventWrites(Connections):
             {(d.id, ns, n, t) for d, _ in rows for ns, n, t in d.symlinks},
         )
 
-    def _write_schemas(self, db: sqlite3.Connection, events: list[EventWrite]
+    def _write_schemas(self, db: sqlite3.Connection, events: list[EventWrite],
+                       merged: dict[str, Target]
                        ) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
         """Record the batch's schema observations and bring the affected histories up to date
         (``catalog.schema_history``). Returns each touched dataset's current version, and the
-        version each (run, dataset) observed."""
+        version each (run, dataset) observed. A RENAME's old name and a merged alias (``merged``)
+        lend their observations to the dataset, whose history is derived again; a merged
+        alias's own history goes."""
         batch, bodies = observations(events)
         ids = list({d.id for e in events for d in e.all_datasets()})
         latest: dict[str, Version] = {}
@@ -297,7 +321,9 @@ class EventWrites(Connections):
             for ds, version, fp, created, run in db.execute(q, chunk):
                 latest[ds] = Version(version, created, fp, run or "")
         renamed = renames(events)
-        for new, old in renamed.items():
+        lent = [*((old, new) for new, old in renamed.items()),
+                *((old, t.id) for old, t in merged.items())]
+        for old, new in lent:
             db.execute("INSERT OR IGNORE INTO schema_observations(dataset_id, event_time,"
                        " fingerprint, run_id) SELECT ?, event_time, fingerprint, run_id"
                        " FROM schema_observations WHERE dataset_id = ?", (new, old))
@@ -305,6 +331,10 @@ class EventWrites(Connections):
                                        " WHERE dataset_id = ?", (old,)):
                 bodies.setdefault((new, fp), body)
             batch.setdefault(new, [])
+        for old in merged:
+            db.execute("DELETE FROM schema_observations WHERE dataset_id = ?", (old,))
+            db.execute("DELETE FROM schema_versions WHERE dataset_id = ?", (old,))
+        rederive = {*renamed, *(t.id for t in merged.values())}
         seen = {r[0]: r[1] for r in self._in_tx(
             db, "SELECT dataset_id, max(event_time) FROM schema_observations"
             " WHERE dataset_id IN ({ids}) GROUP BY dataset_id", list(batch))}
@@ -316,7 +346,7 @@ class EventWrites(Connections):
         observed: dict[tuple[str, str], int] = {}
         inserts: list[tuple[str, Version]] = []
         for ds, obs in batch.items():
-            if ds not in renamed and in_order(seen.get(ds), obs):
+            if ds not in rederive and in_order(seen.get(ds), obs):
                 added = appends(latest.get(ds), obs)
                 current = [*([latest[ds]] if ds in latest else []), *added]
                 inserts += [(ds, v) for v in added]
@@ -326,7 +356,7 @@ class EventWrites(Connections):
                 stored = [Version(*r) for r in db.execute(
                     "SELECT version, created_at, fingerprint, coalesce(run_id, '')"
                     " FROM schema_versions WHERE dataset_id = ? ORDER BY version", (ds,))]
-                start = None if ds in renamed else restart(stored, obs[0][0])
+                start = None if ds in rederive else restart(stored, obs[0][0])
                 affected = [tuple(r) for r in db.execute(  # type: ignore[misc]
                     "SELECT event_time, fingerprint, run_id FROM schema_observations"
                     " WHERE dataset_id = ? AND (event_time, fingerprint) >= (?, ?)",
@@ -413,18 +443,18 @@ class EventWrites(Connections):
             ],
         )
         quality = [
-            (quality_result_id(d.id, q.field, q.assertion, run or e.event_id, q.source),
+            (quality_result_id(d.id, q.field, q.assertion, run or e.event_id, q.source, q.name),
              d.id, q.field, q.assertion, int(q.success), run, e.event_time, q.source,
-             orjson.dumps(q.value), orjson.dumps(q.details))
+             orjson.dumps(q.value), orjson.dumps(q.details), q.name)
             for e in events for d in e.all_datasets() for q in d.quality
             for run in [q.run_id or (e.run.id if e.run else None)]
         ]
-        # One result per (dataset, field, assertion, run): producers repeat it on a run's START
-        # and COMPLETE (dbt-ol does), so the latest event time wins, a failure on a tie, in
-        # whatever order the events arrive.
+        # One result per (dataset, field, assertion, name, run): producers repeat it on a run's
+        # START and COMPLETE (dbt-ol does), so the latest event time wins, a failure on a tie,
+        # in whatever order the events arrive.
         db.executemany(
             "INSERT INTO quality_results(id, dataset_id, field, assertion, success,"
-            " run_id, observed_at, source, value, details) VALUES (?,?,?,?,?,?,?,?,?,?)"
+            " run_id, observed_at, source, value, details, name) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT(id) DO UPDATE SET success = excluded.success,"
             " observed_at = excluded.observed_at, value = excluded.value,"
             " details = excluded.details WHERE excluded.observed_at > observed_at"

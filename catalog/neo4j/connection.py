@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import neo4j
@@ -12,6 +13,8 @@ from neo4j.graph import Node
 from headwater.catalog.errors import StoreError
 
 T = TypeVar("T")
+# Reads run beside the caller's own (``Connection._read_beside``); a few threads, shared.
+_BESIDE = ThreadPoolExecutor(max_workers=4, thread_name_prefix="neo4j-beside")
 _FAILURES = (ServiceUnavailable, SessionExpired, Neo4jError, OSError)
 
 
@@ -43,6 +46,12 @@ class Connection:
         # only nodes returned whole need converting, and they are only ever top level.
         return [{k: dict(v) if isinstance(v, Node) else v for k, v in zip(keys, r, strict=True)}
                 for r in records]
+
+    def _read_beside(self, query: str, **params: Any) -> Future[list[dict[str, Any]]]:
+        """``_read`` on another thread (and so another pooled connection), for a read whose
+        answer is needed only after others this thread makes: a page's count beside the
+        page. ``result()`` gives the rows or raises as ``_read`` does."""
+        return _BESIDE.submit(self._read, query, **params)
 
     def _write_tx(self, work: Callable[[neo4j.ManagedTransaction], T]) -> T:
         """Run ``work`` in one write transaction (retried by the driver on transient errors);

@@ -13,11 +13,13 @@ import orjson
 
 from headwater.catalog.attempts import from_payload
 from headwater.catalog.migrations import Step, describe, pending
+from headwater.catalog.neo4j.aliases import ALIAS_INDEXES, build_aliases
 from headwater.catalog.neo4j.connection import Connection
 from headwater.catalog.neo4j.cypher import unwind
 from headwater.catalog.neo4j.rekey import rekey
 from headwater.catalog.neo4j.search import SEARCH_INDEXES, build_index
 from headwater.catalog.neo4j.writes import settle_runs
+from headwater.catalog.quality_names import splits
 
 SCHEMA_NODE = "headwater"
 
@@ -76,6 +78,24 @@ def _replay_runs(tx: neo4j.ManagedTransaction) -> None:
         settle_runs(tx, chunk)
 
 
+def _named_checks(tx: neo4j.ManagedTransaction) -> None:
+    """Idempotent: a result already split has a name, and is not replaced again."""
+    events = [(r["t"], bytes(r["p"])) for r in tx.run(
+        "MATCH (e:Event {kind: 'run'}) RETURN e.eventTime AS t, e.payload AS p")]
+    found = splits((t, p) for t, p in events if b"dataQualityAssertions" in p)
+    stored = {r["id"] for r in tx.run(
+        "UNWIND $ids AS id MATCH (q:Quality {id: id}) WHERE q.name IS NULL RETURN id",
+        ids=[s.old_id for s in found])}
+    todo = [s for s in found if s.old_id in stored]
+    unwind(tx, "UNWIND $rows AS id MATCH (q:Quality {id: id}) DELETE q",
+           [s.old_id for s in todo])
+    unwind(tx, "UNWIND $rows AS r MERGE (q:Quality {id: r.id}) ON CREATE SET"
+           " q.datasetId = r.dataset, q.field = r.field, q.assertion = r.assertion,"
+           " q.success = r.success, q.runId = r.run, q.observedAt = r.t,"
+           " q.source = 'openlineage', q.value = 'null', q.name = r.name",
+           [row for s in todo for row in s.rows()])
+
+
 # Every step must be idempotent (IF NOT EXISTS, MERGE): see ``migrate``.
 STEPS: list[Step[neo4j.ManagedTransaction]] = [
     Step(1, "constraints and indexes of 0.1.0, and the schema version node's",
@@ -118,6 +138,13 @@ STEPS: list[Step[neo4j.ManagedTransaction]] = [
     # Idempotent as every step: a node already at its new id is not found again.
     Step(10, "ids that cannot collide: nodes whose name or field holds ':' or '%' re-keyed",
          rekey),
+    # Other names of a dataset: the index first, then the aliases of the stored symlinks
+    # (schema commands and data: two transactions).
+    Step(11, "other names of a dataset: alias index", _commands(ALIAS_INDEXES)),
+    Step(12, "other names of a dataset: the aliases the stored symlinks declare (a RENAME's"
+             " old name is none)", build_aliases),
+    Step(13, "quality results keyed on the check's own name (dbt tests): results of one kind"
+             " on one column of one run split again from the stored events", _named_checks),
 ]
 
 

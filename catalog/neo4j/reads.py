@@ -117,20 +117,27 @@ class CatalogReads(Connection):
                           id=dataset_id, n=first, run=run_id, field=field, failed=failures_only)
         return [QualityRecord(q["assertion"], q["success"], q.get("field"), q.get("runId"),
                               q["observedAt"], q["source"],
-                              orjson.loads(q["value"]) if q.get("value") else None)
+                              orjson.loads(q["value"]) if q.get("value") else None, q.get("name"))
                 for q in (r["q"] for r in rows)]
+
+    def alias_targets(self, dataset_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        return {r["id"]: (r["ns"], r["name"]) for r in self._read(
+            "UNWIND $ids AS id MATCH (a:DatasetAlias {id: id})"
+            " RETURN id, a.namespace AS ns, a.name AS name", ids=list(dataset_ids))}
 
     def latest_quality(self, dataset_ids: Sequence[str]) -> dict[str, list[QualityRecord]]:
         out: dict[str, list[QualityRecord]] = {i: [] for i in dataset_ids}
         for r in self._read(
             "UNWIND $ids AS id MATCH (q:Quality {datasetId: id})"
             " WITH id, q ORDER BY q.observedAt DESC"
-            " WITH id, q.assertion AS a, coalesce(q.field, '') AS f, head(collect(q)) AS q"
-            " RETURN id, q ORDER BY a, f", ids=list(dataset_ids)):
+            " WITH id, q.assertion AS a, coalesce(q.field, '') AS f, coalesce(q.name, '') AS n,"
+            "  head(collect(q)) AS q"
+            " RETURN id, q ORDER BY a, f, n", ids=list(dataset_ids)):
             q = r["q"]
             out[r["id"]].append(QualityRecord(q["assertion"], q["success"], q.get("field"),
                                               q.get("runId"), q["observedAt"], q["source"],
-                                              orjson.loads(q["value"]) if q.get("value") else None))
+                                              orjson.loads(q["value"]) if q.get("value") else None,
+                                              q.get("name")))
         return out
 
     def job(self, namespace: str, name: str) -> JobRecord | None:
@@ -208,7 +215,8 @@ class CatalogReads(Connection):
             if params[key] is not None:
                 where.append(cond)
         cond = " AND ".join(where)
-        total = self._read(f"MATCH (r:Run) WHERE {cond} RETURN count(r) AS n", **params)[0]["n"]
+        # The count reads every run that matches: beside the page, not before it.
+        total = self._read_beside(f"MATCH (r:Run) WHERE {cond} RETURN count(r) AS n", **params)
         # The first page too goes through the keyset (after everything): without a range on
         # sortTime the planner sorts all the job's runs instead of reading the index in order
         # (measured: 365 ms against 38 ms for a job with 10,000 runs).
@@ -218,7 +226,7 @@ class CatalogReads(Connection):
         rows = self._read(f"MATCH (r:Run) WHERE {cond}{keyset}"
                           f" WITH r ORDER BY r.sortTime DESC, r.id DESC LIMIT $first"
                           f" RETURN collect({self._RUN}) AS all", **params, first=first)
-        return self._run_records(rows[0]["all"]), int(total)
+        return self._run_records(rows[0]["all"]), int(total.result()[0]["n"])
 
     def run_transitions(self, run_ids: Sequence[str]) -> dict[str, list[Transition]]:
         rows = self._read("UNWIND $ids AS id MATCH (r:Run {id: id})"

@@ -12,14 +12,16 @@ from collections.abc import Sequence
 import neo4j
 import orjson
 
+from headwater.catalog.aliases import Target, named
 from headwater.catalog.attempts import Transition, attempts, try_number
 from headwater.catalog.batching import admitted, folded_runs, latest_per_key, merged_per_id
 from headwater.catalog.facts import Plan, plan
 from headwater.catalog.ids import field_id
 from headwater.catalog.model import DeadLetterWrite, EventWrite, WriteResult
+from headwater.catalog.neo4j.aliases import LOOKUP, apply_aliases, merge
 from headwater.catalog.neo4j.connection import Connection
 from headwater.catalog.neo4j.cypher import newer, union, unwind
-from headwater.catalog.neo4j.search import reindex_touched
+from headwater.catalog.neo4j.search import reindex, reindex_touched
 from headwater.catalog.rules import TERMINAL_STATES, dead_letter_ids, now, quality_result_id
 from headwater.catalog.schema_history import (
     Observation,
@@ -51,6 +53,18 @@ def settle_runs(tx: neo4j.ManagedTransaction, run_ids: list[str]) -> None:
            " run.stateTime = r.t, run.endedAt = r.ended, run.errorMessage = r.error", rows)
 
 
+# Each stored job's and dataset's facts digest and newest event time (catalog.facts), a
+# dataset's through its alias (the batch is written with the dataset an alias names), each
+# node locked by the SET so the digest holds until the transaction commits.
+FACTS = (" CALL () { UNWIND $jobs AS id MATCH (n:Job {id: id})"
+         "  SET n.factsDigest = n.factsDigest"
+         "  RETURN collect([id, n.factsDigest, n.updatedAt]) AS jobs }"
+         " CALL () { UNWIND $datasets AS name OPTIONAL MATCH (a:DatasetAlias {id: name})"
+         "  WITH DISTINCT coalesce(a.datasetId, name) AS id MATCH (n:Dataset {id: id})"
+         "  SET n.factsDigest = n.factsDigest"
+         "  RETURN collect([id, n.factsDigest, n.updatedAt]) AS datasets }")
+
+
 class EventWrites(Connection):
     # False writes every job's and dataset's facts in full, changed or not (catalog.facts):
     # the conformance test compares both ways.
@@ -58,41 +72,58 @@ class EventWrites(Connection):
 
     def write_events(self, events: Sequence[EventWrite]) -> list[WriteResult]:
         results: list[WriteResult] = []
+        # Names the batch declares other names of a dataset (catalog.aliases).
+        claims = {a for e in events for d in e.all_datasets() for a in d.aliases}
 
         def work(tx: neo4j.ManagedTransaction) -> None:
-            # One round trip for all three: the batch's events already stored, the job of each
-            # of its runs already stored, and each stored job's and dataset's facts digest and
-            # newest event time (catalog.facts). Those are read under the node's write lock
+            # One round trip for all: the batch's events already stored, the job of each of
+            # its runs already stored, the aliases among its names (catalog.aliases), and each
+            # stored job's and dataset's facts digest and newest event time (catalog.facts),
+            # a dataset's read through its alias. Those are read under the node's write lock
             # (a SET that reads the property takes it first), so another server's write to
             # the node cannot slip in between this read and this transaction's commit.
             record = tx.run(
                 "CALL () { UNWIND $ids AS id MATCH (e:Event {id: id}) RETURN collect(id) AS known }"
                 " CALL () { UNWIND $runs AS id MATCH (r:Run {id: id})"
                 "  RETURN collect([id, r.jobId]) AS runJobs }"
-                " CALL () { UNWIND $jobs AS id MATCH (n:Job {id: id})"
-                "  SET n.factsDigest = n.factsDigest"
-                "  RETURN collect([id, n.factsDigest, n.updatedAt]) AS jobs }"
-                " CALL () { UNWIND $datasets AS id MATCH (n:Dataset {id: id})"
-                "  SET n.factsDigest = n.factsDigest"
-                "  RETURN collect([id, n.factsDigest, n.updatedAt]) AS datasets }"
-                " RETURN known, runJobs, jobs, datasets",
+                + LOOKUP + FACTS + " RETURN known, runJobs, aliases, claimed, jobs, datasets",
                 ids=list({e.event_id for e in events}),
                 runs=list({e.run.id for e in events if e.run}),
+                names=list(named(events) | claims), claims=list(claims),
                 jobs=sorted({e.job.id for e in events if e.job}),
                 datasets=sorted({d.id for e in events for d in e.all_datasets()}),
             ).single(strict=True)
             results[:] = admitted(events, set(record["known"]), dict(record["runJobs"]))
             written = [e for e, r in zip(events, results, strict=True) if r is True]
+            written, merged = apply_aliases(tx, written, record["aliases"], record["claimed"])
+            merge(tx, merged)  # clears the facts digests of what it rewrites
             if written:
                 stored = {n: (d, t) for n, d, t in [*record["jobs"], *record["datasets"]]}
-                self._write(tx, written, plan(written, stored, self.skip_unchanged))
+                read = {d.id for e in events for d in e.all_datasets()}
+                read |= {target for _, target, *_ in record["aliases"]}
+                if merged or not {d.id for e in written for d in e.all_datasets()} <= read:
+                    stored = self._stored_facts(tx, written)  # rare: read them again
+                self._write(tx, written, merged, plan(written, stored, self.skip_unchanged))
             reindex_touched(tx, contributions(written))
+            if merged:  # the merged datasets' documents go, their targets' are rewritten
+                reindex(tx, sorted({*merged, *(t.id for t in merged.values())}))
 
         self._write_tx(work)
         return results
 
-    def _write(self, tx: neo4j.ManagedTransaction, events: list[EventWrite], facts: Plan
-               ) -> None:
+    @staticmethod
+    def _stored_facts(tx: neo4j.ManagedTransaction, events: Sequence[EventWrite]
+                      ) -> dict[str, tuple[str | None, str]]:
+        """``FACTS`` again, of the batch as written: after a merge, or where a name the batch
+        declares an alias in this batch was resolved to another dataset."""
+        record = tx.run(FACTS + " RETURN jobs, datasets",
+                        jobs=sorted({e.job.id for e in events if e.job}),
+                        datasets=sorted({d.id for e in events for d in e.all_datasets()}),
+                        ).single(strict=True)
+        return {n: (d, t) for n, d, t in [*record["jobs"], *record["datasets"]]}
+
+    def _write(self, tx: neo4j.ManagedTransaction, events: list[EventWrite],
+               merged: dict[str, Target], facts: Plan) -> None:
         received = now()
         unwind(tx, "UNWIND $rows AS r CREATE (:Event {id: r.id, kind: r.kind, eventTime: r.t,"
                  " receivedAt: $now, payload: r.payload})",
@@ -114,7 +145,7 @@ class EventWrites(Connection):
                  " MERGE (a)-[:INPUT_TO]->(b)", [list(x) for x in inputs])
         unwind(tx, "UNWIND $rows AS r MATCH (a:Job {id: r[0]}), (b:Dataset {id: r[1]})"
                  " MERGE (a)-[:PRODUCES]->(b)", [list(x) for x in outputs])
-        versions, observed = self._write_schemas(tx, events)
+        versions, observed = self._write_schemas(tx, events, merged)
         self._write_runs(tx, events, versions, observed)
         self._write_column_edges(tx, [e for e in events if facts.edges_written(e)], facts)
         facets = latest_per_key(
@@ -213,7 +244,9 @@ class EventWrites(Connection):
     @staticmethod
     def _write_quality(tx: neo4j.ManagedTransaction, events: list[EventWrite]) -> None:
         quality = [
-            {"id": quality_result_id(d.id, q.field, q.assertion, run or e.event_id, q.source),
+            {"id": quality_result_id(d.id, q.field, q.assertion, run or e.event_id, q.source,
+                                     q.name),
+             "name": q.name,
              "dataset": d.id, "field": q.field, "assertion": q.assertion, "success": q.success,
              "run": run, "t": e.event_time, "source": q.source,
              "value": orjson.dumps(q.value).decode()}
@@ -224,16 +257,18 @@ class EventWrites(Connection):
         unwind(tx, "UNWIND $rows AS r MERGE (q:Quality {id: r.id}) ON CREATE SET"
                  " q.datasetId = r.dataset, q.field = r.field, q.assertion = r.assertion,"
                  " q.success = r.success, q.runId = r.run, q.observedAt = r.t, q.source = r.source,"
-                 " q.value = r.value"
+                 " q.value = r.value, q.name = r.name"
                  " WITH q, r WHERE r.t > q.observedAt"
                  " OR (r.t = q.observedAt AND q.success AND NOT r.success)"
                  " SET q.success = r.success, q.observedAt = r.t, q.value = r.value", quality)
 
-    def _write_schemas(self, tx: neo4j.ManagedTransaction, events: list[EventWrite]
+    def _write_schemas(self, tx: neo4j.ManagedTransaction, events: list[EventWrite],
+                       merged: dict[str, Target]
                        ) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
         """Same rule as the embedded store (``catalog.schema_history``): record the batch's
         observations; in-order ones only append versions, a late one re-derives the history
-        from the last version before it."""
+        from the last version before it. A RENAME's old name and a merged alias lend their
+        observations, and the dataset's history is derived again; a merged alias's goes."""
         batch, bodies = observations(events)
         ids = sorted({d.id for e in events for d in e.all_datasets()})
         # The current version is kept on the dataset node: one index lookup per dataset.
@@ -248,16 +283,21 @@ class EventWrites(Connection):
             if r["seen"] is not None:
                 seen[r["id"]] = r["seen"]
         renamed = renames(events)
+        lent = [*([new, old] for new, old in renamed.items()),
+                *([t.id, old] for old, t in merged.items())]
         unwind(tx, "UNWIND $rows AS r MATCH (o:SchemaObservation {datasetId: r[1]})"
                  " MERGE (n:SchemaObservation {datasetId: r[0], t: o.t,"
-                 " fingerprint: o.fingerprint}) ON CREATE SET n.runId = o.runId",
-                 [list(pair) for pair in renamed.items()])
+                 " fingerprint: o.fingerprint}) ON CREATE SET n.runId = o.runId", lent)
         for r in tx.run("UNWIND $rows AS r MATCH (s:SchemaVersion {datasetId: r[1]})"
                         " RETURN r[0] AS ds, s.fingerprint AS fp, s.fields AS fields",
-                        rows=[list(pair) for pair in renamed.items()]):
+                        rows=lent):
             bodies.setdefault((r["ds"], r["fp"]), r["fields"].encode())
-        for renamed_id in renamed:
-            batch.setdefault(renamed_id, [])
+        for new_id, _ in lent:
+            batch.setdefault(new_id, [])
+        for label in ("SchemaObservation", "SchemaVersion"):
+            unwind(tx, f"UNWIND $rows AS id MATCH (s:{label} {{datasetId: id}}) DELETE s",
+                   list(merged))
+        rederive = {*renamed, *(t.id for t in merged.values())}
         unwind(tx, "UNWIND $rows AS r MERGE (o:SchemaObservation {datasetId: r[0], t: r[1],"
                  " fingerprint: r[2]}) ON CREATE SET o.runId = r[3]"
                  " ON MATCH SET o.runId = CASE WHEN r[3] < o.runId THEN r[3] ELSE o.runId END",
@@ -267,7 +307,7 @@ class EventWrites(Connection):
         inserts: list[dict[str, object]] = []
         redo: list[dict[str, object]] = []
         for ds, obs in batch.items():
-            if ds not in renamed and in_order(seen.get(ds), obs):
+            if ds not in rederive and in_order(seen.get(ds), obs):
                 added = appends(latest.get(ds), obs)
                 current = [*([latest[ds]] if ds in latest else []), *added]
                 new, affected = added, obs
@@ -277,7 +317,7 @@ class EventWrites(Connection):
                     "MATCH (s:SchemaVersion {datasetId: $ds}) RETURN s.version AS v,"
                     " s.createdAt AS t, s.fingerprint AS fp, coalesce(s.runId, '') AS run,"
                     " s.fields AS fields ORDER BY v", ds=ds)]
-                start = None if ds in renamed else restart(stored, obs[0][0])
+                start = None if ds in rederive else restart(stored, obs[0][0])
                 first = start.version if start else 1
                 affected = [(r["t"], r["fp"], r["run"]) for r in tx.run(
                     "MATCH (o:SchemaObservation {datasetId: $ds})"

@@ -18,6 +18,7 @@ import pytest
 from headwater.catalog import Store
 from headwater.catalog.ids import dataset_id, field_id, job_id
 from headwater.ingestion.normalize import normalize
+from headwater.lineage.impact import SchemaChange, analyse
 from tests.conftest import make_store
 from tests.harness.producers import NAMES, RECORDINGS
 
@@ -138,3 +139,49 @@ def test_a_check_repeated_in_a_run_keeps_its_latest_result(backend: str, tmp_pat
                 (False, end["eventTime"][:19])], label
         finally:
             store.close()
+
+
+def two_tests_of_one_kind() -> dict[str, Any]:
+    """The recorded stg_customers test run, with a second ``not_null`` test on ``email`` (a
+    ``where`` config makes it another test; dbt-ol names each one)."""
+    (end,) = [e for e in recorded() if e["eventType"] == "FAIL"
+              and e["job"]["name"].endswith("stg_customers.test")]
+    end = orjson.loads(orjson.dumps(end))
+    for assertions in assertion_lists(end):
+        assertions.append({"assertion": "not_null", "column": "email", "success": True,
+                           "name": "not_null_stg_customers_email__active", "params": {}})
+    return end
+
+
+def assertion_lists(event: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    """dbt-ol sends the assertions twice: as a dataset facet and as an input facet."""
+    d = event["inputs"][0]
+    return [d[kind]["dataQualityAssertions"]["assertions"] for kind in ("facets", "inputFacets")
+            if "dataQualityAssertions" in d.get(kind, {})]
+
+
+def test_every_dbt_test_is_its_own_result(store: Store) -> None:
+    """Two tests of one kind on one column are two results, each under its own name, in the
+    results and in the latest status; a check without a name keeps one result per kind."""
+    end = two_tests_of_one_kind()
+    store.write_events([normalize(end)])
+    stg = dataset_id("duckdb://shop.duckdb", "shop.main.stg_customers")
+    email = sorted((q.name, q.success) for q in store.quality_results(stg) if q.field == "email")
+    assert email == [("not_null_stg_customers_email", False),
+                     ("not_null_stg_customers_email__active", True)]
+    latest = sorted((q.name, q.success) for q in store.latest_quality([stg])[stg]
+                    if q.field == "email")
+    assert latest == email
+    # Both are checks a change to the column breaks.
+    report = analyse(store, SchemaChange("duckdb://shop.duckdb", "shop.main.stg_customers",
+                                         drop_fields=["email"]))
+    assert sorted((c.check_name, c.last_success) for c in report.affected_checks
+                  if c.field == "email") == email
+    # Without names (another producer), the same two assertions are one result, as always.
+    for a in (a for found in assertion_lists(end) for a in found):
+        del a["name"]
+    end["run"]["runId"] = "00000000-0000-4000-8000-000000000077"
+    store.write_events([normalize(end)])
+    unnamed = [q for q in store.quality_results(stg, run_id=end["run"]["runId"])
+               if q.field == "email"]
+    assert [(q.name, q.assertion) for q in unnamed] == [(None, "not_null")]

@@ -145,3 +145,38 @@ def test_index_follows_ingestion(catalog: Store) -> None:
                                "Orders after returns")], n=3))])
     assert ("FIELD", "orders", "coupon_code") in names(search(catalog, "coupon"))
     assert search(catalog, "returns").hits[0].matched == "description"
+
+
+def _another(store: Store, request: pytest.FixtureRequest) -> Store:
+    """A second store over the same catalog (another connection, as another process has)."""
+    from headwater.catalog import open_store
+
+    path = getattr(store, "path", None)
+    if path is not None:
+        return open_store("embedded", path=path)
+    env = request.getfixturevalue("neo4j_service")
+    return open_store("neo4j", uri=env["HEADWATER_NEO4J_URI"],
+                      user=env.get("HEADWATER_NEO4J_USER"),
+                      password=env.get("HEADWATER_NEO4J_PASSWORD"))
+
+
+@pytest.mark.parametrize("editor", ["this store", "another store"])
+def test_an_event_repeated_after_a_steward_edit_is_indexed_again(
+        catalog: Store, request: pytest.FixtureRequest, editor: str) -> None:
+    """The write path skips nodes whose events say what they said before; a steward's edit
+    in between (through this store or another over the same catalog) must not be skipped
+    over: the repeated event puts the tag back, and search finds it again."""
+    gold = [ds("orders", ["order_id", "amount"], tags=["finance-gold"])]
+    catalog.write_events([normalize(event("load_orders", [], gold, n=3))])
+    assert names(search(catalog, "gold")) == [("DATASET", "orders", None)]
+    steward = catalog if editor == "this store" else _another(catalog, request)
+    try:
+        tag = next(t for t in catalog.dataset("postgres://db:5432", "orders").tags  # type: ignore[union-attr]
+                   if "gold" in t)
+        steward.tag_dataset("dataset:postgres://db:5432:orders", [tag], add=False)
+    finally:
+        if steward is not catalog:
+            steward.close()
+    assert search(catalog, "gold").total == 0
+    catalog.write_events([normalize(event("load_orders", [], gold, n=4))])
+    assert names(search(catalog, "gold")) == [("DATASET", "orders", None)]
