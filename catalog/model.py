@@ -57,6 +57,9 @@ class DatasetWrite:
     lifecycle_state: str | None = None
     previous_id: str | None = None  # a RENAME's previousIdentifier, as a dataset id
     quality: list[QualityWrite] = field(default_factory=list)
+    # The digest of what this describes of the dataset that is not per event (catalog.facts):
+    # equal digests, equal writes. None: unknown, always written in full.
+    facts: str | None = None
 
 
 @dataclass(slots=True)
@@ -88,6 +91,9 @@ class JobWrite:
     sql: str | None = None
     tags: list[str] = field(default_factory=list)
     owners: list[tuple[str, str | None]] = field(default_factory=list)
+    # The digest of the job's facts in this event, its datasets' facts and lineage included
+    # (catalog.facts). None: unknown, always written in full.
+    facts: str | None = None
 
 
 @dataclass(slots=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from headwater.catalog.facts import dataset_facts, job_facts
 from headwater.catalog.ids import dataset_id, digest, field_id, job_id
 from headwater.catalog.model import (
     ColumnEdge,
@@ -180,6 +181,7 @@ def _dataset_writes(canonical: bytes, role: str) -> tuple[DatasetWrite, list[Col
     raw = orjson.loads(canonical)
     valid = validate_dataset(raw)
     out = _dataset(valid, raw, role)
+    out.facts = dataset_facts(out)
     return out, _column_edges(valid, out.namespace, out.name) if role != "input" else []
 
 
@@ -264,6 +266,7 @@ def normalize(raw: Any) -> EventWrite:
     out.inputs, _ = found.get("inputs", ([], []))
     out.outputs, out.column_edges = found.get("outputs", ([], []))
     out.column_edges = _resolved(out.column_edges, [*out.inputs, *out.outputs])
+    out.job.facts = job_facts(out.job, [*out.inputs, *out.outputs])
     if kind == "job":
         return out
     run, rf = event["run"], event["run"].get("facets") or _EMPTY

@@ -11,6 +11,7 @@ import orjson
 from pydantic import BaseModel, Field
 
 from headwater.catalog import DatasetWrite, EventWrite, QualityWrite
+from headwater.catalog.facts import NO_FACTS
 from headwater.catalog.ids import dataset_id, digest
 from headwater.ingestion.openlineage import Name, Text
 
@@ -51,6 +52,7 @@ def quality_events(batch: QualityBatch) -> list[EventWrite]:
             event_time=when.isoformat(timespec="microseconds"), payload=payload,
             datasets=[DatasetWrite(namespace=namespace, name=name,
                                    id=dataset_id(namespace, name), role="dataset",
+                                   facts=NO_FACTS,  # results only: nothing of the dataset
                                    quality=[QualityWrite(i.assertion, i.success, i.field,
                                                          batch.source, i.observedValue,
                                                          i.details, i.runId) for i in items])]))

@@ -76,6 +76,15 @@ def _merge_one(db: sqlite3.Connection, old: str, t: Target) -> None:
     def fid(f: str) -> str:
         return new_prefix + f[len(old_prefix):]
 
+    # The merge rewrites the target and every job reading or writing ``old`` (their edges and
+    # derivations move): none of them holds what its facts digest promised (catalog.facts).
+    db.execute("UPDATE datasets SET facts_digest = NULL WHERE id IN (?, ?)", (old, new))
+    db.execute("UPDATE jobs SET facts_digest = NULL WHERE id IN (SELECT dst FROM edges"
+               " WHERE src = ? UNION SELECT src FROM edges WHERE dst = ? UNION SELECT job_id"
+               " FROM column_edges WHERE source_id >= ? AND source_id < ?"
+               " UNION SELECT job_id FROM column_edges WHERE target_dataset = ?)",
+               (old, old, old_prefix, old_prefix[:-1] + ";", old))
+
     db.execute(
         "INSERT INTO datasets(id, namespace, name, description, retention_days, lifecycle_state,"
         " created_at, updated_at) SELECT ?, ?, ?, description, retention_days, lifecycle_state,"

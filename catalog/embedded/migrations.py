@@ -15,6 +15,7 @@ from headwater.catalog.embedded.rekey import rekey
 from headwater.catalog.embedded.schema import (
     DEAD_LETTERS_BY_ARRIVAL,
     DECISION_LOG,
+    FACTS_DIGESTS,
     FIELD_NODES_BY_DATASET,
     LAYOUT_0_1_0,
     RUN_HISTORY,
@@ -106,8 +107,10 @@ STEPS: list[Step[sqlite3.Connection]] = [
     Step(9, "other names of a dataset: an index of the aliases its symlinks declare, built"
             " from the stored symlinks (a RENAME's old name is none)", build_aliases),
     Step(10, "quality results keyed on the check's own name (dbt tests): results of one kind"
-            " on one column of one run split again from the stored events", _named_checks),
+             " on one column of one run split again from the stored events", _named_checks),
     Step(11, "index field nodes by dataset", _ddl(FIELD_NODES_BY_DATASET)),
+    Step(12, "facts digests: an event that repeats a job's or dataset's facts writes only what"
+             " is new", _ddl(FACTS_DIGESTS)),
 ]
 
 

@@ -173,3 +173,11 @@ CREATE INDEX IF NOT EXISTS decisions_run ON decisions(run_id, time);
 FIELD_NODES_BY_DATASET = """
 CREATE INDEX IF NOT EXISTS field_nodes_dataset ON field_nodes(dataset_id, field);
 """
+
+# Schema version 12: each job's and dataset's digest of the facts it was last written with in
+# full, so an event that repeats them writes only what is new (catalog/facts.py). Existing
+# nodes have none: their next event writes them in full, as before, and records one.
+FACTS_DIGESTS = """
+ALTER TABLE jobs ADD COLUMN facts_digest TEXT;
+ALTER TABLE datasets ADD COLUMN facts_digest TEXT;
+"""

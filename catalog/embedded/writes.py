@@ -11,12 +11,13 @@ import orjson
 
 from headwater.catalog.aliases import Target
 from headwater.catalog.attempts import Transition, attempts, try_number
-from headwater.catalog.batching import admitted, facet_owners
+from headwater.catalog.batching import admitted
 from headwater.catalog.batching import latest_per_key as _latest
 from headwater.catalog.batching import merged_per_id as _merged
 from headwater.catalog.embedded.aliases import apply_aliases, merge
 from headwater.catalog.embedded.connection import Connections, chunks
 from headwater.catalog.embedded.search import IndexedDigests, reindex, reindex_touched
+from headwater.catalog.facts import Plan, plan
 from headwater.catalog.model import DeadLetter, DeadLetterWrite, EventWrite, WriteResult
 from headwater.catalog.rules import TERMINAL_STATES, dead_letter_ids, now, quality_result_id
 from headwater.catalog.schema_history import (
@@ -73,6 +74,10 @@ def settle_runs(db: sqlite3.Connection, run_ids: Sequence[str]) -> None:
 
 
 class EventWrites(Connections):
+    # False writes every job's and dataset's facts in full, changed or not (catalog.facts):
+    # the conformance test compares both ways.
+    skip_unchanged = True
+
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
         self._indexed = IndexedDigests()
@@ -83,8 +88,11 @@ class EventWrites(Connections):
             results = admitted(events, *self._known(db, events))
             written = [e for e, r in zip(events, results, strict=True) if r is True]
             written, merged = apply_aliases(db, written)
-            merge(db, merged)
-            self._write(db, written, merged)
+            merge(db, merged)  # clears the facts digests of what it rewrites
+            if written:
+                # Read after the merge and of the resolved datasets (catalog.facts).
+                self._write(db, written, merged, plan(
+                    written, self._stored_facts(db, written), self.skip_unchanged))
             indexed = reindex_touched(db, contributions(written), known)
             if merged:  # the merged datasets' documents go, their targets' are rewritten
                 reindex(db, sorted({*merged, *(t.id for t in merged.values())}))
@@ -96,6 +104,18 @@ class EventWrites(Connections):
         else:
             self._indexed.written(indexed, mark)
         return results
+
+    def _stored_facts(self, db: sqlite3.Connection, events: Sequence[EventWrite]
+                      ) -> dict[str, tuple[str | None, str]]:
+        """The digest and newest event time of each job and dataset of the batch that is
+        stored (catalog.facts)."""
+        jobs = list({e.job.id for e in events if e.job})
+        datasets = list({d.id for e in events for d in e.all_datasets()})
+        return {r[0]: (r[1], r[2]) for r in [
+            *self._in_tx(db, "SELECT id, facts_digest, updated_at FROM jobs WHERE id IN ({ids})",
+                         jobs),
+            *self._in_tx(db, "SELECT id, facts_digest, updated_at FROM datasets"
+                         " WHERE id IN ({ids})", datasets)]}
 
     @staticmethod
     def _known(db: sqlite3.Connection, events: Sequence[EventWrite]
@@ -119,24 +139,65 @@ class EventWrites(Connections):
         return known, run_jobs
 
     def _write(self, db: sqlite3.Connection, events: list[EventWrite],
-               merged: dict[str, Target]) -> None:
-        if not events:
-            return
+               merged: dict[str, Target], facts: Plan) -> None:
         received = now()
         db.executemany(
             "INSERT INTO events(id, kind, event_time, received_at, payload) VALUES (?,?,?,?,?)",
             [(e.event_id, e.kind, e.event_time, received, e.payload) for e in events],
         )
-        namespaces = {(d.namespace,) for e in events for d in e.all_datasets()}
-        namespaces |= {(e.job.namespace,) for e in events if e.job}
+        # An unchanged node (catalog.facts) exists, and so does its namespace.
+        namespaces = {(d.namespace,) for e in events for d in e.all_datasets()
+                      if facts.dataset_written(d)}
+        namespaces |= {(e.job.namespace,) for e in events if e.job and facts.job_written(e)}
         db.executemany(
             "INSERT OR IGNORE INTO namespaces(name, created_at) VALUES (?, ?)",
             [(ns, received) for (ns,) in namespaces],
         )
-        self._write_jobs(db, events)
-        self._write_datasets(db, events)
+        self._write_jobs(db, [e for e in events if facts.job_written(e)], facts)
+        self._write_datasets(db, events, facts)
+        self._touch(db, events, facts)
         versions, observed = self._write_schemas(db, events, merged)
         self._write_runs(db, events, versions, observed)
+        self._write_column_edges(db, [e for e in events if facts.edges_written(e)], facts)
+        facets = [(node, name, e.event_time, body) for e in events
+                  for node, name, body in facts.facets(e)]
+        facets = [(n, k, t, orjson.dumps(b)) for n, k, t, b in _latest(facets, key=2, time=2)]
+        db.executemany(
+            "INSERT INTO facets(node_id, name, event_time, body) VALUES (?,?,?,?)"
+            " ON CONFLICT DO UPDATE SET body = excluded.body, event_time = excluded.event_time"
+            " WHERE excluded.event_time >= facets.event_time",
+            facets,
+        )
+
+    @staticmethod
+    def _touch(db: sqlite3.Connection, events: list[EventWrite], facts: Plan) -> None:
+        """What a full write of an unchanged job or dataset would change: the newest event
+        time, of the node and of each of its facets."""
+        for table in ("jobs", "datasets"):
+            db.executemany(f"UPDATE {table} SET updated_at = ? WHERE id = ? AND updated_at < ?",
+                           [(t, node, t) for node, t in facts.touched.items()
+                            if node.startswith(table[:-1] + ":")])
+        db.executemany("UPDATE facets SET event_time = ? WHERE node_id = ? AND name = ?"
+                       " AND event_time < ?",
+                       [(t, node, name, t) for node, name, t in facts.facet_times(events)])
+
+    def _write_column_edges(self, db: sqlite3.Connection, events: list[EventWrite],
+                            facts: Plan) -> None:
+        """The derivations of the events whose job is written in full (or that have none).
+        A job whose derivation another job takes over no longer holds its facts' promise."""
+        if not facts.edges:
+            return
+        keys = list(facts.edges)
+        before: dict[tuple[str, str, str, str], str | None] = {}
+        for chunk in chunks(keys, 200):
+            for *key, job in db.execute(
+                    "SELECT source_id, target_id, type, subtype, job_id FROM column_edges"
+                    " WHERE (source_id, target_id, type, subtype) IN"
+                    f" (VALUES {','.join(['(?,?,?,?)'] * len(chunk))})",
+                    [x for k in chunk for x in k]):
+                before[tuple(key)] = job  # type: ignore[index]
+        db.executemany("UPDATE jobs SET facts_digest = NULL WHERE id = ?",
+                       [(job,) for job in facts.owners(before)])
         db.executemany(
             "INSERT INTO column_edges(source_id, target_id, source_dataset, target_dataset,"
             " source_field, target_field, type, subtype, description, masking, job_id)"
@@ -168,19 +229,6 @@ class EventWrites(Connections):
             {(c.source_dataset, c.source_namespace, c.source_name, e.event_time, e.event_time)
              for e in events for c in e.column_edges},
         )
-        facets = [
-            (node, name, e.event_time, body)
-            for e in events
-            for node, facet_map in facet_owners(e)
-            for name, body in facet_map.items()
-        ]
-        facets = [(n, k, t, orjson.dumps(b)) for n, k, t, b in _latest(facets, key=2, time=2)]
-        db.executemany(
-            "INSERT INTO facets(node_id, name, event_time, body) VALUES (?,?,?,?)"
-            " ON CONFLICT DO UPDATE SET body = excluded.body, event_time = excluded.event_time"
-            " WHERE excluded.event_time >= facets.event_time",
-            facets,
-        )
 
     @staticmethod
     def _in_tx(db: sqlite3.Connection, sql: str, ids: Sequence[str]) -> list[tuple]:  # type: ignore[type-arg]
@@ -189,19 +237,22 @@ class EventWrites(Connections):
             rows += db.execute(sql.format(ids=",".join("?" * len(chunk))), chunk).fetchall()
         return rows
 
-    def _write_jobs(self, db: sqlite3.Connection, events: list[EventWrite]) -> None:
+    def _write_jobs(self, db: sqlite3.Connection, events: list[EventWrite],
+                    facts: Plan) -> None:
         jobs = [(e.job, e.event_time) for e in events if e.job]
         db.executemany(
             "INSERT INTO jobs(id, namespace, name, description, job_type, processing_type,"
-            " integration, sql, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
-            " ON CONFLICT(id) DO UPDATE SET "
+            " integration, sql, created_at, updated_at, facts_digest)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
             + ", ".join(
                 _newer(c, "jobs")
                 for c in ("description", "job_type", "processing_type", "integration", "sql")
             )
-            + ", updated_at = max(jobs.updated_at, excluded.updated_at)",
-            _merged([(j.id, j.namespace, j.name, j.description, j.job_type, j.processing_type,
-                      j.integration, j.sql, t, t) for j, t in jobs], time=9),
+            + ", updated_at = max(jobs.updated_at, excluded.updated_at),"
+            " facts_digest = excluded.facts_digest",
+            [(*row, facts.record.get(row[0])) for row in _merged(
+                [(j.id, j.namespace, j.name, j.description, j.job_type, j.processing_type,
+                  j.integration, j.sql, t, t) for j, t in jobs], time=9)],
         )
         db.executemany(
             "INSERT OR IGNORE INTO tags(node_id, tag) VALUES (?, ?)",
@@ -216,15 +267,19 @@ class EventWrites(Connections):
         edges |= {(e.job.id, d.id) for e in events if e.job for d in e.outputs}
         db.executemany("INSERT OR IGNORE INTO edges(src, dst) VALUES (?, ?)", edges)
 
-    def _write_datasets(self, db: sqlite3.Connection, events: list[EventWrite]) -> None:
-        rows = [(d, e.event_time) for e in events for d in e.all_datasets()]
+    def _write_datasets(self, db: sqlite3.Connection, events: list[EventWrite],
+                        facts: Plan) -> None:
+        rows = [(d, e.event_time) for e in events for d in e.all_datasets()
+                if facts.dataset_written(d)]
         db.executemany(
             "INSERT INTO datasets(id, namespace, name, description, lifecycle_state, created_at,"
-            " updated_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+            " updated_at, facts_digest) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
             + _newer("description", "datasets") + ", " + _newer("lifecycle_state", "datasets")
-            + ", updated_at = max(datasets.updated_at, excluded.updated_at)",
-            _merged([(d.id, d.namespace, d.name, d.description, d.lifecycle_state, t, t)
-                     for d, t in rows], time=6),
+            + ", updated_at = max(datasets.updated_at, excluded.updated_at),"
+            " facts_digest = excluded.facts_digest",
+            [(*row, facts.record.get(row[0])) for row in _merged(
+                [(d.id, d.namespace, d.name, d.description, d.lifecycle_state, t, t)
+                 for d, t in rows], time=6)],
         )
         db.executemany(
             "INSERT OR IGNORE INTO tags(node_id, tag) VALUES (?, ?)",

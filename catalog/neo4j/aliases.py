@@ -66,7 +66,9 @@ def merge(tx: neo4j.ManagedTransaction, moves: dict[str, Target]) -> None:
         "  IS NULL OR newer) THEN o.lifecycleState ELSE d.lifecycleState END,"
         "  d.retentionDays = coalesce(d.retentionDays, o.retentionDays),"
         "  d.createdAt = CASE WHEN o.createdAt < d.createdAt THEN o.createdAt ELSE d.createdAt END,"
-        "  d.updatedAt = CASE WHEN newer THEN o.updatedAt ELSE d.updatedAt END, "
+        "  d.updatedAt = CASE WHEN newer THEN o.updatedAt ELSE d.updatedAt END,"
+        # What the target holds is no longer what its facts digest promised (catalog.facts).
+        "  d.factsDigest = null, "
         + union("d", "tags", "coalesce(o.tags, [])") + ", "
         + union("d", "owners", "coalesce(o.owners, [])") + ", "
         + union("d", "symlinks", "[s IN coalesce(o.symlinks, [])"
@@ -74,10 +76,13 @@ def merge(tx: neo4j.ManagedTransaction, moves: dict[str, Target]) -> None:
         rows=rows).consume()
     tx.run("UNWIND $rows AS r MATCH (a:DatasetAlias {datasetId: r.old})"
            " SET a.datasetId = r.new, a.namespace = r.ns, a.name = r.name", rows=rows).consume()
-    # Lineage: jobs reading and writing it, runs that did (with the version they saw).
+    # Lineage: jobs reading and writing it, runs that did (with the version they saw). The
+    # jobs' edges and derivations move: their facts digests no longer hold (catalog.facts).
     tx.run("UNWIND $rows AS r MATCH (o:Dataset {id: r.old}), (d:Dataset {id: r.new})"
-           " CALL (o, d) { MATCH (o)-[:INPUT_TO]->(j:Job) MERGE (d)-[:INPUT_TO]->(j) }"
-           " CALL (o, d) { MATCH (j:Job)-[:PRODUCES]->(o) MERGE (j)-[:PRODUCES]->(d) }",
+           " CALL (o, d) { MATCH (o)-[:INPUT_TO]->(j:Job) MERGE (d)-[:INPUT_TO]->(j)"
+           "  SET j.factsDigest = null }"
+           " CALL (o, d) { MATCH (j:Job)-[:PRODUCES]->(o) MERGE (j)-[:PRODUCES]->(d)"
+           "  SET j.factsDigest = null }",
            rows=rows).consume()
     io = [dict(r) for r in tx.run(
         "UNWIND $rows AS r MATCH (run:Run)-[x:READ|WROTE]->(:Dataset {id: r.old})"
@@ -143,6 +148,9 @@ def _move_fields(tx: neo4j.ManagedTransaction, moves: dict[str, Target]) -> None
            "  e.jobId = coalesce(e.jobId, r.props.jobId),"
            "  e.declassified = coalesce(e.declassified, r.props.declassified)",
            [{"s": moved(e["s"]), "t": moved(e["t"]), "props": e["props"]} for e in edges])
+    tx.run("UNWIND $jobs AS id MATCH (j:Job {id: id}) SET j.factsDigest = null",
+           jobs=sorted({e["props"]["jobId"] for e in edges if e["props"].get("jobId")})
+           ).consume()
     tx.run("UNWIND $ids AS id MATCH (f:Field {id: id}) DETACH DELETE f",
            ids=list(fields)).consume()
 

@@ -1,4 +1,6 @@
-"""A steward's edits, each its own transaction."""
+"""A steward's edits, each its own transaction. An edit of what events also say (tags,
+classifications) clears the dataset's facts digest: its next event is written in full
+(catalog/facts.py), so it can put back a tag the steward removed, as it always could."""
 
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ class Stewardship(Connection):
         def work(tx: neo4j.ManagedTransaction) -> None:
             tx.run("MATCH (d:Dataset {id: $ds}) MERGE (f:Field {id: $id})"
                    " ON CREATE SET f.datasetId = $ds, f.name = $field"
-                   " MERGE (d)-[:HAS_FIELD]->(f) SET f.stewardClasses = $classes",
+                   " MERGE (d)-[:HAS_FIELD]->(f) SET f.stewardClasses = $classes,"
+                   " d.factsDigest = null",
                    ds=dataset_id, id=fid, field=field, classes=list(classifications)).consume()
             reindex(tx, [dataset_id])
 
@@ -38,7 +41,8 @@ class Stewardship(Connection):
                   else "d.tags = [t IN coalesce(d.tags, []) WHERE NOT t IN $tags]")
 
         def work(tx: neo4j.ManagedTransaction) -> None:
-            tx.run(f"MATCH (d:Dataset {{id: $id}}) SET {change}", id=dataset_id,
+            tx.run(f"MATCH (d:Dataset {{id: $id}}) SET {change}, d.factsDigest = null",
+                   id=dataset_id,
                    tags=list(tags)).consume()
             reindex(tx, [dataset_id])
 

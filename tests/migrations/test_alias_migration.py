@@ -55,6 +55,8 @@ def test_the_embedded_alias_index_is_built_from_stored_symlinks(tmp_path: Path,
     with sqlite3.connect(path) as db:  # as schema version 8 left it
         db.execute("DROP TABLE dataset_aliases")
         db.execute("ALTER TABLE quality_results DROP COLUMN name")  # step 10's
+        for table in ("jobs", "datasets"):  # step 12's
+            db.execute(f"ALTER TABLE {table} DROP COLUMN facts_digest")
         db.execute("PRAGMA user_version = 8")
     db.close()
     store = open_store(backend, path=path)
