@@ -157,16 +157,12 @@ CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_run_id);
 """
 
 # Schema version 8: the decision log moves to a file of its own (catalog/embedded/decisions.py
-# says why); this is its layout there. ``migrations.py`` copies the stored decisions over and
+# says why), with the table and indexes it had in the catalog's file (taken from the 0.1.0
+# layout, so the two cannot drift). ``migrations.py`` copies the stored decisions over and
 # drops the table from the catalog's file.
-DECISION_LOG = """
-CREATE TABLE IF NOT EXISTS decisions (
-  id TEXT PRIMARY KEY, time TEXT NOT NULL, principal TEXT NOT NULL, job_id TEXT, run_id TEXT,
-  decision TEXT NOT NULL, reasons BLOB NOT NULL, masks BLOB NOT NULL,
-  policy_revision TEXT NOT NULL, engine TEXT NOT NULL, input_digest TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);
-CREATE INDEX IF NOT EXISTS decisions_run ON decisions(run_id, time);
-"""
+DECISION_LOG = "\n".join(s for s in statements(LAYOUT_0_1_0)
+                         if s.startswith(("CREATE TABLE IF NOT EXISTS decisions (",
+                                          "CREATE INDEX IF NOT EXISTS decisions_")))
 
 # Schema version 11: the fields of given datasets through an index (impact analysis, the gate,
 # erasure planning read them by dataset); without it every such read scanned all field nodes.
