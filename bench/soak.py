@@ -5,10 +5,10 @@ name), gate calls, and one erasure request end to end.
 
     .venv/bin/python -m bench.soak [--seconds 300]
 
-Prints p50/p95/p99 per class, the server's RSS (with its worker processes') at start, after warm-up and at the end, and the
-events acknowledged against those stored (counted back from the store after the server stops);
-writes bench/results/soak.json. ``tests/soak/test_soak.py`` runs it for a minute and asserts
-the thresholds of ``check``.
+Prints p50/p95/p99 per class, the server's RSS (with its worker processes') at start, after
+warm-up and at the end, and the events acknowledged against those stored (counted back from
+the store after the server stops); writes bench/results/soak.json. ``tests/soak/test_soak.py``
+runs it for a minute and asserts the thresholds of ``check``.
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import time
-
 from collections.abc import Iterator
 from pathlib import Path
 
