@@ -46,8 +46,9 @@ def observations(events: Sequence[EventWrite]) -> tuple[dict[str, list[Observati
                 continue
             seen.setdefault(d.id, set()).add(
                 (e.event_time, d.schema_fingerprint, e.run.id if e.run else ""))
-            bodies.setdefault((d.id, d.schema_fingerprint), orjson.dumps(
-                [[f.name, f.type, f.description] for f in d.schema]))
+            if (d.id, d.schema_fingerprint) not in bodies:  # every run repeats its schemas
+                bodies[d.id, d.schema_fingerprint] = orjson.dumps(
+                    [[f.name, f.type, f.description] for f in d.schema])
     return {ds: earliest_run(obs) for ds, obs in seen.items()}, bodies
 
 
