@@ -4,6 +4,7 @@ refused is in the dead-letter store, and the valid events beside a bad one are s
 
 from __future__ import annotations
 
+import gc
 import gzip
 import uuid
 import zlib
@@ -17,6 +18,7 @@ import pytest
 from headwater.api.problems import status_of
 from headwater.catalog.errors import Conflict, Invalid, Malformed, Unsupported
 from headwater.catalog.ids import job_id
+from headwater.ingestion.intake import parse_lines
 from headwater.ingestion.openlineage import InvalidEvent
 from tests.factories import dataset, run_event, schema, ts
 from tests.unit.ingestion_harness import InProcess
@@ -262,3 +264,48 @@ def test_a_run_id_of_another_job_in_a_batch_loses_nothing_else(hw: InProcess) ->
     assert done.results[1]["errors"][0]["pointer"] == "/1/run/runId"
     assert job_id("etl", "a") in done.results[1]["errors"][0]["message"]
     assert len(hw.dead_letters()) == 1 and hw.store.event_count() == 2
+
+
+# ---------------------------------------------------------------- the collector and a batch
+
+
+@pytest.fixture
+def collections() -> Iterator[list[int]]:
+    """The generation of every cyclic-collector pass made while the test runs."""
+    seen: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            seen.append(info["generation"])
+
+    gc.callbacks.append(count)
+    try:
+        yield seen
+    finally:
+        gc.callbacks.remove(count)
+
+
+def test_a_batch_parses_without_collector_passes_and_leaves_it_on(
+        collections: list[int]) -> None:
+    # 500 events are ~100,000 dicts and lists: passes over them all find no garbage.
+    events = [event(f"t{i}") for i in range(500)]
+    body, lines = b"[" + b",".join(orjson.dumps(e) for e in events) + b"]", ndjson(*events)
+    before = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)  # Python's defaults: the two parses made 16 passes
+    try:
+        collections.clear()
+        assert len(parse_lines(body)) == 500
+        assert len(parse_lines(lines)) == 500
+        assert len(collections) <= 2  # the passes due, made up for once after each parse
+        assert gc.isenabled()
+        with pytest.raises(Malformed):
+            parse_lines(body[:-1])
+        assert gc.isenabled()
+        gc.disable()  # a process that chose to run without it keeps its choice
+        try:
+            parse_lines(body)
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+    finally:
+        gc.set_threshold(*before)
