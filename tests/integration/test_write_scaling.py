@@ -4,14 +4,17 @@ scanned every column edge per batch made ingestion ~10x slower by 20,000 jobs)."
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.synthetic import events
 from headwater.catalog import open_store
 from headwater.catalog.embedded import EmbeddedStore
 from headwater.ingestion.normalize import normalize
+from tests.factories import dataset, run_event, schema
 
 BATCH = 200
+NS = "postgres://db:5432"
 
 
 def steps(store: EmbeddedStore, batch: list) -> int:  # type: ignore[type-arg]
@@ -46,3 +49,28 @@ def test_writing_an_event_costs_the_same_in_a_bigger_catalog(tmp_path: Path) -> 
     finally:
         store.close()
     assert big < 1.6 * small, (small, big)
+
+
+def test_the_next_run_of_a_job_costs_the_same_after_thousands(tmp_path: Path) -> None:
+    """Each run of a job adds a schema observation to each of its datasets: the write reads
+    only the newest (a ``max`` over all of them made every batch cost more than the last)."""
+    store = open_store("embedded", path=tmp_path / "headwater.db")
+    assert isinstance(store, EmbeddedStore)
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+
+    def runs(first: int, n: int) -> list:  # type: ignore[type-arg]
+        return [normalize(run_event(
+            "COMPLETE", time=(start + timedelta(seconds=i)).isoformat(),
+            inputs=[dataset(NS, "orders", s=schema("id", "amount"))],
+            outputs=[dataset(NS, "daily", s=schema("day", "total"))]))
+            for i in range(first, first + n)]
+
+    try:
+        store.write_events(runs(0, BATCH))
+        small = steps(store, runs(BATCH, BATCH))
+        for first in range(2 * BATCH, 8000, 1000):
+            store.write_events(runs(first, min(1000, 8000 - first)))
+        big = steps(store, runs(8000, BATCH))
+    finally:
+        store.close()
+    assert big < 1.3 * small, (small, big)
