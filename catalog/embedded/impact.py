@@ -3,53 +3,46 @@ fixed number of queries whatever the graph's size."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import orjson
 
-from headwater.catalog.embedded.connection import Connections
+from headwater.catalog.embedded.adjacency import Adjacency, Walk
+from headwater.catalog.embedded.connection import Connections, log
 from headwater.catalog.model import Downstream, ReachedField
+
+_building = threading.Lock()
 
 
 class ImpactReads(Connections):
+    adjacency = "background"  # or "sync", "off": see _adjacency_now
+    _adjacency: Adjacency | None = None
+    _adjacency_pending = False
+
     def downstream(self, dataset_id: str, field_ids: Sequence[str], depth: int, limit: int
                    ) -> Downstream:
         budget = max(3 * limit, 3_000)  # visits, as in walk()
         # 1. Column lineage from every changed field at once, breadth first, one level deeper
         # than asked (so that the depth cut shows). Every edge out of a reached field is
         # followed once, so the jobs of those edges are every job that derives an affected
-        # field. A walk row holds the origin's position in the list and the edge's rowid (the
-        # cheapest probe SQLite has), not their text: the UNION compares every new row with the
-        # earlier ones, and short keys make the walk 15-40% faster. The edge gives the parent
-        # (its source), the target's dataset and field and the job once at the end, in the
-        # same query, with whether that dataset exists (an EXISTS probes the id index alone,
-        # a third of the cost of joining the row for its names: a page reads those); the
-        # nearest row per field is kept in Python, cheaper than GROUP BY plus joins on text ids.
+        # field. The in-memory copy of the graph walks it when it is current and the walk
+        # stays under the budget (catalog/embedded/adjacency.py); otherwise the query does.
         starts = list(dict.fromkeys(field_ids))
-        rows = self._db.execute(
-            "WITH RECURSIVE walk(origin, node, depth, edge) AS ("
-            " SELECT key, value, 0, NULL FROM json_each(?1) UNION"
-            " SELECT w.origin, e.target_id, w.depth + 1, e.rowid FROM walk w"
-            " JOIN column_edges e ON e.source_id = w.node WHERE w.depth <= ?2 ORDER BY 3 LIMIT ?3)"
-            " SELECT w.origin, w.node, w.depth, e.source_id, e.job_id, e.target_dataset,"
-            " e.target_field, EXISTS (SELECT 1 FROM datasets d WHERE d.id = e.target_dataset)"
-            " FROM walk w JOIN column_edges e ON e.rowid = w.edge",
-            (orjson.dumps(starts).decode(), depth, budget),
-        ).fetchall()
-        truncated = len(rows) + len(starts) >= budget
-        nearest: dict[tuple[int, str], tuple[int, str, str, str, int]] = {}
-        for ix, node, d, parent, _, ds, fname, exists in rows:
-            seen = nearest.get((ix, node))
-            if seen is None or (d, parent) < seen[:2]:  # the smallest parent: a stable path
-                nearest[(ix, node)] = (d, parent, ds, fname, exists)
+        adjacency = self._adjacency_now()
+        walk = adjacency.walk(starts, depth, budget) if adjacency is not None else None
+        if walk is None:
+            walk = self._walk(starts, depth, budget)
+        truncated = walk.rows + len(starts) >= budget
+        nearest = walk.nearest
         reached = sorted((d, node, ix) for (ix, node), (d, *_) in nearest.items())
         within = [r for r in reached if r[0] <= depth]
         truncated |= len(within) < len(reached) or len(within) > limit
         within = within[:limit]
         kept = {(ix, node) for _, node, ix in within}
         jobs: dict[str, int] = {}
-        for ix, node, d, _, job, *_ in rows:
-            if job and d < jobs.get(job, d + 1) and (ix, node) in kept:
+        for ix, node, job, d in walk.followed:
+            if d < jobs.get(job, d + 1) and (ix, node) in kept:
                 jobs[job] = d
         fields = []
         datasets: dict[str, int] = {}
@@ -64,7 +57,8 @@ class ImpactReads(Connections):
         # every dataset one job away has column lineage, and one plain hop shows it; only
         # otherwise is the search run.
         seeds = {dataset_id: 0} | datasets
-        if self._blind_beyond(seeds):
+        if (adjacency.blind_beyond(seeds) if adjacency is not None
+                else self._blind_beyond(seeds)):
             truncated |= self._blind_downstream(seeds, depth, budget, limit, datasets, jobs)
         # 3. Jobs that read the changed dataset and write nothing (checks, exports).
         for (job,) in self._db.execute(
@@ -72,6 +66,69 @@ class ImpactReads(Connections):
             " AND NOT EXISTS (SELECT 1 FROM edges o WHERE o.src = i.dst)", (dataset_id,)):
             jobs.setdefault(job, 1)
         return Downstream(fields, datasets, jobs, truncated)
+
+    def _walk(self, starts: list[str], depth: int, budget: int) -> Walk:
+        """The walk as one recursive query. A walk row holds the origin's position in the list
+        and the edge's rowid (the cheapest probe SQLite has), not their text: the UNION
+        compares every new row with the earlier ones, and short keys make the walk 15-40%
+        faster. The edge gives the parent (its source), the target's dataset and field and
+        the job once at the end, in the same query, with whether that dataset exists (an
+        EXISTS probes the id index alone, a third of the cost of joining its row for names a
+        page reads anyway); the nearest row per field is kept in Python, cheaper than GROUP BY
+        plus joins on text ids."""
+        rows = self._db.execute(
+            "WITH RECURSIVE walk(origin, node, depth, edge) AS ("
+            " SELECT key, value, 0, NULL FROM json_each(?1) UNION"
+            " SELECT w.origin, e.target_id, w.depth + 1, e.rowid FROM walk w"
+            " JOIN column_edges e ON e.source_id = w.node WHERE w.depth <= ?2 ORDER BY 3 LIMIT ?3)"
+            " SELECT w.origin, w.node, w.depth, e.source_id, e.job_id, e.target_dataset,"
+            " e.target_field, EXISTS (SELECT 1 FROM datasets d WHERE d.id = e.target_dataset)"
+            " FROM walk w JOIN column_edges e ON e.rowid = w.edge",
+            (orjson.dumps(starts).decode(), depth, budget),
+        ).fetchall()
+        nearest: dict[tuple[int, str], tuple[int, str, str, str, int]] = {}
+        for ix, node, d, parent, _, ds, fname, exists in rows:
+            seen = nearest.get((ix, node))
+            if seen is None or (d, parent) < seen[:2]:  # the smallest parent: a stable path
+                nearest[(ix, node)] = (d, parent, ds, fname, exists)
+        return Walk(len(rows), nearest, [(ix, node, job, d) for ix, node, d, _, job, *_ in rows
+                                         if job])
+
+    def _adjacency_now(self) -> Adjacency | None:
+        """The in-memory copy of the graph when it is current (one read of the counter);
+        otherwise None, and a copy is built: in the background (``adjacency`` "background",
+        the default), before answering ("sync"), or never ("off")."""
+        if self.adjacency == "off":
+            return None
+        version = self._db.execute("SELECT n FROM graph_version").fetchone()[0]
+        current = self._adjacency
+        if current is not None and current.version == version:
+            return current
+        if self.adjacency == "sync":
+            self._build_adjacency()
+            current = self._adjacency
+            return current if current is not None and current.version == version else None
+        with _building:
+            if self._adjacency_pending:
+                return None
+            self._adjacency_pending = True
+        threading.Thread(target=self._build_adjacency, name="impact-adjacency",
+                         daemon=True).start()
+        return None
+
+    def _build_adjacency(self) -> None:
+        try:
+            db = self._connect()
+            try:
+                db.execute("PRAGMA query_only=ON")
+                self._adjacency = Adjacency(db)
+            finally:
+                db.close()
+        except Exception:  # the query answers meanwhile; the next analysis tries again
+            log.exception("impact analysis: building the in-memory lineage graph failed")
+        finally:
+            with _building:
+                self._adjacency_pending = False
 
     def _blind_beyond(self, seeds: dict[str, int]) -> bool:
         """Whether a job reading one of ``seeds`` writes a dataset outside them that has no
