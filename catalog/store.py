@@ -192,7 +192,8 @@ class LineageReader(Protocol):
 
         - ``fields``: every field (of a dataset that exists) derived from one of ``field_ids``
           through column lineage, per origin, with its shortest depth (at most ``depth`` hops)
-          and a parent on such a path; at most ``limit`` (the nearest first);
+          and a parent on such a path; at most ``limit``, nearest first, then by id (then by
+          origin);
         - ``datasets``: the datasets of those fields, plus, at dataset level, datasets with no
           column lineage into them written by a job that reads ``dataset_id`` or an affected
           dataset (transitively; never through a dataset that has column lineage: its lineage

@@ -211,13 +211,14 @@ def assess(store: Store, change: SchemaChange) -> PagedReport:
 
     # A field reached from several changed fields is reported once, at its nearest; its path
     # is rebuilt (for a page) from the parents the store returned for that origin.
+    # The store lists them nearest first, then by id: the first time a field comes is its
+    # nearest, and the report's order is the store's.
     parent = {(r.origin, r.id): r.parent for r in down.fields}
     nearest: dict[str, ReachedField] = {}
     for r in down.fields:
-        seen = nearest.get(r.id)
-        if seen is None or r.depth < seen.depth:
+        if r.id not in nearest:
             nearest[r.id] = r
-    ordered = sorted(nearest.values(), key=lambda r: (r.depth, r.id))  # nearest first, then id
+    ordered = list(nearest.values())
     column_level = {r.dataset_id for r in down.fields}
     for _, i in sorted((d, i) for i, d in down.datasets.items() if i not in column_level):
         findings.append(f"no column lineage reaches {i}: it is counted as affected at dataset "
@@ -263,14 +264,18 @@ def _checks(store: Store, changed_id: str, changed: dict[str, str], drop_dataset
     and dataset-level checks (no field) of every affected dataset, and of the changed one when
     it is dropped. A field-level check on a dataset affected only at dataset level is not
     listed: its producer did not say which columns it reads."""
+    latest = {i: results for i, results in
+              store.latest_quality(sorted({changed_id, *datasets})).items() if results}
+    if not latest:
+        return []
     on_field = {(changed_id, f): 0 for f in changed}
     for r in reached:
-        on_field[(r.dataset_id, r.field)] = r.depth
+        if r.dataset_id in latest:
+            on_field[(r.dataset_id, r.field)] = r.depth
     on_dataset = dict(datasets)
     if drop_dataset:
         on_dataset[changed_id] = 0
-    latest = store.latest_quality(sorted({changed_id, *datasets}))
-    names = named(i for i, results in latest.items() if results)
+    names = named(latest)
     out = []
     for i, results in latest.items():
         for q in results:

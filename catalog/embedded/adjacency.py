@@ -16,6 +16,8 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from headwater.catalog.model import ReachedField
+
 
 @dataclass(slots=True)
 class Walk:
@@ -86,6 +88,9 @@ class Adjacency:
         self.dataset = array("l", (dataset_of.get(i, -1) for i in range(nf)))
         self.field_name = [name_of.get(i, "") for i in range(nf)]
         self.field_index = field
+        self.rank = array("l", [0]) * nf  # each field's place in id order, to sort by
+        for r, i in enumerate(sorted(range(nf), key=self.fields.__getitem__)):
+            self.rank[i] = r
         self.node_index = node
         self.out_start, self.out, self.out_job = _csr(nf, derivations)
         self.link_start, self.link, _ = _csr(nn, links)
@@ -95,6 +100,62 @@ class Adjacency:
         self.lineage_into = bytearray(nn)
         for i in into:
             self.lineage_into[i] = 1
+
+    def reach(self, starts: Sequence[str], depth: int, limit: int, budget: int
+              ) -> tuple[list[ReachedField], dict[str, int], dict[str, int]] | None:
+        """``ImpactReads.downstream``'s fields, datasets (column level) and jobs when nothing
+        cuts the walk short (the usual case), in integers until the answer; None when the
+        budget, the depth or the limit would cut it (``walk`` answers then)."""
+        rows = len(starts)
+        reached: list[tuple[int, int, int, int, int]] = []  # (depth, rank, origin, field, parent)
+        jobs: dict[int, int] = {}
+        out_start, out, out_job, rank, ids = self.out_start, self.out, self.out_job, self.rank, \
+            self.fields
+        for ix, sid in enumerate(starts):
+            s = self.field_index.get(sid)
+            if s is None:
+                continue
+            frontier = [s]
+            seen: set[int] = set()
+            k = 0
+            while frontier and k <= depth:
+                found: dict[int, int] = {}
+                step: set[int] = set()
+                for p in frontier:
+                    a, b = out_start[p], out_start[p + 1]
+                    rows += b - a
+                    for e in range(a, b):
+                        t = out[e]
+                        step.add(t)
+                        j = out_job[e]
+                        if j >= 0 and jobs.get(j, k + 2) > k + 1:
+                            jobs[j] = k + 1
+                        if t not in seen:
+                            q = found.get(t)
+                            if q is None or rank[p] < rank[q]:
+                                found[t] = p
+                if rows >= budget or (found and k == depth):
+                    return None  # cut by the budget, or fields beyond the depth
+                d = k + 1
+                for t, p in found.items():
+                    seen.add(t)
+                    reached.append((d, rank[t], ix, t, p))
+                frontier = list(step)
+                k += 1
+        if len(reached) > limit:
+            return None
+        reached.sort()
+        fields = []
+        datasets: dict[str, int] = {}
+        dataset, exists, nodes, name = self.dataset, self.exists, self.nodes, self.field_name
+        for d, _, ix, t, p in reached:
+            ds = dataset[t]
+            if exists[ds]:
+                i = nodes[ds]
+                fields.append(ReachedField(starts[ix], ids[t], i, name[t], d, ids[p]))
+                if i not in datasets:
+                    datasets[i] = d
+        return fields, datasets, {nodes[j]: d for j, d in jobs.items()}
 
     def walk(self, starts: Sequence[str], depth: int, budget: int) -> Walk | None:
         """The walk of the recursive query, level by level from each origin; None when it
@@ -125,7 +186,7 @@ class Adjacency:
                             followed.append((ix, ids[t], nodes[j], k + 1))
                         if t not in seen:
                             q = found.get(t)
-                            if q is None or ids[p] < ids[q]:
+                            if q is None or self.rank[p] < self.rank[q]:
                                 found[t] = p
                 if rows >= budget:
                     return None

@@ -30,6 +30,31 @@ class ImpactReads(Connections):
         # stays under the budget (catalog/embedded/adjacency.py); otherwise the query does.
         starts = list(dict.fromkeys(field_ids))
         adjacency = self._adjacency_now()
+        found = adjacency.reach(starts, depth, limit, budget) if adjacency is not None else None
+        if found is not None:
+            fields, datasets, jobs = found
+            truncated = False
+        else:
+            fields, datasets, jobs, truncated = self._cut_walk(adjacency, starts, depth, limit,
+                                                               budget)
+        # 2. Dataset level: from the changed dataset and those fields' datasets, through jobs,
+        # into datasets that have no column lineage (theirs would say what they read). Usually
+        # every dataset one job away has column lineage, and one plain hop shows it; only
+        # otherwise is the search run.
+        seeds = {dataset_id: 0} | datasets
+        if (adjacency.blind_beyond(seeds) if adjacency is not None
+                else self._blind_beyond(seeds)):
+            truncated |= self._blind_downstream(seeds, depth, budget, limit, datasets, jobs)
+        # 3. Jobs that read the changed dataset and write nothing (checks, exports).
+        for (job,) in self._db.execute(
+            "SELECT i.dst FROM edges i WHERE i.src = ? AND i.dst LIKE 'job:%'"
+            " AND NOT EXISTS (SELECT 1 FROM edges o WHERE o.src = i.dst)", (dataset_id,)):
+            jobs.setdefault(job, 1)
+        return Downstream(fields, datasets, jobs, truncated)
+
+    def _cut_walk(self, adjacency: Adjacency | None, starts: list[str], depth: int, limit: int,
+                  budget: int) -> tuple[list[ReachedField], dict[str, int], dict[str, int], bool]:
+        """Fields, datasets and jobs of a walk that the budget, the depth or the limit may cut."""
         walk = adjacency.walk(starts, depth, budget) if adjacency is not None else None
         if walk is None:
             walk = self._walk(starts, depth, budget)
@@ -52,20 +77,7 @@ class ImpactReads(Connections):
                 fields.append(ReachedField(starts[ix], node, ds, fname, d, parent))
                 if ds not in datasets:  # nearest first: the first time is the nearest
                     datasets[ds] = d
-        # 2. Dataset level: from the changed dataset and those fields' datasets, through jobs,
-        # into datasets that have no column lineage (theirs would say what they read). Usually
-        # every dataset one job away has column lineage, and one plain hop shows it; only
-        # otherwise is the search run.
-        seeds = {dataset_id: 0} | datasets
-        if (adjacency.blind_beyond(seeds) if adjacency is not None
-                else self._blind_beyond(seeds)):
-            truncated |= self._blind_downstream(seeds, depth, budget, limit, datasets, jobs)
-        # 3. Jobs that read the changed dataset and write nothing (checks, exports).
-        for (job,) in self._db.execute(
-            "SELECT i.dst FROM edges i WHERE i.src = ? AND i.dst LIKE 'job:%'"
-            " AND NOT EXISTS (SELECT 1 FROM edges o WHERE o.src = i.dst)", (dataset_id,)):
-            jobs.setdefault(job, 1)
-        return Downstream(fields, datasets, jobs, truncated)
+        return fields, datasets, jobs, truncated
 
     def _walk(self, starts: list[str], depth: int, budget: int) -> Walk:
         """The walk as one recursive query. A walk row holds the origin's position in the list
