@@ -16,6 +16,7 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from headwater.catalog.ids import escape
 from headwater.catalog.model import ReachedField
 
 
@@ -30,18 +31,30 @@ class Walk:
     followed: list[tuple[int, str, str, int]]  # (origin, field, job, depth)
 
 
-def _csr(n: int, pairs: list[tuple[int, int, int]]) -> tuple[array[int], array[int], array[int]]:
-    """Offsets (n + 1), targets and a payload per edge, from (source, target, payload)."""
-    pairs.sort()
-    start = array("l", [0]) * (n + 1)
-    for s, _, _ in pairs:
+def _csr(n: int, sources: array[int], targets: array[int], payloads: array[int]
+         ) -> tuple[array[int], array[int], array[int]]:
+    """Offsets (n + 1), then the targets and payloads of the edges by source (a counting
+    sort: no tuple per edge)."""
+    start = array("i", [0]) * (n + 1)
+    for s in sources:
         start[s + 1] += 1
     for i in range(n):
         start[i + 1] += start[i]
-    return start, array("l", [t for _, t, _ in pairs]), array("l", [p for _, _, p in pairs])
+    at = array("i", start)
+    out = array("i", [0]) * len(targets)
+    carried = array("i", [0]) * len(targets)
+    for s, t, x in zip(sources, targets, payloads, strict=True):
+        k = at[s]
+        out[k], carried[k] = t, x
+        at[s] = k + 1
+    return start, out, carried
 
 
 class Adjacency:
+    """Fields are numbers: a field's id is not kept but spelt from its dataset's id and its
+    name (``catalog.ids.field_id``), except for the odd stored id spelt otherwise; datasets and
+    jobs are numbers with their ids in one list and one dict."""
+
     def __init__(self, db: sqlite3.Connection) -> None:
         """Built from one read transaction, so the copy is one state of the graph."""
         db.execute("BEGIN")
@@ -52,14 +65,16 @@ class Adjacency:
             db.execute("COMMIT")
 
     def _load(self, db: sqlite3.Connection) -> None:
-        names: dict[str, str] = {}  # one copy of each string
-        field: dict[str, int] = {}
+        field: dict[str, int] = {}  # while building only
         node: dict[str, int] = {}  # datasets and jobs
+        names: dict[str, str] = {}  # one copy of each field name
+        of: list[tuple[int, str]] = []  # per field: (dataset, name)
 
-        def fid(i: str) -> int:
+        def fid(i: str, ds: str, name: str) -> int:
             n = field.get(i)
             if n is None:
                 n = field[i] = len(field)
+                of.append((nid(ds), names.setdefault(name, name)))
             return n
 
         def nid(i: str) -> int:
@@ -68,38 +83,62 @@ class Adjacency:
                 n = node[i] = len(node)
             return n
 
-        derivations = []
-        dataset_of: dict[int, int] = {}
-        name_of: dict[int, str] = {}
-        for src, dst, ds, fname, job in db.execute(
-                "SELECT source_id, target_id, target_dataset, target_field, job_id"
-                " FROM column_edges"):
-            t = fid(dst)
-            if t not in dataset_of:
-                dataset_of[t] = nid(ds)
-                name_of[t] = names.setdefault(fname, fname)
-            derivations.append((fid(src), t, nid(job) if job else -1))
-        into = {dataset_of[t] for t in dataset_of}  # datasets that column lineage reaches
-        links = [(nid(src), nid(dst), 0) for src, dst in db.execute("SELECT src, dst FROM edges")]
-        exists = {node[i] for (i,) in db.execute("SELECT id FROM datasets") if i in node}
-        self.fields = list(field)
+        sources, targets, jobs = array("i"), array("i"), array("i")
+        for src, sds, sname, dst, tds, tname, job in db.execute(
+                "SELECT source_id, source_dataset, source_field, target_id, target_dataset,"
+                " target_field, job_id FROM column_edges"):
+            f = field.get(src)  # inline: two million look-ups on the benchmark graph
+            sources.append(fid(src, sds, sname) if f is None else f)
+            f = field.get(dst)
+            targets.append(fid(dst, tds, tname) if f is None else f)
+            n = node.get(job) if job else -1
+            jobs.append(nid(job) if n is None else n)
+        froms, tos = array("i"), array("i")
+        for src, dst in db.execute("SELECT src, dst FROM edges"):
+            froms.append(nid(src))
+            tos.append(nid(dst))
+        exists = [node[i] for (i,) in db.execute("SELECT id FROM datasets") if i in node]
         self.nodes = list(node)
-        nf, nn = len(self.fields), len(self.nodes)
-        self.dataset = array("l", (dataset_of.get(i, -1) for i in range(nf)))
-        self.field_name = [name_of.get(i, "") for i in range(nf)]
-        self.field_index = field
-        self.rank = array("l", [0]) * nf  # each field's place in id order, to sort by
-        for r, i in enumerate(sorted(range(nf), key=self.fields.__getitem__)):
-            self.rank[i] = r
         self.node_index = node
-        self.out_start, self.out, self.out_job = _csr(nf, derivations)
-        self.link_start, self.link, _ = _csr(nn, links)
+        nf, nn = len(field), len(self.nodes)
+        self.dataset = array("i", (ds for ds, _ in of))
+        self.field_name = [name for _, name in of]
+        self.odd: dict[int, str] = {}  # field -> its stored id, where not the one spelt
+        for stored, f in field.items():
+            if self._spelt(f) != stored:
+                self.odd[f] = stored
+        ids = list(field)
+        field.clear()
+        self.order = array("i", sorted(range(nf), key=ids.__getitem__))  # fields in id order
+        self.rank = array("i", [0]) * nf  # each field's place in that order
+        for r, f in enumerate(self.order):
+            self.rank[f] = r
+        del ids
+        self.out_start, self.out, self.out_job = _csr(nf, sources, targets, jobs)
+        self.link_start, self.link, _ = _csr(nn, froms, tos, array("i", [0]) * len(tos))
         self.exists = bytearray(nn)
-        for i in exists:
-            self.exists[i] = 1
-        self.lineage_into = bytearray(nn)
-        for i in into:
-            self.lineage_into[i] = 1
+        for n in exists:
+            self.exists[n] = 1
+        self.lineage_into = bytearray(nn)  # datasets that column lineage reaches
+        for t in targets:
+            self.lineage_into[self.dataset[t]] = 1
+
+    def _spelt(self, f: int) -> str:
+        return f"datasetField:{self.nodes[self.dataset[f]][8:]}:{escape(self.field_name[f])}"
+
+    def field_id(self, f: int) -> str:
+        return self.odd.get(f) or self._spelt(f)
+
+    def find(self, field_id: str) -> int | None:
+        """The field of an id (a binary search of the id order)."""
+        order, lo, hi = self.order, 0, len(self.order)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.field_id(order[mid]) < field_id:
+                lo = mid + 1
+            else:
+                hi = mid
+        return order[lo] if lo < len(order) and self.field_id(order[lo]) == field_id else None
 
     def reach(self, starts: Sequence[str], depth: int, limit: int, budget: int
               ) -> tuple[list[ReachedField], dict[str, int], dict[str, int]] | None:
@@ -109,10 +148,9 @@ class Adjacency:
         rows = len(starts)
         reached: list[tuple[int, int, int, int, int]] = []  # (depth, rank, origin, field, parent)
         jobs: dict[int, int] = {}
-        out_start, out, out_job, rank, ids = self.out_start, self.out, self.out_job, self.rank, \
-            self.fields
+        out_start, out, out_job, rank = self.out_start, self.out, self.out_job, self.rank
         for ix, sid in enumerate(starts):
-            s = self.field_index.get(sid)
+            s = self.find(sid)
             if s is None:
                 continue
             frontier = [s]
@@ -152,7 +190,8 @@ class Adjacency:
             ds = dataset[t]
             if exists[ds]:
                 i = nodes[ds]
-                fields.append(ReachedField(starts[ix], ids[t], i, name[t], d, ids[p]))
+                fields.append(ReachedField(starts[ix], self.field_id(t), i, name[t], d,
+                                           self.field_id(p)))
                 if i not in datasets:
                     datasets[i] = d
         return fields, datasets, {nodes[j]: d for j, d in jobs.items()}
@@ -163,10 +202,11 @@ class Adjacency:
         rows = len(starts)
         nearest: dict[tuple[int, str], tuple[int, str, str, str, int]] = {}
         followed: list[tuple[int, str, str, int]] = []
-        ids, out_start, out, out_job = self.fields, self.out_start, self.out, self.out_job
+        out_start, out, out_job, rank = self.out_start, self.out, self.out_job, self.rank
         nodes, dataset, name, exists = self.nodes, self.dataset, self.field_name, self.exists
+        ids = self.field_id
         for ix, sid in enumerate(starts):
-            s = self.field_index.get(sid)
+            s = self.find(sid)
             if s is None:
                 continue
             frontier = [s]  # the fields some walk of length k reaches
@@ -183,17 +223,17 @@ class Adjacency:
                         step.add(t)
                         j = out_job[e]
                         if j >= 0:
-                            followed.append((ix, ids[t], nodes[j], k + 1))
+                            followed.append((ix, ids(t), nodes[j], k + 1))
                         if t not in seen:
                             q = found.get(t)
-                            if q is None or self.rank[p] < self.rank[q]:
+                            if q is None or rank[p] < rank[q]:
                                 found[t] = p
                 if rows >= budget:
                     return None
                 for t, p in found.items():
                     seen.add(t)
                     ds = dataset[t]
-                    nearest[(ix, ids[t])] = (k + 1, ids[p], nodes[ds], name[t], exists[ds])
+                    nearest[(ix, ids(t))] = (k + 1, ids(p), nodes[ds], name[t], exists[ds])
                 frontier = list(step)
                 k += 1
         return Walk(rows - len(starts), nearest, followed)

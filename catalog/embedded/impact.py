@@ -4,6 +4,7 @@ fixed number of queries whatever the graph's size."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 import orjson
@@ -19,6 +20,7 @@ class ImpactReads(Connections):
     adjacency = "background"  # or "sync", "off": see _adjacency_now
     _adjacency: Adjacency | None = None
     _adjacency_pending = False
+    _adjacency_next = 0.0  # no build before (monotonic time)
 
     def downstream(self, dataset_id: str, field_ids: Sequence[str], depth: int, limit: int
                    ) -> Downstream:
@@ -109,7 +111,9 @@ class ImpactReads(Connections):
     def _adjacency_now(self) -> Adjacency | None:
         """The in-memory copy of the graph when it is current (one read of the counter);
         otherwise None, and a copy is built: in the background (``adjacency`` "background",
-        the default), before answering ("sync"), or never ("off")."""
+        the default; while the graph keeps changing, a build at most every ten times as long
+        as the last took, so building costs at most a tenth of a core), before answering
+        ("sync"), or never ("off")."""
         if self.adjacency == "off":
             return None
         version = self._db.execute("SELECT n FROM graph_version").fetchone()[0]
@@ -120,8 +124,8 @@ class ImpactReads(Connections):
             self._build_adjacency()
             current = self._adjacency
             return current if current is not None and current.version == version else None
-        with _building:
-            if self._adjacency_pending:
+        with _building:  # one build at a time, at most a tenth of the time
+            if self._adjacency_pending or time.monotonic() < self._adjacency_next:
                 return None
             self._adjacency_pending = True
         threading.Thread(target=self._build_adjacency, name="impact-adjacency",
@@ -129,6 +133,7 @@ class ImpactReads(Connections):
         return None
 
     def _build_adjacency(self) -> None:
+        started = time.monotonic()
         try:
             db = self._connect()
             try:
@@ -136,11 +141,13 @@ class ImpactReads(Connections):
                 self._adjacency = Adjacency(db)
             finally:
                 db.close()
-        except Exception:  # the query answers meanwhile; the next analysis tries again
+        except Exception:  # the query answers meanwhile; a later analysis tries again
             log.exception("impact analysis: building the in-memory lineage graph failed")
         finally:
             with _building:
                 self._adjacency_pending = False
+                done = time.monotonic()
+                self._adjacency_next = done + 9 * (done - started)
 
     def _blind_beyond(self, seeds: dict[str, int]) -> bool:
         """Whether a job reading one of ``seeds`` writes a dataset outside them that has no
