@@ -186,12 +186,14 @@ class Adjacency:
         fields = []
         datasets: dict[str, int] = {}
         dataset, exists, nodes, name = self.dataset, self.exists, self.nodes, self.field_name
+        spelt: dict[int, str] = {}  # a parent is usually a reached field too
         for d, _, ix, t, p in reached:
             ds = dataset[t]
             if exists[ds]:
                 i = nodes[ds]
-                fields.append(ReachedField(starts[ix], self.field_id(t), i, name[t], d,
-                                           self.field_id(p)))
+                tid = spelt[t] = self.field_id(t)
+                pid = spelt.get(p) or self.field_id(p)
+                fields.append(ReachedField(starts[ix], tid, i, name[t], d, pid))
                 if i not in datasets:
                     datasets[i] = d
         return fields, datasets, {nodes[j]: d for j, d in jobs.items()}
