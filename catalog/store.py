@@ -365,7 +365,7 @@ class Store(EventWriter, CatalogReader, LineageReader, DecisionLog, ErasureRecor
 
 
 def open_store(kind: str, *, migrate: bool = True, **options: Any) -> Store:
-    """``embedded`` (options: ``path``) or ``neo4j`` (``uri``, ``user``, ``password``,
+    """``embedded`` (options: ``path``, ``impact_in_memory``) or ``neo4j`` (``uri``, ``user``, ``password``,
     ``database``). Brings the stored schema up to date unless ``migrate`` is false (only
     ``headwater migrate`` opens a store without, to report what it does)."""
     store: Store
@@ -373,6 +373,8 @@ def open_store(kind: str, *, migrate: bool = True, **options: Any) -> Store:
         from headwater.catalog.embedded import EmbeddedStore
 
         store = EmbeddedStore(options["path"])
+        if options.get("impact_in_memory") is False:
+            store.adjacency = "off"
     elif kind == "neo4j":
         from headwater.catalog.neo4j import Neo4jStore
 

@@ -6,7 +6,7 @@ store's graph counter (``graph_version``, kept by triggers) is the one it was bu
 the graph changes, the next analysis runs the query and a thread builds a new copy.
 
 On the 100,000-dataset benchmark graph (400,000 column derivations, 200,000 job edges) a copy
-takes about 1.5 s to build and 60 MB (docs/benchmarks.md).
+takes ~33 MB and 4-7 s of one core to build on a loaded 2-core machine (docs/benchmarks.md).
 """
 
 from __future__ import annotations
