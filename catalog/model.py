@@ -283,8 +283,6 @@ class ReachedField:
     origin: str
     id: str
     dataset_id: str
-    namespace: str
-    name: str
     field: str
     depth: int
     parent: str
@@ -292,12 +290,12 @@ class ReachedField:
 
 @dataclass(slots=True)
 class Downstream:
-    """What an impact analysis reads from the store, in a fixed number of queries."""
+    """What an impact analysis reads from the store, in a fixed number of queries: ids and
+    depths only (a report reads the names and owners of a page when that page is asked)."""
 
     fields: list[ReachedField]
-    datasets: dict[str, tuple[str, str, int]]  # id -> (namespace, name, depth), every affected one
+    datasets: dict[str, int]  # id -> depth, every affected one
     jobs: dict[str, int]  # id -> depth of the nearest affected field or dataset it writes
-    owners: dict[str, list[str]]  # affected dataset id -> owners
     truncated: bool
 
 

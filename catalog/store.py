@@ -187,11 +187,13 @@ class LineageReader(Protocol):
     def downstream(self, dataset_id: str, field_ids: Sequence[str], depth: int, limit: int
                    ) -> Downstream:
         """Everything that reads what changes in ``dataset_id``, for impact analysis, in a fixed
-        number of queries whatever the graph's size:
+        number of queries whatever the graph's size, as ids and depths (no names, no owners:
+        a report reads those for the page it shows):
 
-        - ``fields``: every field derived from one of ``field_ids`` through column lineage,
-          per origin, with its shortest depth (at most ``depth`` hops) and a parent on such a
-          path; at most ``limit`` (the nearest first);
+        - ``fields``: every field (of a dataset that exists) derived from one of ``field_ids``
+          through column lineage, per origin, with its shortest depth (at most ``depth`` hops)
+          and a parent on such a path; at most ``limit``, nearest first, then by id (then by
+          origin);
         - ``datasets``: the datasets of those fields, plus, at dataset level, datasets with no
           column lineage into them written by a job that reads ``dataset_id`` or an affected
           dataset (transitively; never through a dataset that has column lineage: its lineage
@@ -200,7 +202,6 @@ class LineageReader(Protocol):
           followed), jobs that write a dataset-level one from ``dataset_id`` or an affected
           dataset, and jobs that read ``dataset_id`` and write nothing; each with the depth of
           the nearest affected field or dataset it writes (1 for those that write nothing);
-        - ``owners``: per affected dataset;
         - ``truncated`` when the depth or the limit cut anything off."""
         ...
 
@@ -364,7 +365,7 @@ class Store(EventWriter, CatalogReader, LineageReader, DecisionLog, ErasureRecor
 
 
 def open_store(kind: str, *, migrate: bool = True, **options: Any) -> Store:
-    """``embedded`` (options: ``path``) or ``neo4j`` (``uri``, ``user``, ``password``,
+    """``embedded`` (options: ``path``, ``impact_in_memory``) or ``neo4j`` (``uri``, ``user``, ``password``,
     ``database``). Brings the stored schema up to date unless ``migrate`` is false (only
     ``headwater migrate`` opens a store without, to report what it does)."""
     store: Store
@@ -372,6 +373,8 @@ def open_store(kind: str, *, migrate: bool = True, **options: Any) -> Store:
         from headwater.catalog.embedded import EmbeddedStore
 
         store = EmbeddedStore(options["path"])
+        if options.get("impact_in_memory") is False:
+            store.adjacency = "off"
     elif kind == "neo4j":
         from headwater.catalog.neo4j import Neo4jStore
 

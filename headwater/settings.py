@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # Worker processes that run heavy GraphQL reads (headwater/query_process.py); 0: on a
     # thread of the server process.
     query_processes: int = Field(2, ge=0)
+    # The embedded store's impact analysis walks an in-memory copy of the lineage graph while it
+    # is current (catalog/embedded/adjacency.py); false: always its queries (less memory).
+    impact_in_memory: bool = True
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -95,7 +98,8 @@ class Settings(BaseSettings):
 
     def store_options(self) -> dict[str, Any]:
         if self.store == "embedded":
-            return {"path": self.data_dir / "headwater.db"}
+            return {"path": self.data_dir / "headwater.db",
+                    "impact_in_memory": self.impact_in_memory}
         return {
             "uri": self.neo4j_uri,
             "user": self.neo4j_user,

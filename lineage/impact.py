@@ -9,7 +9,7 @@ into the report.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from headwater.catalog import Store
@@ -109,6 +109,81 @@ def narrows(old: str | None, new: str) -> bool | None:
 
 
 def analyse(store: Store, change: SchemaChange) -> ImpactReport:
+    """The whole report, every list in full (``assess`` answers it a page at a time)."""
+    return assess(store, change).whole()
+
+
+class PagedReport:
+    """An impact report held as ids and depths, every list in its full stable order (nearest
+    first: depth, then id), so totals cost nothing; the rows of a page (names, paths, owners)
+    are built when asked, from a store read or two for that page alone. A page read later
+    than the analysis shows the catalog as it then is (an owner added since, say)."""
+
+    def __init__(self, store: Store, breaking: bool, findings: list[str],
+                 fields: list[ReachedField], parent: dict[tuple[str, str], str],
+                 datasets: list[tuple[str, int]], jobs: list[str], checks: list[AffectedCheck],
+                 names: dict[str, tuple[str, str]]) -> None:
+        self.store = store
+        self.breaking = breaking
+        self.findings = findings
+        self._fields = fields  # nearest first
+        self._parent = parent  # (origin, field id) -> the field before it on a shortest path
+        self._datasets = datasets  # (id, depth), nearest first
+        self._jobs = jobs
+        self._checks = checks
+        self._names = names  # dataset id -> (namespace, name), those already known
+
+    def totals(self) -> tuple[int, int, int, int]:
+        """Fields, datasets, jobs, checks."""
+        return len(self._fields), len(self._datasets), len(self._jobs), len(self._checks)
+
+    def _named(self, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        missing = [i for i in dict.fromkeys(ids) if i not in self._names]
+        if missing:
+            for i, (ns, name, *_) in self.store.node_names("dataset", missing).items():
+                self._names[i] = (ns, name)
+        return self._names
+
+    def fields(self, first: int, offset: int = 0) -> list[AffectedField]:
+        rows = self._fields[offset:offset + first]
+        names = self._named(r.dataset_id for r in rows)
+        out = []
+        for r in rows:
+            origin, node = r.origin, r.id
+            path = [node]
+            while node != origin and len(path) <= r.depth:
+                node = self._parent.get((origin, node), origin)
+                path.append(node)
+            path.reverse()
+            ns, name = names.get(r.dataset_id, ("", ""))
+            out.append(AffectedField(ns, name, r.field, r.depth, path))
+        return out
+
+    def datasets(self, first: int, offset: int = 0) -> list[AffectedDataset]:
+        rows = self._datasets[offset:offset + first]
+        if not rows:
+            return []
+        ids = [i for i, _ in rows]
+        names = self._named(ids)
+        owners = self.store.tags_owners(ids)
+        return [AffectedDataset(*names.get(i, ("", "")), depth=d, owners=owners[i][1])
+                for i, d in rows]
+
+    def jobs(self, first: int, offset: int = 0) -> list[str]:
+        return self._jobs[offset:offset + first]
+
+    def checks(self, first: int, offset: int = 0) -> list[AffectedCheck]:
+        return self._checks[offset:offset + first]
+
+    def whole(self) -> ImpactReport:
+        everything = max(self.totals())
+        return ImpactReport(self.breaking, self.fields(everything), self.datasets(everything),
+                            self.jobs(everything), self.checks(everything), self.findings)
+
+
+def assess(store: Store, change: SchemaChange) -> PagedReport:
+    """The report of ``change`` with totals and pages (``ImpactError`` for an unknown dataset
+    or field): the analysis reads ids and depths; names and owners are read per page."""
     ds = store.dataset(change.namespace, change.name)
     if ds is None:
         raise ImpactError(f"no dataset {change.namespace!r} / {change.name!r} in the catalog")
@@ -134,83 +209,80 @@ def analyse(store: Store, change: SchemaChange) -> ImpactReport:
         findings.append(f"more than {IMPACT_NODES} fields or datasets are downstream, or lineage "
                         f"runs deeper than {IMPACT_DEPTH} hops: the report is incomplete")
 
-    # A field reached from several changed fields is reported once, at its nearest; the path
-    # is rebuilt from the parents the store returned for that origin.
+    # A field reached from several changed fields is reported once, at its nearest; its path
+    # is rebuilt (for a page) from the parents the store returned for that origin.
+    # The store lists them nearest first, then by id: the first time a field comes is its
+    # nearest, and the report's order is the store's.
     parent = {(r.origin, r.id): r.parent for r in down.fields}
     nearest: dict[str, ReachedField] = {}
     for r in down.fields:
-        seen = nearest.get(r.id)
-        if seen is None or r.depth < seen.depth:
+        if r.id not in nearest:
             nearest[r.id] = r
-    affected: dict[str, AffectedField] = {}
-    for i in sorted(nearest, key=lambda i: (nearest[i].depth, i)):  # nearest first, then id
-        r = nearest[i]
-        origin, node = r.origin, r.id
-        path = [node]
-        while node != origin and len(path) <= r.depth:
-            node = parent.get((origin, node), origin)
-            path.append(node)
-        path.reverse()
-        affected[i] = AffectedField(r.namespace, r.name, r.field, r.depth, path)
+    ordered = list(nearest.values())
     column_level = {r.dataset_id for r in down.fields}
-    for _, i in sorted((d, i) for i, (_, _, d) in down.datasets.items() if i not in column_level):
+    for _, i in sorted((d, i) for i, d in down.datasets.items() if i not in column_level):
         findings.append(f"no column lineage reaches {i}: it is counted as affected at dataset "
                         "level (its producer did not report which columns it reads)")
-    datasets = [AffectedDataset(ns, name, depth, down.owners.get(i, []))
-                for i, (ns, name, depth) in sorted(down.datasets.items(),
-                                                   key=lambda kv: (kv[1][2], kv[0]))]
+    datasets = sorted(down.datasets.items(), key=lambda x: (x[1], x[0]))
     jobs = sorted(down.jobs, key=lambda j: (down.jobs[j], j))
-    checks = _checks(store, ds.id, (ds.namespace, ds.name), changed, change.drop_dataset,
-                     nearest.values(), down.datasets)
+    report = PagedReport(store, False, findings, ordered, parent, datasets, jobs, [],
+                         {ds.id: (ds.namespace, ds.name)})
+    report._checks = _checks(store, ds.id, changed, change.drop_dataset, nearest.values(),
+                             down.datasets, report._named)
 
     # Findings a reviewer should read.
     for fname, what in sorted(changed.items()):
         spec = fields.get(fname)
         if spec and spec.classifications and "retyped" not in what:
             origin = field_id(ds.namespace, ds.name, fname)
-            heirs = [affected[r.id] for r in down.fields if r.origin == origin]
+            heirs = [nearest[r.id] for r in down.fields if r.origin == origin]
+            heir_names = report._named(h.dataset_id for h in heirs)
             for c in spec.classifications:
-                for a in heirs:
-                    findings.append(f"{a.namespace} {a.name}.{a.field} would lose its inherited "
+                for h in heirs:
+                    ns, name = heir_names.get(h.dataset_id, ("", ""))
+                    findings.append(f"{ns} {name}.{h.field} would lose its inherited "
                                     f"{c} classification ({fname} is {what})")
         if "retyped" in what and spec:
             new_type = dict(change.change_types)[fname]
             if narrows(spec.type, new_type):
                 findings.append(f"{fname} narrows from {spec.type} to {new_type}: downstream readers "
                                 "of it may overflow or truncate")
-    watched = {c.field for c in checks if c.depth == 0 and c.field}
+    watched = {c.field for c in report._checks if c.depth == 0 and c.field}
     for fname in sorted(watched & {f for f, w in changed.items() if "retyped" not in w}):
         findings.append(f"a quality assertion watches {fname}, which is {changed[fname]}")
-    report_fields = list(affected.values())
-    breaking = bool(report_fields or jobs or datasets)
-    if not breaking:
+    report.breaking = bool(ordered or jobs or datasets)
+    if not report.breaking:
         findings.append("nothing downstream reads what changes")
-    return ImpactReport(breaking, report_fields, datasets, jobs, checks, findings)
+    return report
 
 
-def _checks(store: Store, changed_id: str, changed_name: tuple[str, str], changed: dict[str, str],
-            drop_dataset: bool, reached: Iterable[ReachedField],
-            datasets: dict[str, tuple[str, str, int]]) -> list[AffectedCheck]:
+def _checks(store: Store, changed_id: str, changed: dict[str, str], drop_dataset: bool,
+            reached: Iterable[ReachedField], datasets: dict[str, int],
+            named: Callable[[Iterable[str]], dict[str, tuple[str, str]]]) -> list[AffectedCheck]:
     """The quality checks on what the change affects, from each check's latest result (one
     store call): checks on the changed fields themselves (depth 0), on every affected field,
     and dataset-level checks (no field) of every affected dataset, and of the changed one when
     it is dropped. A field-level check on a dataset affected only at dataset level is not
     listed: its producer did not say which columns it reads."""
+    latest = {i: results for i, results in
+              store.latest_quality(sorted({changed_id, *datasets})).items() if results}
+    if not latest:
+        return []
     on_field = {(changed_id, f): 0 for f in changed}
     for r in reached:
-        on_field[(r.dataset_id, r.field)] = r.depth
-    on_dataset = {i: d for i, (_, _, d) in datasets.items()}
-    names = {i: (ns, name) for i, (ns, name, _) in datasets.items()}
-    names[changed_id] = changed_name
+        if r.dataset_id in latest:
+            on_field[(r.dataset_id, r.field)] = r.depth
+    on_dataset = dict(datasets)
     if drop_dataset:
         on_dataset[changed_id] = 0
+    names = named(latest)
     out = []
-    for i, results in store.latest_quality(sorted(names)).items():
+    for i, results in latest.items():
         for q in results:
             depth = on_field.get((i, q.field)) if q.field else on_dataset.get(i)
             if depth is not None:
                 out.append((depth, i, q.field or "", q.assertion, q.source, q.name or "",
-                            AffectedCheck(*names[i], q.field, q.assertion, q.source, q.success,
+                            AffectedCheck(*names.get(i, ("", "")), q.field, q.assertion, q.source, q.success,
                                           depth, q.name)))
     out.sort(key=lambda c: c[:6])
     return [c[-1] for c in out]

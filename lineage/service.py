@@ -9,7 +9,7 @@ from typing import Any
 from headwater.catalog import Graph, JobRecord, Store
 from headwater.catalog.errors import NotFound
 from headwater.lineage.graph import column_lineage, lineage, marquez_graph
-from headwater.lineage.impact import ImpactReport, SchemaChange, analyse
+from headwater.lineage.impact import PagedReport, SchemaChange, assess
 
 
 class Lineage:
@@ -34,11 +34,11 @@ class Lineage:
                            "'job:<namespace>:<name>' or 'datasetField:<namespace>:<name>:<field>'")
         return marquez_graph(graph)
 
-    def impact(self, change: SchemaChange) -> ImpactReport:
-        """What breaks downstream of ``change``, every list in its full stable order (nearest
-        first); ``ImpactError`` when it names an unknown dataset or field. Affected jobs are
-        ids: read a page of them with ``jobs``."""
-        return analyse(self.store, change)
+    def impact(self, change: SchemaChange) -> PagedReport:
+        """What breaks downstream of ``change``: the totals, and each list in its full stable
+        order (nearest first) a page at a time; ``ImpactError`` when it names an unknown
+        dataset or field. Affected jobs are ids: read a page of them with ``jobs``."""
+        return assess(self.store, change)
 
     def jobs(self, ids: Sequence[str]) -> list[JobRecord]:
         """The jobs of ``ids`` that exist, in that order, in one store call."""

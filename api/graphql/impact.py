@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 import strawberry
@@ -11,7 +12,7 @@ from headwater.api.graphql.context import Info
 from headwater.api.graphql.cost import First
 from headwater.catalog.errors import Invalid
 from headwater.lineage.impact import IMPACT_NODES, SchemaChange
-from headwater.lineage.impact import ImpactReport as Report
+from headwater.lineage.impact import PagedReport as Report
 
 T = TypeVar("T")
 
@@ -58,10 +59,17 @@ class AffectedDataset:
 PAGE = 100  # the contract's default page
 
 
-def _page(rows: list[T], first: int, offset: int) -> list[T]:
+def _offset(offset: int) -> int:
     if offset < 0:
         raise Invalid.one("offset must be 0 or more")
-    return rows[offset:offset + first]
+    return offset
+
+
+async def _page(info: Info, rows: Callable[[int, int], list[T]], first: int, offset: int
+                ) -> list[T]:
+    """A page of one of the report's lists: its rows read from the store, off the event loop
+    (nothing to read past the end)."""
+    return await info.context.call(rows, first, _offset(offset))
 
 
 @strawberry.type
@@ -86,8 +94,9 @@ class AffectedCheck:
 
 @strawberry.type
 class ImpactReport:
-    """The report computed once per query; each list answers a page of its full order, nearest
-    first (depth, then id), so paging never reorders and the totals say how far it goes."""
+    """The report computed once per query, as ids and depths; each list answers a page of its
+    full order, nearest first (depth, then id), so paging never reorders and the totals say
+    how far it goes. The rows of a page (names, paths, owners) are read for that page alone."""
 
     report: strawberry.Private[Report]
     breaking: bool
@@ -95,25 +104,28 @@ class ImpactReport:
 
     @strawberry.field
     def totals(self) -> ImpactTotals:
-        r = self.report
-        return ImpactTotals(fields=len(r.affected_fields), datasets=len(r.affected_datasets),
-                            jobs=len(r.affected_jobs), checks=len(r.affected_checks))
+        fields, datasets, jobs, checks = self.report.totals()
+        return ImpactTotals(fields=fields, datasets=datasets, jobs=jobs, checks=checks)
 
     @strawberry.field(extensions=[First(PAGE, IMPACT_NODES)])
-    def affected_fields(self, first: int = PAGE, offset: int = 0) -> list[AffectedField]:
+    async def affected_fields(self, info: Info, first: int = PAGE, offset: int = 0
+                              ) -> list[AffectedField]:
+        rows = await _page(info, self.report.fields, first, offset)
         # Mapped field by field, so the service's attribute names are not GraphQL contract.
         return [AffectedField(namespace=f.namespace, name=f.name, field=f.field, depth=f.depth,
                               path=f.path)  # type: ignore[arg-type]
-                for f in _page(self.report.affected_fields, first, offset)]
+                for f in rows]
 
     @strawberry.field(extensions=[First(PAGE, IMPACT_NODES)])
-    def affected_datasets(self, first: int = PAGE, offset: int = 0) -> list[AffectedDataset]:
+    async def affected_datasets(self, info: Info, first: int = PAGE, offset: int = 0
+                                ) -> list[AffectedDataset]:
+        rows = await _page(info, self.report.datasets, first, offset)
         return [AffectedDataset(namespace=d.namespace, name=d.name, depth=d.depth, owners=d.owners)
-                for d in _page(self.report.affected_datasets, first, offset)]
+                for d in rows]
 
     @strawberry.field(extensions=[First(PAGE, IMPACT_NODES)])
     async def affected_jobs(self, info: Info, first: int = PAGE, offset: int = 0) -> list[Job]:
-        ids = _page(self.report.affected_jobs, first, offset)
+        ids = self.report.jobs(first, _offset(offset))
         if not ids:
             return []
         return [Job.of(j) for j in await info.context.call(info.context.services.lineage.jobs,
@@ -124,7 +136,7 @@ class ImpactReport:
         return [AffectedCheck(namespace=c.namespace, name=c.name, field=c.field,
                               assertion=c.assertion, source=c.source,
                               last_success=c.last_success, check_name=c.check_name)
-                for c in _page(self.report.affected_checks, first, offset)]
+                for c in self.report.checks(first, _offset(offset))]
 
 
 async def impact_analysis(info: Info, change: SchemaChangeInput) -> ImpactReport:

@@ -17,6 +17,7 @@ from headwater.catalog.embedded.schema import (
     DECISION_LOG,
     FACTS_DIGESTS,
     FIELD_NODES_BY_DATASET,
+    GRAPH_VERSION,
     LAYOUT_0_1_0,
     RUN_HISTORY,
     SCHEMA_OBSERVATIONS,
@@ -111,6 +112,8 @@ STEPS: list[Step[sqlite3.Connection]] = [
     Step(11, "index field nodes by dataset", _ddl(FIELD_NODES_BY_DATASET)),
     Step(12, "facts digests: an event that repeats a job's or dataset's facts writes only what"
              " is new", _ddl(FACTS_DIGESTS)),
+    Step(13, "a counter of changes to the lineage graph, kept by triggers, so impact analysis"
+             " can walk an in-memory copy of it while it is current", _ddl(GRAPH_VERSION)),
 ]
 
 

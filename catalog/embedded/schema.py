@@ -177,3 +177,32 @@ FACTS_DIGESTS = """
 ALTER TABLE jobs ADD COLUMN facts_digest TEXT;
 ALTER TABLE datasets ADD COLUMN facts_digest TEXT;
 """
+
+# Schema version 13: a counter of changes to the lineage graph (column derivations, job
+# edges, datasets), bumped by triggers whatever writes them, so an in-memory copy of the
+# graph (catalog/embedded/adjacency.py) knows when it is stale. An upsert that changes
+# nothing, as a run repeating its job's lineage does, fires no trigger.
+GRAPH_VERSION = """
+CREATE TABLE IF NOT EXISTS graph_version (
+  id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+INSERT OR IGNORE INTO graph_version(id, n) VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS column_edges_added AFTER INSERT ON column_edges
+  BEGIN UPDATE graph_version SET n = n + 1; END;
+CREATE TRIGGER IF NOT EXISTS column_edges_changed
+  AFTER UPDATE OF source_id, target_id, target_dataset, target_field, job_id ON column_edges
+  BEGIN UPDATE graph_version SET n = n + 1; END;
+CREATE TRIGGER IF NOT EXISTS column_edges_removed AFTER DELETE ON column_edges
+  BEGIN UPDATE graph_version SET n = n + 1; END;
+CREATE TRIGGER IF NOT EXISTS edges_added AFTER INSERT ON edges
+  BEGIN UPDATE graph_version SET n = n + 1; END;
+CREATE TRIGGER IF NOT EXISTS edges_changed AFTER UPDATE ON edges
+  BEGIN UPDATE graph_version SET n = n + 1; END;
+CREATE TRIGGER IF NOT EXISTS edges_removed AFTER DELETE ON edges
+  BEGIN UPDATE graph_version SET n = n + 1; END;
+CREATE TRIGGER IF NOT EXISTS datasets_added AFTER INSERT ON datasets
+  BEGIN UPDATE graph_version SET n = n + 1; END;
+CREATE TRIGGER IF NOT EXISTS datasets_changed AFTER UPDATE OF id ON datasets
+  BEGIN UPDATE graph_version SET n = n + 1; END;
+CREATE TRIGGER IF NOT EXISTS datasets_removed AFTER DELETE ON datasets
+  BEGIN UPDATE graph_version SET n = n + 1; END;
+"""

@@ -22,32 +22,30 @@ class Impact(Connection):
             " ORDER BY d LIMIT $limit MATCH (ds:Dataset)-[:HAS_FIELD]->(n)"
             " OPTIONAL MATCH (src)-[e:DERIVES]->(n)"
             " WITH sid, origin, n, d, parent, ds, collect([elementId(src), e.jobId]) AS into"
-            " RETURN collect([sid, n.id, ds.id, ds.namespace, ds.name, n.name, d, parent, into,"
-            " ds.owners, elementId(n), origin]) AS rows",
+            " RETURN collect([sid, n.id, ds.id, n.name, d, parent, into, elementId(n), origin])"
+            " AS rows",
             starts=list(field_ids), limit=limit + 1)[0]["rows"]
-        rows.sort(key=lambda r: (r[6], r[1], r[0]))
-        within = [r for r in rows if r[6] <= depth]
+        rows.sort(key=lambda r: (r[4], r[1], r[0]))
+        within = [r for r in rows if r[4] <= depth]
         truncated = len(within) < len(rows) or len(within) > limit
         within = within[:limit]
-        fields = [ReachedField(*r[:8]) for r in within]
+        fields = [ReachedField(*r[:6]) for r in within]
         # Sources compared by element id: reading their id property costs a third of the query.
-        reached = {r[10] for r in within} | {r[11] for r in within}
+        reached = {r[7] for r in within} | {r[8] for r in within}
         jobs: dict[str, int] = {}
         for r in within:
-            for src, job in r[8]:
-                if job and src in reached and r[6] < jobs.get(job, r[6] + 1):
-                    jobs[job] = r[6]
-        datasets: dict[str, tuple[str, str, int]] = {}
-        owners: dict[str, list[str]] = {}
+            for src, job in r[6]:
+                if job and src in reached and r[4] < jobs.get(job, r[4] + 1):
+                    jobs[job] = r[4]
+        datasets: dict[str, int] = {}
         for r in within:
-            if r[2] not in datasets or r[6] < datasets[r[2]][2]:
-                datasets[r[2]] = (r[3], r[4], r[6])
-            owners[r[2]] = sorted(r[9] or [])
+            if r[2] not in datasets or r[4] < datasets[r[2]]:
+                datasets[r[2]] = r[4]
         # 2. Dataset level: from the changed dataset and those fields' datasets, through jobs,
         # into datasets with no column lineage (theirs would say what they read). The first
         # step is a plain expansion (usually empty: most writers report column lineage); only
         # what it finds is searched on, breadth first.
-        seeds = {dataset_id: 0} | {i: d for i, (_, _, d) in datasets.items()}
+        seeds = {dataset_id: 0} | datasets
         blind = "NOT EXISTS { (%s)-[:HAS_FIELD]->(:Field)<-[:DERIVES]-() }"
         rows = self._read(
             "UNWIND keys($seeds) AS sid MATCH (:Dataset {id: sid})-[:INPUT_TO]->(:Job)"
@@ -56,13 +54,13 @@ class Impact(Connection):
             " MATCH p = ANY SHORTEST (x)((:Dataset)-[:INPUT_TO]->(:Job)-[:PRODUCES]->(y:Dataset)"
             f" WHERE $seeds[y.id] IS NULL AND {blind % 'y'}){{0,{depth}}}(t)"
             " WITH t, min(d0 + length(p) / 2) AS d ORDER BY d, t.id LIMIT $limit"
-            " RETURN collect([t.id, t.namespace, t.name, d, t.owners]) AS rows",
+            " RETURN collect([t.id, d]) AS rows",
             seeds=seeds, limit=limit + 1)[0]["rows"]
-        for i, ns, name, d, who in sorted(rows, key=lambda r: (r[3], r[0])):
+        for i, d in sorted(rows, key=lambda r: (r[1], r[0])):
             if d > depth or len(datasets) >= limit:
                 truncated = True
             else:
-                datasets[i], owners[i] = (ns, name, d), sorted(who or [])
+                datasets[i] = d
         unseen = [i for i in datasets if i not in seeds]
         # 3. Jobs that write a dataset-level one from the changed or an affected dataset, and
         # jobs that read the changed dataset and write nothing (checks, exports).
@@ -73,7 +71,7 @@ class Impact(Connection):
             " WHERE NOT EXISTS { (j)-[:PRODUCES]->() } RETURN j, null AS id }"
             " RETURN collect(DISTINCT [j.id, id]) AS jobs", blind=unseen, id=dataset_id,
             sources={i: True for i in (dataset_id, *datasets)})[0]["jobs"]:
-            d = datasets[written][2] if written else 1
+            d = datasets[written] if written else 1
             if d < jobs.get(job, d + 1):
                 jobs[job] = d
-        return Downstream(fields, datasets, jobs, owners, truncated)
+        return Downstream(fields, datasets, jobs, truncated)

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from headwater.catalog import Store
-from headwater.lineage.impact import ImpactError, SchemaChange, analyse, narrows
+from headwater.lineage.impact import ImpactError, SchemaChange, analyse, assess, narrows
 from tests.lineage_graph import NS, d, f, j, load
 
 
-@pytest.fixture
-def graph_store(store: Store) -> Store:
+@pytest.fixture(params=["query", "memory"])
+def graph_store(store: Store, request: pytest.FixtureRequest) -> Store:
+    """The graph, analysed by the store's query, and (embedded) by its in-memory copy."""
+    if hasattr(store, "adjacency"):
+        store.adjacency = "sync" if request.param == "memory" else "off"
+    elif request.param == "memory":
+        pytest.skip("only the embedded store keeps an in-memory copy of the graph")
     load(store)
     return store
 
@@ -169,3 +176,74 @@ def test_downstream_is_cut_by_depth_and_limit_and_says_so(graph_store: Store) ->
     assert shallow.truncated
     few = graph_store.downstream(d("A"), [f("A", "email")], 20, 1)
     assert [x.id for x in few.fields] == [f("C", "email")] and few.truncated
+
+
+def test_a_page_and_the_totals_are_a_slice_of_the_whole_report(graph_store: Store) -> None:
+    """What a screen asks for (totals and a page of each list, built for that page alone) is
+    exactly the matching slice of the whole report (what `headwater impact --limit 0` reads)."""
+    from headwater.ingestion.normalize import normalize
+    from tests.factories import dataset, run_event, schema
+
+    _more(graph_store)
+    graph_store.write_events([normalize(run_event(
+        "COMPLETE", job=("dbt", "test_h"), time="2026-03-02T00:00:00Z", inputs=[dict(
+            dataset(NS, "H", s=schema("contact")), inputFacets={"dataQualityAssertions": {
+                "assertions": [{"assertion": "not_null", "success": True, "column": "contact"},
+                               {"assertion": "row_count", "success": False}]}})]))])
+    owned = {"ownership": {"owners": [{"name": "team:b", "type": "MAINTAINER"},
+                                      {"name": "team:a", "type": "MAINTAINER"}]}}
+    graph_store.write_events([normalize(run_event(  # J5 again, now saying who owns G
+        "COMPLETE", job=("etl", "J5"), inputs=[dataset(NS, "C", s=schema("email", "customer_id"))],
+        outputs=[dataset(NS, "G", s=schema("g"), o=owned)]))])
+    change = SchemaChange(NS, "C", drop_fields=["email"])
+    whole = analyse(graph_store, change)
+    paged = assess(graph_store, change)
+    assert paged.totals() == (len(whole.affected_fields), len(whole.affected_datasets),
+                              len(whole.affected_jobs), len(whole.affected_checks)) == (2, 6, 8, 2)
+    assert (paged.breaking, paged.findings) == (whole.breaking, whole.findings)
+    for first, offset in ((1, 0), (2, 1), (3, 4), (100, 0), (5, 6), (1, 100)):
+        assert paged.fields(first, offset) == whole.affected_fields[offset:offset + first]
+        assert paged.datasets(first, offset) == whole.affected_datasets[offset:offset + first]
+        assert paged.jobs(first, offset) == whole.affected_jobs[offset:offset + first]
+        assert paged.checks(first, offset) == whole.affected_checks[offset:offset + first]
+    assert [(a.name, a.field, a.path) for a in paged.fields(1, 1)] == [
+        ("H", "contact", [f("C", "email"), f("F", "email_hash"), f("H", "contact")])]
+    assert [(a.name, a.owners) for a in paged.datasets(2, 2)] == [("F", []), ("G", ["team:a", "team:b"])]
+
+
+def test_the_in_memory_graph_answers_only_while_it_is_current(store: Store) -> None:
+    """The embedded store walks a copy of the graph held in memory: after a write that changes
+    the graph, the copy never answers (the query does while a new one builds); a run that
+    repeats lineage already stored leaves the copy current."""
+    from headwater.ingestion.normalize import normalize
+    from tests.factories import dataset, run_event, schema
+    from tests.lineage_graph import _lineage
+
+    if not hasattr(store, "adjacency"):
+        pytest.skip("only the embedded store keeps an in-memory copy of the graph")
+    load(store)
+    store.adjacency = "sync"
+    change = SchemaChange(NS, "A", drop_fields=["email"])
+    assert [a.name for a in analyse(store, change).affected_fields] == ["C", "F", "H"]
+    copy = store._adjacency
+    assert copy is not None
+
+    def k(run: str) -> dict[str, object]:
+        return normalize(run_event("COMPLETE", run_id=run, job=("etl", "J10"),
+                                   inputs=[dataset(NS, "H", s=schema("contact"))],
+                                   outputs=[dataset(NS, "K", s=schema("k"), c=_lineage({
+                                       "k": [("H", "contact", "DIRECT", "IDENTITY", False)]}))]))
+
+    store.write_events([k("00000000-0000-4000-8000-000000000001")])
+    store.adjacency = "background"
+    for _ in range(500):  # the query answers until a new copy is built (in a thread)
+        assert [a.name for a in analyse(store, change).affected_fields] == ["C", "F", "H", "K"]
+        if store._adjacency is not copy:
+            break
+        time.sleep(0.01)
+    fresh = store._adjacency
+    assert fresh is not copy and fresh is not None
+    store.write_events([k("00000000-0000-4000-8000-000000000002")])  # the same lineage again
+    store.adjacency = "sync"
+    assert [a.name for a in analyse(store, change).affected_fields] == ["C", "F", "H", "K"]
+    assert store._adjacency is fresh
