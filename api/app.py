@@ -112,8 +112,10 @@ def build_app(settings: Any, services: Services, *, only: str | None = None) -> 
                 # queries it sends carry the token set in its headers editor.
                 return graphql.Context(services, "viewer")
             principal, role = principal_role(request)
-            return graphql.Context(services, role, principal,
-                                   settings.classification_suggestions, limits)
+            context = graphql.Context(services, role, principal,
+                                      settings.classification_suggestions, limits)
+            context.raw_json = True
+            return context
 
         app.include_router(lineage_routes.router)
         app.include_router(gate_routes.router)

@@ -136,13 +136,17 @@ class Bulkheads:
     # Worker processes deciding gate requests (headwater.gate_process.GateProcesses: an async
     # ``check(body, caller)`` and ``shutdown()``), or None: the gate's threads decide.
     gate_processes: Any = None
+    # Worker processes running heavy reads (headwater.query_process.QueryProcesses: ``submit``
+    # and an async ``result``), or None: they run on ``heavy_loop``.
+    query_processes: Any = None
 
     @classmethod
     def of(cls, read_threads: int, gate_threads: int, max_heavy: int,
-           gate_processes: Any = None) -> Bulkheads:
+           gate_processes: Any = None, query_processes: Any = None) -> Bulkheads:
         return cls(ThreadPoolExecutor(read_threads, thread_name_prefix="reads"),
                    ThreadPoolExecutor(gate_threads, thread_name_prefix="gate"),
-                   HeavySlots(max_heavy), gate_processes=gate_processes)
+                   HeavySlots(max_heavy), gate_processes=gate_processes,
+                   query_processes=query_processes)
 
     async def read(self, fn: Callable[..., V], *args: Any) -> V:
         """A blocking read (GraphQL resolver, REST read) on the reads pool."""
@@ -163,4 +167,6 @@ class Bulkheads:
         self.gate_pool.shutdown(wait=False, cancel_futures=True)
         if self.gate_processes is not None:
             self.gate_processes.shutdown()
+        if self.query_processes is not None:
+            self.query_processes.shutdown()
         self.heavy_loop.stop()

@@ -5,15 +5,16 @@ name), gate calls, and one erasure request end to end.
 
     .venv/bin/python -m bench.soak [--seconds 300]
 
-Prints p50/p95/p99 per class, the server's RSS at start, after warm-up and at the end, and the
-events acknowledged against those stored (counted back from the store after the server stops);
-writes bench/results/soak.json. ``tests/soak/test_soak.py`` runs it for a minute and asserts
-the thresholds of ``check``.
+Prints p50/p95/p99 per class, the server's RSS (with its worker processes') at start, after
+warm-up and at the end, and the events acknowledged against those stored (counted back from
+the store after the server stops); writes bench/results/soak.json. ``tests/soak/test_soak.py``
+runs it for a minute and asserts the thresholds of ``check``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import multiprocessing
@@ -52,6 +53,24 @@ EXPECTED_HEAVY = {200, 429, 503}  # the heavy-query bulkhead refuses with 429/50
 
 SUBJECT = "soak.subject@example.com"
 SQLITE_TABLE = "customers"
+
+
+def children(pid: int) -> list[int]:
+    """The server's worker processes (the gate's, heavy queries'), whichever thread started
+    them."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found += map(int, (task / "children").read_text().split())
+    return found
+
+
+def rss_mb(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0  # gone meanwhile
 
 
 @dataclass
@@ -332,9 +351,7 @@ def drive(srv: Server, world: World, tokens: dict[str, str], f: Figures, heavy_c
     def sample_rss() -> None:
         while not stop.is_set():
             now = time.monotonic() - started
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    f.rss_mb.append((now, int(line.split()[1]) / 1024))
+            f.rss_mb.append((now, sum(map(rss_mb, [pid, *children(pid)]))))
             f.db_mb.append((now, sum(p.stat().st_size for p in srv.data_dir.glob("headwater.db*"))
                             / 2**20))
             stop.wait(1.0)

@@ -10,6 +10,7 @@ import random
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from headwater.catalog import Store
@@ -18,6 +19,7 @@ from headwater.ingestion.normalize import normalize
 NS = "snowflake://acme"
 PRODUCER = "https://github.com/headwater/bench"
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+START = datetime(2026, 3, 1, tzinfo=UTC)
 FIELDS = ["id", "customer_id", "email", "amount", "created_at", "status"]
 
 
@@ -48,7 +50,9 @@ def events(datasets: int = 100_000, jobs: int = 50_000, seed: int = 11) -> Itera
             outs.append({"namespace": NS, "name": name(o), "facets": {
                 "schema": {"fields": [{"name": f, "type": "varchar"} for f in FIELDS]},
                 "columnLineage": {"fields": lineage}}})
-        yield {"eventType": "COMPLETE", "eventTime": "2026-03-01T00:00:00Z",
+        # A second apart, as a scheduler's runs are: a batch of events all at one instant is
+        # taken for late events (schema history re-derived per dataset).
+        yield {"eventType": "COMPLETE", "eventTime": (START + timedelta(seconds=k)).isoformat(),
                "producer": PRODUCER, "schemaURL": SCHEMA_URL,
                "run": {"runId": f"00000000-0000-4000-8000-{k:012d}"},
                "job": {"namespace": "dbt", "name": f"model_{k}"},

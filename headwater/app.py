@@ -19,16 +19,18 @@ from headwater.ingestion.service import Ingestion
 from headwater.lineage.service import Lineage
 from headwater.policies import erasure
 from headwater.policies.engine import PolicyEngine, PolicyEngineUnavailable, open_engine
+from headwater.query_process import QueryProcesses
 from headwater.settings import Settings
 
 log = logging.getLogger("headwater")
 
 
 def services(settings: Settings, store: Store, engine: PolicyEngine,
-             gate_processes: bool = True) -> Services:
+             worker_processes: bool = True) -> Services:
     """Every service over one store. Everything that enters the catalog (events, quality
     results, steward edits) goes through the one group committer and its writer thread.
-    ``gate_processes``: start the gate's worker processes (when the settings ask for any)."""
+    ``worker_processes``: start the worker processes of the gate and of heavy queries (when
+    the settings ask for any)."""
     committer = GroupCommitter(store)
     erasures, worker = erasure.from_settings(settings, store, engine)
     return Services(
@@ -46,7 +48,9 @@ def services(settings: Settings, store: Store, engine: PolicyEngine,
         bulkheads=Bulkheads.of(settings.read_threads, settings.gate_threads,
                                settings.max_heavy_queries,
                                GateProcesses(settings, settings.gate_processes)
-                               if gate_processes and settings.gate_processes else None),
+                               if worker_processes and settings.gate_processes else None,
+                               QueryProcesses(settings, settings.query_processes)
+                               if worker_processes and settings.query_processes else None),
     )
 
 

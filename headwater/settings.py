@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # Worker processes that decide gate requests (headwater/gate_process.py); 0: on the
     # gate's threads in the server process.
     gate_processes: int = Field(1, ge=0)
+    # Worker processes that run heavy GraphQL reads (headwater/query_process.py); 0: on a
+    # thread of the server process.
+    query_processes: int = Field(2, ge=0)
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

@@ -40,6 +40,9 @@ class Context(BaseContext):
         self.services = services
         self.limits = limits  # api.graphql.cost.Limits; None: the defaults
         self.cost: int | None = None  # the query's estimated cost, once known
+        # The result goes straight out as JSON (an HTTP response), so a heavy query's worker
+        # process may hand its JSON over unread (headwater/query_process.py).
+        self.raw_json = False
         self.catalog = services.catalog
         self.role = role
         self.principal = principal

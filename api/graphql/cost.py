@@ -260,21 +260,25 @@ class QueryCost(SchemaExtension):
             yield
             return
         if not slots.heavy.try_acquire():
-            retry = slots.retry_after_seconds
-            response = getattr(context, "response", None)
-            if response is not None:
-                response.status_code = 503
-                response.headers["Retry-After"] = str(retry)
-            ec.result = _refused(Overloaded(
-                f"{slots.heavy.limit} heavy queries (cost {limits.heavy_cost:,} or more; this "
-                f"one {found.cost:,}) are already running: retry after {retry} s, or ask for "
-                "less", retry))
+            ec.result = overloaded(context, slots, limits, found.cost)
             yield
             return
         try:
             yield
         finally:
             slots.heavy.release()
+
+
+def overloaded(context: Any, slots: Bulkheads, limits: Limits, cost: int) -> Any:
+    """The refusal of a heavy query when every heavy slot is taken: 503 + Retry-After."""
+    retry = slots.retry_after_seconds
+    response = getattr(context, "response", None)
+    if response is not None:
+        response.status_code = 503
+        response.headers["Retry-After"] = str(retry)
+    return _refused(Overloaded(
+        f"{slots.heavy.limit} heavy queries (cost {limits.heavy_cost:,} or more; this one "
+        f"{cost:,}) are already running: retry after {retry} s, or ask for less", retry))
 
 
 def _refused(error: Exception) -> Any:
@@ -284,4 +288,4 @@ def _refused(error: Exception) -> Any:
 
 
 __all__ = ["CAPS", "WEIGHTS", "Estimate", "First", "Limits", "Overloaded", "QueryCost",
-           "estimate"]
+           "estimate", "overloaded"]

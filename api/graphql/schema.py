@@ -10,10 +10,10 @@ import logging
 import re
 import traceback
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import strawberry
-from graphql import GraphQLError, parse
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from graphql.language import (
     DocumentNode,
     EnumValueNode,
@@ -33,7 +33,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionResult
 
 from headwater.api.graphql.context import Context
-from headwater.api.graphql.cost import Limits, Overloaded, QueryCost, estimate
+from headwater.api.graphql.cost import Limits, Overloaded, QueryCost, estimate, overloaded
 from headwater.api.graphql.fast_lists import FastListExecutionContext
 from headwater.api.graphql.query import Mutation, Query
 from headwater.api.problems import describe, status_of
@@ -58,10 +58,16 @@ class Schema(strawberry.Schema):
         bulkheads = getattr(getattr(context_value, "services", None), "bulkheads", None)
         try:
             async with asyncio.timeout(limits.timeout_seconds):
+                heavy = (self._heavy(query, operation_name, variable_values, limits)
+                         if bulkheads is not None else None)
+                if (heavy is not None and heavy[1] and query is not None
+                        and isinstance(context_value, Context)
+                        and bulkheads.query_processes is not None):  # type: ignore[union-attr]
+                    return await self._in_process(query, variable_values, operation_name,
+                                                  context_value, bulkheads, limits, heavy[0])
                 run = super().execute(query, variable_values, context_value, root_value,
                                       operation_name, *args, **kwargs)
-                if bulkheads is not None and self._heavy(query, operation_name,
-                                                         variable_values, limits):
+                if heavy is not None and bulkheads is not None:
                     # Off the server's loop: completing a big result would stall it.
                     return await bulkheads.heavy_loop.run(run)
                 return await run
@@ -80,17 +86,50 @@ class Schema(strawberry.Schema):
                 context_value.release()
 
     def _heavy(self, query: str | None, operation_name: str | None,
-               variables: dict[str, Any] | None, limits: Limits) -> bool:
-        """Whether the query's estimated cost makes it heavy and within the budget (one over
-        it is refused at once, and one that does not parse reports its errors, on the normal
-        path)."""
-        if not query:
-            return False
+               variables: dict[str, Any] | None, limits: Limits) -> tuple[int, bool] | None:
+        """The estimated cost of a heavy query within the budget, and whether it only reads;
+        None for the rest (one over the budget is refused at once, and one that does not
+        parse reports its errors, on the normal path)."""
+        if not query or limits.heavy_cost > limits.max_cost:
+            return None
         try:
-            cost = estimate(self._schema, parse(query), operation_name, variables).cost
+            document = parse(query)
+            cost = estimate(self._schema, document, operation_name, variables).cost
         except (GraphQLError, ValueError, TypeError):
-            return False
-        return limits.heavy_cost <= cost <= limits.max_cost
+            return None
+        if not limits.heavy_cost <= cost <= limits.max_cost:
+            return None
+        operation = get_operation_ast(document, operation_name)
+        return cost, operation is not None and operation.operation == OperationType.QUERY
+
+    async def _in_process(self, query: str, variables: dict[str, Any] | None,
+                          operation_name: str | None, context: Context, bulkheads: Any,
+                          limits: Limits, cost: int) -> ExecutionResult:
+        """A heavy read in a worker process (headwater/query_process.py), holding a heavy slot
+        until the worker is done with it, even past the deadline the caller sees."""
+        context.cost = cost
+        if not bulkheads.heavy.try_acquire():
+            refused: ExecutionResult = overloaded(context, bulkheads, limits, cost)
+            self.process_errors(refused.errors or [])
+            return refused
+        try:
+            future = bulkheads.query_processes.submit(query, variables, operation_name,
+                                                      context)
+        except BaseException:
+            bulkheads.heavy.release()
+            raise
+        future.add_done_callback(lambda _: bulkheads.heavy.release())
+        try:
+            return cast(ExecutionResult, await bulkheads.query_processes.result(
+                future, raw=context.raw_json))
+        except HeadwaterError as exc:  # the worker died: 503, retry
+            if context.response is not None:
+                context.response.status_code = status_of(exc)[0]
+                context.response.headers["Retry-After"] = str(bulkheads.retry_after_seconds)
+            failed = ExecutionResult(data=None, errors=[GraphQLError(str(exc),
+                                                                     original_error=exc)])
+            self.process_errors(failed.errors or [])
+            return failed
 
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: Any = None) -> None:

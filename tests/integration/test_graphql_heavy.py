@@ -1,5 +1,6 @@
 """Heavy GraphQL queries on a real embedded store: they neither stall the server's event loop
-(where the gate and ingestion are answered) nor keep their records alive after answering."""
+(where the gate and ingestion are answered), on a thread or in worker processes, nor keep
+their records alive after answering."""
 
 from __future__ import annotations
 
@@ -36,8 +37,15 @@ def events() -> list[dict]:
 
 
 @pytest.fixture
-def svc(tmp_path: Path) -> Iterator[Services]:
-    settings = Settings(data_dir=tmp_path, auth=False, erasure_worker=False)
+def processes() -> int:
+    """Worker processes for heavy queries; 0: a thread of this process."""
+    return 0
+
+
+@pytest.fixture
+def svc(tmp_path: Path, processes: int) -> Iterator[Services]:
+    settings = Settings(data_dir=tmp_path, auth=False, erasure_worker=False,
+                        query_processes=processes)
     store = open_store("embedded", path=tmp_path / "headwater.db")
     svc = services(settings, store, open_engine("embedded"))
 
@@ -62,6 +70,7 @@ async def heavy(svc: Services) -> None:
     assert len(result.data["datasets"]["edges"]) == 500  # type: ignore[index]
 
 
+@pytest.mark.parametrize("processes", [0, 2], ids=["on-a-thread", "in-worker-processes"])
 def test_a_heavy_query_leaves_the_event_loop_free(svc: Services) -> None:
     async def scenario() -> tuple[float, float]:
         gaps: list[float] = []

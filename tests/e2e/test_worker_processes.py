@@ -1,0 +1,137 @@
+"""The gate decides, and heavy GraphQL queries run, in worker processes of their own
+(headwater/gate_process.py, headwater/query_process.py): a worker that dies costs the call in
+flight a clear 503 and the next call is answered by a new worker; a server killed outright
+leaves no worker behind; an invalid request still gets its 422; the server's metrics count
+what the worker decided; a query answers the same from a worker as from the server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Server, free_port, server_env
+
+PLAIN = {"job": {"namespace": "crm", "name": "load"}, "inputs": [], "outputs": []}
+EVENT = {"eventType": "COMPLETE", "eventTime": "2026-03-01T00:00:00Z", "producer": "https://p",
+         "schemaURL": "https://s", "run": {"runId": "00000000-0000-4000-8000-000000000001"},
+         "job": {"namespace": "etl", "name": "load"},
+         "inputs": [{"namespace": "pg", "name": "raw", "facets": {"schema": {"fields": [
+             {"name": "email", "type": "text"}, {"name": "id", "type": "int"}]}}}],
+         "outputs": [{"namespace": "pg", "name": "clean", "facets": {"schema": {"fields": [
+             {"name": "email", "type": "text"}]}}}]}
+# Data, a null and an error with its path (a producer may not read erasure requests).
+QUERY = """{ datasets(first: 10) { totalCount edges { node { name fields { name type } } } }
+  missing: dataset(namespace: "pg", name: "nothing") { name }
+  erasureRequest(id: "nope") { id } }"""
+
+
+@pytest.fixture(params=["embedded"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def start(backend: str, data_dir: Path, request: pytest.FixtureRequest,
+          **settings: str) -> Server:
+    env = server_env(backend, data_dir, request)
+    env.update({f"HEADWATER_{k.upper()}": v for k, v in settings.items()})
+    srv = Server(url=f"http://127.0.0.1:{free_port()}", env=env, data_dir=data_dir)
+    srv.start()
+    return srv
+
+
+@pytest.fixture
+def server(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Server]:
+    # Every query counts as heavy: each one runs in a worker.
+    srv = start(backend, tmp_path, request, graphql_heavy_cost="1")
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def workers(server: Server) -> list[int]:
+    assert server.proc is not None
+    out = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "--ppid", str(server.proc.pid)],
+                         capture_output=True, text=True).stdout
+    return [int(line.split()[0]) for line in out.splitlines() if "spawn_main" in line]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True,
+                          text=True).stdout.strip() not in ("", "Z")
+
+
+def test_a_dead_worker_costs_one_clear_503_and_a_new_one_takes_over(server: Server) -> None:
+    with server.client("producer") as c:
+        assert c.post("/api/v1/gate", json=PLAIN).status_code == 200
+        assert c.post("/graphql", json={"query": QUERY}).status_code == 200
+        pids = workers(server)
+        assert len(pids) == 3  # the gate's and two for heavy queries
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        r = c.post("/api/v1/gate", json=PLAIN)
+        assert r.status_code == 503, r.text
+        assert "retry" in r.json()["detail"]
+        r = c.post("/graphql", json={"query": QUERY})
+        assert r.status_code == 503 and r.headers["Retry-After"], r.text
+        assert "retry" in r.json()["errors"][0]["message"]
+        deadline = time.monotonic() + 60
+        while (r := c.post("/api/v1/gate", json=PLAIN)).status_code != 200:
+            assert r.status_code == 503 and time.monotonic() < deadline, r.text
+            time.sleep(0.2)
+        assert r.json()["decision"] == "allow"
+        while (r := c.post("/graphql", json={"query": QUERY})).status_code != 200:
+            assert r.status_code == 503 and time.monotonic() < deadline, r.text
+            time.sleep(0.2)
+        assert "datasets" in r.json()["data"]
+        assert len(workers(server)) == 3 and not set(pids) & set(workers(server))
+        bad = c.post("/api/v1/gate", json={"job": {"namespace": "crm"}})
+        assert bad.status_code == 422, bad.text  # the worker's error, rebuilt in the server
+        assert "/job/name" in bad.text
+        metrics = c.get("/metrics").text  # decided in a worker, counted by the server
+        assert 'headwater_gate_decisions_total{decision="allow"} 2.0' in metrics, metrics[-2000:]
+
+
+def test_a_query_answers_the_same_from_a_worker(backend: str, tmp_path: Path,
+                                                request: pytest.FixtureRequest) -> None:
+    answers = []
+    for processes in ("2", "0"):
+        (tmp_path / processes).mkdir()
+        srv = start(backend, tmp_path / processes, request, graphql_heavy_cost="1",
+                    query_processes=processes)
+        try:
+            with srv.client("producer") as c:
+                assert c.post("/api/v1/lineage", json=EVENT).status_code == 201
+                r = c.post("/graphql", json={"query": QUERY})
+                assert r.status_code == 200, r.text
+                answers.append(r.json())
+        finally:
+            srv.stop()
+    in_worker, on_thread = answers
+    assert in_worker["data"]["datasets"]["totalCount"] == 2
+    assert in_worker["data"]["erasureRequest"] is None
+    assert in_worker["errors"][0]["path"] == ["erasureRequest"]
+    assert in_worker == on_thread
+
+
+def test_a_server_killed_outright_leaves_no_worker(server: Server) -> None:
+    with server.client("producer") as c:
+        assert c.post("/api/v1/gate", json=PLAIN).status_code == 200
+        assert c.post("/graphql", json={"query": QUERY}).status_code == 200
+    pids = workers(server)
+    assert len(pids) == 3
+    server.stop(signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in pids):
+        assert time.monotonic() < deadline, "a worker outlived its server by 10 s"
+        time.sleep(0.2)
