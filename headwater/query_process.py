@@ -100,7 +100,10 @@ class QueryProcesses:
     next one new workers."""
 
     def __init__(self, settings: Settings, processes: int) -> None:
-        self._pool = WorkerPool("heavy query", processes, _start_worker, (settings,))
+        # Started by the first heavy queries (~1 s each), not with the server: a server that
+        # is never asked one (an ingestion-only deployment) never pays their memory.
+        self._pool = WorkerPool("heavy query", processes, _start_worker, (settings,),
+                                eager=False)
 
     def submit(self, query: str, variables: dict[str, Any] | None, operation_name: str | None,
                context: Context) -> Future[tuple[bytes, list[dict[str, Any]]]]:

@@ -58,14 +58,16 @@ def _ready() -> None:
 
 
 class WorkerPool:
-    """``processes`` spawned workers, each set up once by ``initializer(*initargs)``. A worker
-    that dies (a crash in native code, the OOM killer) breaks the pool: the calls in flight get
+    """``processes`` spawned workers, each set up once by ``initializer(*initargs)``: all at
+    once when the pool starts if ``eager``, else as calls need them. A worker that dies (a
+    crash in native code, the OOM killer) breaks the pool: the calls in flight get
     :class:`Unavailable` (503), and the next call starts new workers."""
 
     def __init__(self, name: str, processes: int, initializer: Callable[..., None],
-                 initargs: tuple[Any, ...]) -> None:
+                 initargs: tuple[Any, ...], eager: bool = True) -> None:
         self.name = name
         self._processes = processes
+        self._eager = eager
         self._initializer, self._initargs = initializer, initargs
         self._lock = threading.Lock()
         self._pool = self._start()
@@ -75,7 +77,7 @@ class WorkerPool:
         # spawn, not fork: the server has threads (a forked child inherits their locks held).
         pool = ProcessPoolExecutor(self._processes, multiprocessing.get_context("spawn"),
                                    initializer=self._initializer, initargs=self._initargs)
-        for _ in range(self._processes):
+        for _ in range(self._processes if self._eager else 0):
             pool.submit(_ready)
         return pool
 
