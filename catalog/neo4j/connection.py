@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import neo4j
-from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
+from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 from neo4j.graph import Node
 
 from headwater.catalog.errors import StoreError
@@ -16,6 +17,11 @@ T = TypeVar("T")
 # Reads run beside the caller's own (``Connection._read_beside``); a few threads, shared.
 _BESIDE = ThreadPoolExecutor(max_workers=4, thread_name_prefix="neo4j-beside")
 _FAILURES = (ServiceUnavailable, SessionExpired, Neo4jError, OSError)
+_READ_TRIES = 3
+
+
+def _retryable(exc: Exception) -> bool:
+    return isinstance(exc, (Neo4jError, DriverError)) and exc.is_retryable()
 
 
 class Connection:
@@ -37,11 +43,22 @@ class Connection:
                              "HEADWATER_NEO4J_URI/_USER/_PASSWORD right?") from exc
 
     def _read(self, query: str, **params: Any) -> list[dict[str, Any]]:
-        try:
-            records, _, keys = self._driver.execute_query(
-                query, params, database_=self.database, routing_=neo4j.RoutingControl.READ)
-        except _FAILURES as exc:
-            raise StoreError(f"Neo4j read failed: {exc}") from exc
+        # One statement in an auto-commit transaction: one round trip (RUN and PULL sent
+        # together), where a managed transaction (execute_query) takes two (BEGIN, RUN and
+        # PULL; then COMMIT) and more work on both sides. What the driver's retries were for,
+        # a transient failure, is retried here.
+        for attempt in range(_READ_TRIES):
+            try:
+                with self._driver.session(database=self.database,
+                                          default_access_mode=neo4j.READ_ACCESS) as session:
+                    result = session.run(query, params)
+                    records, keys = list(result), result.keys()
+                break
+            except _FAILURES as exc:
+                if attempt + 1 < _READ_TRIES and _retryable(exc):
+                    time.sleep(0.05 * 2 ** attempt)
+                    continue
+                raise StoreError(f"Neo4j read failed: {exc}") from exc
         # Record.data() converts every value recursively (most of the cost of a large read);
         # only nodes returned whole need converting, and they are only ever top level.
         return [{k: dict(v) if isinstance(v, Node) else v for k, v in zip(keys, r, strict=True)}

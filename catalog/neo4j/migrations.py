@@ -145,6 +145,13 @@ STEPS: list[Step[neo4j.ManagedTransaction]] = [
              " old name is none)", build_aliases),
     Step(13, "quality results keyed on the check's own name (dbt tests): results of one kind"
              " on one column of one run split again from the stored events", _named_checks),
+    # A job's run count is the degree of its RUN_OF relationships (reads.runs_page): each run
+    # has one, to its own job. Before a run id was refused for another job, 0.1.0 linked a
+    # run to every job whose events named it; its jobId is the first, the one it lists under.
+    Step(14, "runs: each linked to its own job only, as the run lists count them", _commands([
+        "MATCH (r:Run)-[x:RUN_OF]->(j:Job) WHERE j.id <> r.jobId DELETE x",
+        "MATCH (r:Run) WHERE NOT EXISTS { (r)-[:RUN_OF]->() }"
+        " MATCH (j:Job {id: r.jobId}) MERGE (r)-[:RUN_OF]->(j)"])),
 ]
 
 

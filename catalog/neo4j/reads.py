@@ -218,8 +218,15 @@ class CatalogReads(Connection):
             if params[key] is not None:
                 where.append(cond)
         cond = " AND ".join(where)
-        # The count reads every run that matches: beside the page, not before it.
-        total = self._read_beside(f"MATCH (r:Run) WHERE {cond} RETURN count(r) AS n", **params)
+        # All of a job's runs are its RUN_OF relationships (one per run, to its own job: a run
+        # never changes job), and Neo4j keeps each node's number of them: counted in the
+        # page's own query without reading a run (counting the index entries of 10,000 runs
+        # took as long as the page). Any other filter counts the runs that match, beside the
+        # page (another connection), not before it.
+        by_degree = job_id is not None and all(
+            x is None for x in (state, since, until, parent_run_id))
+        total = None if by_degree else self._read_beside(
+            f"MATCH (r:Run) WHERE {cond} RETURN count(r) AS n", **params)
         # The first page too goes through the keyset (after everything): without a range on
         # sortTime the planner sorts all the job's runs instead of reading the index in order
         # (measured: 365 ms against 38 ms for a job with 10,000 runs). The keyset is a range
@@ -237,9 +244,11 @@ class CatalogReads(Connection):
         if facets:
             detail.append("facetRows: COLLECT { MATCH (f:Facet {owner: r.id})"
                           " RETURN [f.name, f.body] }")
+        count = (" OPTIONAL MATCH (j:Job {id: $job})"
+                 " RETURN all, COUNT { (j)<-[:RUN_OF]-() } AS n") if by_degree else " RETURN all"
         rows = self._read(f"MATCH (r:Run) WHERE {cond}{keyset}"
                           f" WITH r ORDER BY {order} LIMIT $first"
-                          f" RETURN collect(r {{{', '.join(detail)}}}) AS all",
+                          f" WITH collect(r {{{', '.join(detail)}}}) AS all{count}",
                           **params, first=first)
         runs = rows[0]["all"]
         found = self._run_records(runs, {r["id"]: {name: orjson.loads(body)
@@ -249,7 +258,7 @@ class CatalogReads(Connection):
             for record, run in zip(found, runs, strict=True):
                 record.transitions = [Transition(*orjson.loads(t))
                                       for t in run.get("transitions") or []]
-        return found, int(total.result()[0]["n"])
+        return found, int((rows if total is None else total.result())[0]["n"] or 0)
 
     def run_transitions(self, run_ids: Sequence[str]) -> dict[str, list[Transition]]:
         rows = self._read("UNWIND $ids AS id MATCH (r:Run {id: id})"

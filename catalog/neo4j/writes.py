@@ -402,7 +402,8 @@ class EventWrites(Connection):
             "   ELSE run.updatedAt END, " + union("run", "tags", "r.tags")
             + ", run.transitions = coalesce(run.transitions, []) + r.transitions"
             " SET run.sortTime = coalesce(run.startedAt, run.createdAt)"
-            " WITH run, r MATCH (j:Job {id: r.jobId}) MERGE (run)-[:RUN_OF]->(j)",
+            # One RUN_OF per run, to its own job: the run lists count a job's runs by them.
+            " WITH run MATCH (j:Job {id: run.jobId}) MERGE (run)-[:RUN_OF]->(j)",
             [{**row, "transitions": transitions.get(row["id"], [])} for row in rows],
             terminal=terminal)
         settle_runs(tx, [row["id"] for row in rows])

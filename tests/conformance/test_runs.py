@@ -127,6 +127,31 @@ def test_runs_page_filters(store: Store) -> None:
     assert store.runs_by_id([children[0], "nope"])[1] is None
 
 
+def test_a_jobs_run_count_counts_each_of_its_runs_once(store: Store) -> None:
+    """A job's total (on Neo4j a count of the job's links to its runs, not of the runs) counts
+    each run once whatever its events: spread over batches, retried, sent twice in a batch, and
+    not the run of another job whose id an event reuses."""
+    a, b = ("etl", "counted"), ("etl", "counted_too")
+    once, retried, twice = (str(uuid.uuid4()) for _ in range(3))
+    write(store, run_event("START", run_id=once, job=a, time=ts(1)))
+    write(store, run_event("COMPLETE", run_id=once, job=a, time=ts(2)))
+    write(store, *(run_event(t, run_id=retried, job=a, time=ts(3 + i))
+                   for i, t in enumerate(("START", "FAIL", "START", "COMPLETE"))))
+    start = run_event("START", run_id=twice, job=a, time=ts(8))
+    write(store, start, start, run_event("COMPLETE", run_id=twice, job=a, time=ts(9)))
+    write(store, run_event("FAIL", run_id=once, job=b, time=ts(10)),  # refused: a's run
+          run_event("START", job=b, time=ts(11)))
+    for first in (1, 10):
+        page, total = store.runs_page(job_id(*a), None, None, None, None, first, None)
+        assert total == 3 and len(page) == min(first, 3)
+    after = (page[0].sort_time, page[0].id)
+    assert store.runs_page(job_id(*a), None, None, None, None, 10, after)[1] == 3
+    assert store.runs_page(job_id(*a), "COMPLETED", None, None, None, 10, None)[1] == 3
+    assert store.runs_page(job_id(*b), None, None, None, None, 10, None)[1] == 1
+    assert store.runs_page(job_id("etl", "no_such_job"), None, None, None, None, 10,
+                           None) == ([], 0)
+
+
 def test_runs_page_reads_attempts_and_skips_facets_when_asked(store: Store) -> None:
     """A page with its runs' transitions (what ``attempts`` needs) in the same read, and
     without the facets when the caller shows none; the default page is unchanged."""

@@ -26,7 +26,7 @@ import pytest
 
 from headwater.catalog import open_store
 from headwater.catalog.errors import SchemaTooNew
-from headwater.catalog.ids import dataset_id
+from headwater.catalog.ids import dataset_id, job_id
 from headwater.catalog.migrations import describe
 from headwater.catalog.neo4j.migrations import STEPS
 from headwater.catalog.resolving import resolve
@@ -269,5 +269,35 @@ def test_names_with_colons_move_to_ids_that_cannot_collide(
         assert store.datasets_page(colon_names.NS, None, None, 10, None)[1] == 2
         colon_names.check(store)
         assert store.migrate() == []
+    finally:
+        store.close()
+
+
+def test_a_run_0_1_0_linked_to_two_jobs_counts_under_its_own_job_only(
+        neo4j_service: dict[str, str], driver: neo4j.Driver) -> None:
+    """0.1.0 linked a run to every job whose events named its id; a job's run list counts
+    its links (reads.runs_page), so the migration keeps only the link to the run's own job."""
+    _wipe_neo4j(neo4j_service)
+    own, other = ("etl", "owner"), ("etl", "intruder")
+    store = open_store("neo4j", **_options(neo4j_service))
+    try:
+        runs = [run_event("COMPLETE", job=own, time=ts(i)) for i in range(2)]
+        store.write_events([normalize(e) for e in
+                            [*runs, run_event("COMPLETE", job=other, time=ts(5))]])
+    finally:
+        store.close()
+    # As 0.1.0 left it after an event of the other job reused the first run's id.
+    driver.execute_query("MATCH (r:Run {id: $run}), (j:Job {id: $job})"
+                         " CREATE (r)-[:RUN_OF]->(j)",
+                         run=runs[0]["run"]["runId"], job=job_id(*other))
+    step = next(s for s in STEPS if "linked to its own job only" in s.description)
+    driver.execute_query("MATCH (s:HeadwaterSchema) SET s.version = $v", v=step.version - 1)
+    store = open_store("neo4j", migrate=False, **_options(neo4j_service))
+    try:
+        assert store.runs_page(job_id(*other), None, None, None, None, 10, None)[1] == 2
+        assert describe(step) in store.migrate()
+        for job, n in ((own, 2), (other, 1)):
+            page, total = store.runs_page(job_id(*job), None, None, None, None, 10, None)
+            assert total == len(page) == n
     finally:
         store.close()
