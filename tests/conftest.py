@@ -82,6 +82,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     def backend_of(item: pytest.Item) -> str | None:
         params = getattr(item, "callspec", None)
-        return None if params is None else params.params.get("store", params.params.get("backend"))
+        if params is None:
+            return None
+        found = params.params.get("store", params.params.get("backend",
+                                                             params.params.get("graph_store")))
+        return found[0] if isinstance(found, tuple) else found  # (backend, variant)
 
     items[:] = [i for i in items if backend_of(i) in keep | {None}]

@@ -148,7 +148,7 @@ class Adjacency:
         rows = len(starts)
         reached: list[tuple[int, int, int, int, int]] = []  # (depth, rank, origin, field, parent)
         jobs: dict[int, int] = {}
-        out_start, out, out_job, rank = self.out_start, self.out, self.out_job, self.rank
+        rank = self.rank
         for ix, sid in enumerate(starts):
             s = self.find(sid)
             if s is None:
@@ -157,28 +157,16 @@ class Adjacency:
             seen: set[int] = set()
             k = 0
             while frontier and k <= depth:
-                found: dict[int, int] = {}
-                step: set[int] = set()
-                for p in frontier:
-                    a, b = out_start[p], out_start[p + 1]
-                    rows += b - a
-                    for e in range(a, b):
-                        t = out[e]
-                        step.add(t)
-                        j = out_job[e]
-                        if j >= 0 and jobs.get(j, k + 2) > k + 1:
-                            jobs[j] = k + 1
-                        if t not in seen:
-                            q = found.get(t)
-                            if q is None or rank[p] < rank[q]:
-                                found[t] = p
+                found, frontier, via, made = self._level(frontier, seen)
+                rows += made
+                for _, j in via:
+                    if jobs.get(j, k + 2) > k + 1:
+                        jobs[j] = k + 1
                 if rows >= budget or (found and k == depth):
                     return None  # cut by the budget, or fields beyond the depth
-                d = k + 1
                 for t, p in found.items():
                     seen.add(t)
-                    reached.append((d, rank[t], ix, t, p))
-                frontier = list(step)
+                    reached.append((k + 1, rank[t], ix, t, p))
                 k += 1
         if len(reached) > limit:
             return None
@@ -198,13 +186,38 @@ class Adjacency:
                     datasets[i] = d
         return fields, datasets, {nodes[j]: d for j, d in jobs.items()}
 
+    def _level(self, frontier: list[int], seen: set[int]
+               ) -> tuple[dict[int, int], list[int], list[tuple[int, int]], int]:
+        """One level of the walk from ``frontier``: the fields reached for the first time
+        (each with its smallest parent in id order), every field reached (the next
+        frontier), the (field, job) of each derivation followed that has a job, and the
+        rows the query would make for it."""
+        out_start, out, out_job, rank = self.out_start, self.out, self.out_job, self.rank
+        found: dict[int, int] = {}
+        step: set[int] = set()
+        via: list[tuple[int, int]] = []
+        rows = 0
+        for p in frontier:
+            a, b = out_start[p], out_start[p + 1]
+            rows += b - a
+            for e in range(a, b):
+                t = out[e]
+                step.add(t)
+                j = out_job[e]
+                if j >= 0:
+                    via.append((t, j))
+                if t not in seen:
+                    q = found.get(t)
+                    if q is None or rank[p] < rank[q]:
+                        found[t] = p
+        return found, list(step), via, rows
+
     def walk(self, starts: Sequence[str], depth: int, budget: int) -> Walk | None:
         """The walk of the recursive query, level by level from each origin; None when it
         would reach ``budget`` rows (the query's cut: let the query answer)."""
         rows = len(starts)
         nearest: dict[tuple[int, str], tuple[int, str, str, str, int]] = {}
         followed: list[tuple[int, str, str, int]] = []
-        out_start, out, out_job, rank = self.out_start, self.out, self.out_job, self.rank
         nodes, dataset, name, exists = self.nodes, self.dataset, self.field_name, self.exists
         ids = self.field_id
         for ix, sid in enumerate(starts):
@@ -215,28 +228,15 @@ class Adjacency:
             seen: set[int] = set()  # reached at some depth >= 1
             k = 0
             while frontier and k <= depth:
-                found: dict[int, int] = {}  # reached first at k + 1 -> its smallest parent
-                step: set[int] = set()
-                for p in frontier:
-                    a, b = out_start[p], out_start[p + 1]
-                    rows += b - a
-                    for e in range(a, b):
-                        t = out[e]
-                        step.add(t)
-                        j = out_job[e]
-                        if j >= 0:
-                            followed.append((ix, ids(t), nodes[j], k + 1))
-                        if t not in seen:
-                            q = found.get(t)
-                            if q is None or rank[p] < rank[q]:
-                                found[t] = p
+                found, frontier, via, made = self._level(frontier, seen)
+                rows += made
+                followed += [(ix, ids(t), nodes[j], k + 1) for t, j in via]
                 if rows >= budget:
                     return None
                 for t, p in found.items():
                     seen.add(t)
                     ds = dataset[t]
                     nearest[(ix, ids(t))] = (k + 1, ids(p), nodes[ds], name[t], exists[ds])
-                frontier = list(step)
                 k += 1
         return Walk(rows - len(starts), nearest, followed)
 

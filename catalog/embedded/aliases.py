@@ -62,8 +62,8 @@ def merge(db: sqlite3.Connection, moves: dict[str, Target]) -> None:
     """Move everything stored about each dataset ``old`` onto its target, then remove it: as
     if its events had named the target. Sets are united, the newer value wins (facets,
     description, lifecycle), quality results keep their rule. The schema history is merged by
-    the caller (``_write_schemas``: ``old``'s observations join the target's). Rare (once per
-    alias ever), so a few statements per moved dataset."""
+    the caller (``schema_writes.write_schemas``: ``old``'s observations join the target's).
+    Rare (once per alias ever), so a few statements per moved dataset."""
     for old, t in moves.items():
         _merge_one(db, old, t)
 

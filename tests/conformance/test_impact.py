@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from headwater.catalog import Store
 from headwater.lineage.impact import ImpactError, SchemaChange, analyse, assess, narrows
+from tests.conftest import BACKENDS, make_store
 from tests.lineage_graph import NS, d, f, j, load
 
+# Each store through its query, and the embedded store through its in-memory copy as well.
+WALKS = [(b, w) for b in BACKENDS for w in ("query", "memory") if w == "query" or b == "embedded"]
 
-@pytest.fixture(params=["query", "memory"])
-def graph_store(store: Store, request: pytest.FixtureRequest) -> Store:
-    """The graph, analysed by the store's query, and (embedded) by its in-memory copy."""
-    if hasattr(store, "adjacency"):
-        store.adjacency = "sync" if request.param == "memory" else "off"
-    elif request.param == "memory":
-        pytest.skip("only the embedded store keeps an in-memory copy of the graph")
-    load(store)
-    return store
+
+@pytest.fixture(params=WALKS, ids=[f"{b}-{w}" for b, w in WALKS])
+def graph_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The graph, analysed by the store's query, or by the embedded store's in-memory copy."""
+    backend, walk = request.param
+    store = make_store(backend, tmp_path, request)
+    try:
+        if hasattr(store, "adjacency"):
+            store.adjacency = "sync" if walk == "memory" else "off"
+        load(store)
+        yield store
+    finally:
+        store.close()
 
 
 def test_dropping_a_field_reaches_columns_and_dataset_level_consumers(graph_store: Store) -> None:
@@ -211,6 +220,7 @@ def test_a_page_and_the_totals_are_a_slice_of_the_whole_report(graph_store: Stor
     assert [(a.name, a.owners) for a in paged.datasets(2, 2)] == [("F", []), ("G", ["team:a", "team:b"])]
 
 
+@pytest.mark.parametrize("store", ["embedded"], indirect=True)
 def test_the_in_memory_graph_answers_only_while_it_is_current(store: Store) -> None:
     """The embedded store walks a copy of the graph held in memory: after a write that changes
     the graph, the copy never answers (the query does while a new one builds); a run that
@@ -219,10 +229,8 @@ def test_the_in_memory_graph_answers_only_while_it_is_current(store: Store) -> N
     from tests.factories import dataset, run_event, schema
     from tests.lineage_graph import _lineage
 
-    if not hasattr(store, "adjacency"):
-        pytest.skip("only the embedded store keeps an in-memory copy of the graph")
     load(store)
-    store.adjacency = "sync"
+    store.adjacency = "sync"  # type: ignore[attr-defined]
     change = SchemaChange(NS, "A", drop_fields=["email"])
     assert [a.name for a in analyse(store, change).affected_fields] == ["C", "F", "H"]
     copy = store._adjacency
