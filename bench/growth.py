@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -33,8 +32,9 @@ import httpx
 
 from bench.lineage import IMPACT, LINEAGE, percentiles, timed
 from bench.soak import children, rss_mb
+from bench.stores import fresh_store, server_env
 from bench.synthetic import FIELDS, NS, events, name
-from headwater.catalog import Store, open_store
+from headwater.catalog import Store
 from headwater.catalog.ids import dataset_id
 from headwater.ingestion.normalize import normalize
 from tests.e2e.conftest import Server, free_port
@@ -84,25 +84,10 @@ def pick_start(store: Store) -> tuple[str, int]:
     return best
 
 
-def open_backend(backend: str, tmp: Path, env: dict[str, str]) -> Store:
-    if backend == "embedded":
-        return open_store("embedded", path=tmp / "headwater.db")
-    from tests.conftest import _wipe_neo4j
-    from tests.harness.services import ensure_neo4j
-
-    neo = ensure_neo4j()
-    env.update(neo.env)
-    _wipe_neo4j(neo.env)
-    return open_store("neo4j", uri=neo.env["HEADWATER_NEO4J_URI"],
-                      user=neo.env.get("HEADWATER_NEO4J_USER"),
-                      password=neo.env.get("HEADWATER_NEO4J_PASSWORD"))
-
-
 def run(backend: str, datasets: int, samples: int) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-growth-{backend}-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
-    env.update({"HEADWATER_DATA_DIR": str(tmp), "HEADWATER_STORE": backend})
-    store = open_backend(backend, tmp, env)
+    env = server_env(backend, tmp)
+    store = fresh_store(backend, tmp, env)
     print(f"{backend}, {datasets:,} datasets:", file=sys.stderr)
     result: dict[str, Any] = {"backend": backend, "datasets": datasets,
                               "ingestion": load(store, datasets)}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -21,8 +20,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.stores import fresh_store, server_env  # noqa: E402
 from bench.synthetic import FIELDS, NS, load, name  # noqa: E402
-from headwater.catalog import Store, open_store  # noqa: E402
+from headwater.catalog import Store  # noqa: E402
 from headwater.catalog.ids import dataset_id, field_id  # noqa: E402
 from tests.e2e.conftest import Server, free_port  # noqa: E402
 
@@ -107,20 +107,8 @@ def pick_impact_fields(store: Store) -> list[tuple[str, str, str, int]]:
 
 def run(backend: str, samples: int, datasets: int, jobs: int) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-lineage-{backend}-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
-    env.update({"HEADWATER_DATA_DIR": str(tmp), "HEADWATER_STORE": backend})
-    if backend == "embedded":
-        store = open_store("embedded", path=tmp / "headwater.db")
-    else:
-        from tests.conftest import _wipe_neo4j
-        from tests.harness.services import ensure_neo4j
-
-        neo = ensure_neo4j()
-        env.update(neo.env)
-        _wipe_neo4j(neo.env)
-        store = open_store("neo4j", uri=neo.env["HEADWATER_NEO4J_URI"],
-                           user=neo.env.get("HEADWATER_NEO4J_USER"),
-                           password=neo.env.get("HEADWATER_NEO4J_PASSWORD"))
+    env = server_env(backend, tmp)
+    store = fresh_store(backend, tmp, env)
     print(f"{backend}: generating {datasets:,} datasets / {jobs:,} jobs", file=sys.stderr)
     load(store, datasets, jobs)
     start = pick_start(store)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import uuid
@@ -22,7 +21,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.lineage import percentiles, timed  # noqa: E402
-from headwater.catalog import Store, open_store  # noqa: E402
+from bench.stores import fresh_store, server_env  # noqa: E402
+from headwater.catalog import Store  # noqa: E402
 from headwater.ingestion.normalize import normalize  # noqa: E402
 from tests.e2e.conftest import Server, free_port  # noqa: E402
 
@@ -69,20 +69,8 @@ def load(store: Store, runs: int, others: int) -> None:
 
 def run(backend: str, samples: int, runs: int) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-runs-{backend}-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
-    env.update({"HEADWATER_DATA_DIR": str(tmp), "HEADWATER_STORE": backend})
-    if backend == "embedded":
-        store = open_store("embedded", path=tmp / "headwater.db")
-    else:
-        from tests.conftest import _wipe_neo4j
-        from tests.harness.services import ensure_neo4j
-
-        neo = ensure_neo4j()
-        env.update(neo.env)
-        _wipe_neo4j(neo.env)
-        store = open_store("neo4j", uri=neo.env["HEADWATER_NEO4J_URI"],
-                           user=neo.env.get("HEADWATER_NEO4J_USER"),
-                           password=neo.env.get("HEADWATER_NEO4J_PASSWORD"))
+    env = server_env(backend, tmp)
+    store = fresh_store(backend, tmp, env)
     print(f"{backend}: loading {runs:,} runs of one job and {2 * runs:,} of others",
           file=sys.stderr)
     load(store, runs, 2 * runs)

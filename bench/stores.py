@@ -1,0 +1,34 @@
+"""An empty store for a benchmark: an embedded file in ``data_dir``, or the test harness's
+Neo4j (provisioned if need be), wiped."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from headwater.catalog import Store, open_store
+
+
+def server_env(backend: str, data_dir: Path) -> dict[str, str]:
+    """The environment of a benchmark's server on ``backend``: none of the caller's
+    HEADWATER_ settings; Neo4j's are added by ``fresh_store``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
+    env.update({"HEADWATER_DATA_DIR": str(data_dir), "HEADWATER_STORE": backend})
+    return env
+
+
+def fresh_store(backend: str, data_dir: Path, env: dict[str, str] | None = None,
+                file: str = "headwater.db") -> Store:
+    """An empty store; ``env`` (a server's environment) gains the Neo4j connection."""
+    if backend == "embedded":
+        return open_store("embedded", path=data_dir / file)
+    from tests.conftest import _wipe_neo4j
+    from tests.harness.services import ensure_neo4j
+
+    neo = ensure_neo4j()
+    if env is not None:
+        env.update(neo.env)
+    _wipe_neo4j(neo.env)
+    return open_store("neo4j", uri=neo.env["HEADWATER_NEO4J_URI"],
+                      user=neo.env.get("HEADWATER_NEO4J_USER"),
+                      password=neo.env.get("HEADWATER_NEO4J_PASSWORD"))
