@@ -155,14 +155,13 @@ class Figures:
                 "retry_after_missing": self.retry_after_missing}
 
 
-def check(f: Figures, latency: bool = True) -> list[str]:
-    """The thresholds the soak must hold; what failed, in words. ``latency=False`` leaves out
-    the latency targets (the test suite's short run: see tests/soak/test_soak.py)."""
+def check(f: Figures) -> list[str]:
+    """The thresholds the soak must hold; what failed, in words."""
     failed = []
     p = f.percentiles()
-    if latency and p["gate"]["p99"] > GATE_P99_MS:
+    if p["gate"]["p99"] > GATE_P99_MS:
         failed.append(f"gate p99 {p['gate']['p99']:.1f} ms > {GATE_P99_MS} ms")
-    if latency and p["small_read"]["p99"] > SMALL_READ_P99_MS:
+    if p["small_read"]["p99"] > SMALL_READ_P99_MS:
         failed.append(f"small reads p99 {p['small_read']['p99']:.1f} ms > {SMALL_READ_P99_MS} ms")
     for kind, counts in f.statuses.items():
         bad = {s: n for s, n in counts.items() if s >= 500 and not (kind == "heavy" and s == 503)}
