@@ -13,6 +13,7 @@ from headwater.catalog.errors import (
     TooLarge,
 )
 from headwater.catalog.model import (
+    ClassifiedFields,
     ColumnEdge,
     DatasetRecord,
     DatasetWrite,
@@ -26,6 +27,7 @@ from headwater.catalog.model import (
     Graph,
     GraphEdge,
     GraphNode,
+    JobFlows,
     JobRecord,
     JobWrite,
     QualityRecord,
@@ -46,6 +48,7 @@ __all__ = [
     "SchemaTooNew",
     "TooExpensive",
     "TooLarge",
+    "ClassifiedFields",
     "ColumnEdge",
     "DatasetRecord",
     "DatasetWrite",
@@ -59,6 +62,7 @@ __all__ = [
     "Graph",
     "GraphEdge",
     "GraphNode",
+    "JobFlows",
     "JobRecord",
     "JobWrite",
     "QualityRecord",

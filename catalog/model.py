@@ -314,6 +314,27 @@ class Flow:
 
 
 @dataclass(slots=True)
+class ClassifiedFields:
+    """What the gate reads of one dataset's fields: how many the catalog knows (as
+    ``CatalogReader.fields`` lists them), and only those holding a classification, directly or
+    inherited along column lineage, in that same order."""
+
+    count: int = 0
+    fields: list[FieldRecord] = field(default_factory=list)  # with their direct classifications
+    inherited: dict[str, list[str]] = field(default_factory=dict)  # by field name, sorted
+
+
+@dataclass(slots=True)
+class JobFlows:
+    """What the gate reads of a job's last reported column flows: how many, which dataset
+    pairs they join, and in full only those that start from the fields asked about."""
+
+    count: int
+    datasets: set[tuple[str, str]]  # (source dataset id, target dataset id)
+    flows: list[Flow]  # ordered as ``LineageReader.job_flows`` orders them
+
+
+@dataclass(slots=True)
 class DecisionRecord:
     """One gate decision, as the decision log keeps it."""
 

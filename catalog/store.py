@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from headwater.catalog.attempts import Transition
 from headwater.catalog.model import (
+    ClassifiedFields,
     DatasetRecord,
     DeadLetter,
     DeadLetterWrite,
@@ -22,6 +23,7 @@ from headwater.catalog.model import (
     FieldRecord,
     Flow,
     Graph,
+    JobFlows,
     JobRecord,
     QualityRecord,
     RunDataset,
@@ -208,6 +210,23 @@ class LineageReader(Protocol):
     def job_flows(self, job_id: str) -> list[Flow]:
         """The column derivations the job last reported (its outputs' column lineage), ordered
         by source dataset id and field, then target dataset id and field."""
+        ...
+
+    def classified_fields(self, dataset_ids: Sequence[str]) -> dict[str, ClassifiedFields]:
+        """Per dataset id (every one asked, unknown ones empty): how many fields ``fields``
+        lists for it, and of those only the ones classified directly or inheriting a
+        classification (by the rules of ``inherited_classifications``), with what they
+        inherit. For the gate: a fixed number of backend queries, and the cost of the
+        inheritance is that of the classified part of the datasets' upstream lineage, not of
+        their width (the walk starts from the classified fields upstream, not from every
+        field)."""
+        ...
+
+    def job_flows_from(self, job_id: str, field_ids: Sequence[str]) -> JobFlows:
+        """Of the column derivations ``job_flows`` gives: how many, the (source, target)
+        dataset pairs they join, and those whose source is one of ``field_ids``, in
+        ``job_flows``'s order. A fixed number of backend queries; only the flows asked for
+        are read in full."""
         ...
 
     def classification_holders(self, classifications: Sequence[str]

@@ -26,7 +26,7 @@ import orjson
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, Field, ValidationError
 
-from headwater.catalog import DatasetRecord, DecisionRecord, Flow, Store
+from headwater.catalog import ClassifiedFields, DatasetRecord, DecisionRecord, Flow, Store
 from headwater.catalog.errors import Forbidden, Invalid, TooLarge
 from headwater.catalog.ids import dataset_id, field_id, job_id
 from headwater.catalog.resolving import resolve
@@ -145,11 +145,9 @@ class GateDecision:
     evaluate_ms: float
 
 
-def _dataset_doc(ref: tuple[str, str], record: DatasetRecord | None, fields: list[Any],
-                 inherited: dict[str, list[str]], quality: list[Any],
-                 held: tuple[str, str] | None = None) -> dict[str, Any]:
-    """``ref`` as the request names it; ``held``: the dataset the catalog holds it as, when
-    that name is another name of it (its fields' ids are the held dataset's)."""
+def _dataset_doc(ref: tuple[str, str], record: DatasetRecord | None,
+                 fields: ClassifiedFields, quality: list[Any]) -> dict[str, Any]:
+    """``ref`` as the request names it (the catalog may hold it under another name)."""
     tags = sorted(record.tags) if record else []
     return {
         "id": dataset_id(*ref), "namespace": ref[0], "name": ref[1], "known": record is not None,
@@ -163,9 +161,9 @@ def _dataset_doc(ref: tuple[str, str], record: DatasetRecord | None, fields: lis
         # Only classified fields (directly or by inheritance): the rules read nothing else of
         # a field, and most of a warehouse's columns are not classified.
         "fields": [{"name": f.name, "type": f.type, "classifications": f.classifications,
-                    "inherited": inh, "learnedFrom": f.learned_from} for f in fields
-                   if (inh := inherited.get(field_id(*(held or ref), f.name), [])) or f.classifications],
-        "fieldCount": len(fields),
+                    "inherited": fields.inherited.get(f.name, []), "learnedFrom": f.learned_from}
+                   for f in fields.fields],
+        "fieldCount": fields.count,
     }
 
 
@@ -221,35 +219,43 @@ class Gate:
         read = list(dict.fromkeys(catalog_id.values()))
         stored = dict(zip(read, self.store.datasets_by_id(read, facets=False), strict=True))
         records = {i: stored[catalog_id[i]] for i in ids}
-        held_fields = self.store.fields(read)
-        fields = {i: held_fields.get(catalog_id[i], []) for i in ids}
-        total = sum(len(fields[i]) for i in set(ids))
+        # Only the classified fields (and what they inherit) are read in full, with the count
+        # of all the catalog knows: the cost follows the classified part, not the width.
+        held_fields = self.store.classified_fields(read)
+        fields = {i: held_fields[catalog_id[i]] for i in ids}
+        total = sum(fields[i].count for i in set(ids))
         if total > self.limits.max_fields:
             raise TooLarge(f"the {len(set(ids))} datasets of this gate request have {total} "
                            f"fields in the catalog; the limit is {self.limits.max_fields}: "
                            "split the job, or raise HEADWATER_GATE_MAX_FIELDS")
-        inherited = self.store.inherited_classifications(
-            [field_id(*held[i], f.name) for i in ids for f in fields[i]])
         held_quality = self.store.latest_quality(
             list(dict.fromkeys(catalog_id[dataset_id(*r)] for r in req.inputs)))
-        flows = req.flows if req.flows is not None else self.store.job_flows(job_id(*req.job))
-        if len(flows) > self.limits.max_flows:
-            raise TooLarge(f"job {job_id(*req.job)} last reported {len(flows)} column flows; "
-                           f"the gate's limit is {self.limits.max_flows}: send the planned "
-                           "flows in the START event's columnLineage facet, or raise "
-                           "HEADWATER_GATE_MAX_FLOWS")
         known = dict(zip(ids, refs, strict=True))
-        if aliases:  # a stored flow names the dataset as the catalog holds it: read as sent
-            flows = _as_sent(flows, {c: i for i, c in catalog_id.items() if c != i})
-        planned = [f for f in flows if f.source_dataset in known and f.target_dataset in known]
+        sent = {c: i for i, c in catalog_id.items() if c != i}  # held as another name: as sent
+        if req.flows is not None:
+            flows = _as_sent(req.flows, sent) if sent else req.flows
+            planned = [(f.source_dataset, f.target_dataset) for f in flows]
+        else:
+            # The job's last reported flows: how many and between which datasets, and in full
+            # only those from the classified fields (no rule reads the others).
+            stored_flows = self.store.job_flows_from(job_id(*req.job), [
+                field_id(*held[i], f.name) for i in dict.fromkeys(ids)
+                for f in fields[i].fields])
+            if stored_flows.count > self.limits.max_flows:
+                raise TooLarge(f"job {job_id(*req.job)} last reported {stored_flows.count} "
+                               f"column flows; the gate's limit is {self.limits.max_flows}: "
+                               "send the planned flows in the START event's columnLineage "
+                               "facet, or raise HEADWATER_GATE_MAX_FLOWS")
+            planned = [(sent.get(s, s), sent.get(t, t)) for s, t in stored_flows.datasets]
+            flows = _as_sent(stored_flows.flows, sent) if sent else stored_flows.flows
+        planned = [(s, t) for s, t in planned if s in known and t in known]
         fed_by: dict[str, set[str]] = {}
-        for f in planned:
-            fed_by.setdefault(f.target_dataset, set()).add(f.source_dataset)
-        inputs = [_dataset_doc(r, records[i], fields[i], inherited,
-                               held_quality.get(catalog_id[i], []), held[i])
+        for source, target in planned:
+            fed_by.setdefault(target, set()).add(source)
+        inputs = [_dataset_doc(r, records[i], fields[i], held_quality.get(catalog_id[i], []))
                   for r in req.inputs for i in [dataset_id(*r)]]
-        outputs = [_dataset_doc(r, records[i], fields[i], inherited, [], held[i])
-                   for r in req.outputs for i in [dataset_id(*r)]]
+        outputs = [_dataset_doc(r, records[i], fields[i], []) for r in req.outputs
+                   for i in [dataset_id(*r)]]
         for doc in outputs:
             doc["fedBy"] = sorted(fed_by.get(doc["id"], ()))
         # Only the flows that start from a classified field: no rule reads the others, beyond
@@ -265,13 +271,14 @@ class Gate:
             "inputs": inputs,
             "outputs": outputs,
             "flowsKnown": bool(planned),
-            "flowSources": sorted({f.source_dataset for f in planned}),
+            "flowSources": sorted({source for source, _ in planned}),
             "flows": [{"from": {"namespace": source[0], "name": source[1],
                                 "field": f.source_field, "dataset": f.source_dataset},
                        "to": {"namespace": target[0], "name": target[1],
                               "field": f.target_field, "dataset": f.target_dataset},
                        "transformation": f.transformation, "masking": f.masking}
-                      for f in planned if (f.source_dataset, f.source_field) in classified
+                      for f in flows if (f.source_dataset, f.source_field) in classified
+                      and f.source_dataset in known and f.target_dataset in known
                       for source, target in [(known[f.source_dataset], known[f.target_dataset])]],
         }
 

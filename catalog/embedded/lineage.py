@@ -8,8 +8,16 @@ from collections.abc import Sequence
 import orjson
 
 from headwater.catalog.embedded.connection import Connections
-from headwater.catalog.model import Flow, Graph, GraphEdge, GraphNode
-from headwater.catalog.rules import transformation_label
+from headwater.catalog.model import (
+    ClassifiedFields,
+    FieldRecord,
+    Flow,
+    Graph,
+    GraphEdge,
+    GraphNode,
+    JobFlows,
+)
+from headwater.catalog.rules import LINEAGE, transformation_label
 
 INHERIT_DEPTH = 20  # classifications travel at most this many derivations
 INHERIT_BUDGET = 200_000  # visits, so a pathological graph cannot stall a read
@@ -105,13 +113,97 @@ class LineageReads(Connections):
         return {k: sorted(v) for k, v in out.items()}
 
 
+    # The id of a classified field, from its dataset's id ("dataset:<ns>:<name>", the name
+    # escaped already) and its escaped field (catalog.ids.field_id): a primary-key lookup.
+    _FIELD_ID = ("'datasetField' || substr(fc.dataset_id, 8) || ':'"
+                 " || replace(replace(fc.field, '%', '%25'), ':', '%3A')")
+
+    def classified_fields(self, dataset_ids: Sequence[str]) -> dict[str, ClassifiedFields]:
+        ids = list(dict.fromkeys(dataset_ids))
+        asked = orjson.dumps(ids).decode()
+        db = self._db
+        schemas = {d: orjson.loads(f) for d, f in db.execute(
+            "SELECT i.value, s.fields FROM json_each(?1) i CROSS JOIN schema_versions s"
+            " ON s.dataset_id = i.value AND s.version = (SELECT max(version)"
+            "  FROM schema_versions WHERE dataset_id = i.value)", (asked,))}
+        # Names only, to count the columns only column lineage names (``fields`` lists them
+        # after the schema's, by name); no record is built for an unclassified field.
+        nodes: dict[str, list[str]] = {}
+        for d, f in db.execute("SELECT f.dataset_id, f.field FROM json_each(?1) i"
+                               " CROSS JOIN field_nodes f ON f.dataset_id = i.value", (asked,)):
+            nodes.setdefault(d, []).append(f)
+        direct: dict[str, dict[str, set[str]]] = {}
+        for d, f, c in db.execute(
+                "SELECT fc.dataset_id, fc.field, fc.classification FROM json_each(?1) i"
+                " CROSS JOIN field_classifications fc ON fc.dataset_id = i.value", (asked,)):
+            direct.setdefault(d, {}).setdefault(f, set()).add(c)
+        # Inheritance, walked the other way: the datasets upstream of those asked along column
+        # lineage (by an index of the derivations' dataset pairs, whatever their width), their
+        # classified fields, and from those downstream, within those datasets, to the fields
+        # asked about. The same (field, classification) pairs as walking up from every field
+        # of the datasets (a path of at most INHERIT_DEPTH carrying derivations between them),
+        # at the cost of the classified part of the upstream lineage.
+        inherited: dict[str, dict[str, set[str]]] = {}
+        for d, f, c in db.execute(
+            "WITH RECURSIVE asked(ds) AS (SELECT value FROM json_each(?1)),"
+            " cone(ds) AS (SELECT ds FROM asked UNION"
+            "  SELECT e.source_dataset FROM cone JOIN column_edges e ON e.target_dataset = cone.ds),"
+            " down(node, classification, depth) AS ("
+            f"  SELECT {self._FIELD_ID}, fc.classification, 0 FROM cone"
+            "   JOIN field_classifications fc ON fc.dataset_id = cone.ds UNION"
+            "  SELECT e.target_id, down.classification, down.depth + 1 FROM down"
+            "   JOIN column_edges e ON e.source_id = down.node"
+            "  WHERE down.depth < ?2 AND e.masking = 0"
+            "   AND e.target_dataset IN (SELECT ds FROM cone) AND NOT EXISTS (SELECT 1 FROM"
+            "   declassified_edges x WHERE x.source_id = e.source_id AND x.target_id = e.target_id)"
+            "  LIMIT ?3)"
+            " SELECT DISTINCT f.dataset_id, f.field, down.classification FROM down"
+            " JOIN field_nodes f ON f.id = down.node"
+            " WHERE down.depth > 0 AND f.dataset_id IN (SELECT ds FROM asked)",
+                (asked, INHERIT_DEPTH, INHERIT_BUDGET)):
+            inherited.setdefault(d, {}).setdefault(f, set()).add(c)
+        out: dict[str, ClassifiedFields] = {}
+        for d in ids:
+            schema = schemas.get(d, [])
+            named = {n for n, _, _ in schema}
+            lineage_only = sorted(set(nodes.get(d, ())) - named)
+            held, inh = direct.get(d, {}), inherited.get(d, {})
+            fields = [FieldRecord(n, t, desc, sorted(held.get(n, ())))
+                      for n, t, desc in schema if n in held or n in inh]
+            fields += [FieldRecord(n, None, None, sorted(held.get(n, ())), LINEAGE)
+                       for n in lineage_only if n in held or n in inh]
+            out[d] = ClassifiedFields(len(schema) + len(lineage_only), fields,
+                                      {n: sorted(cs) for n, cs in inh.items()})
+        return out
+
+    def job_flows_from(self, job_id: str, field_ids: Sequence[str]) -> JobFlows:
+        # The count and the pairs from an index on (job, source dataset, target dataset): no
+        # row is read. The flows by their sources' ids (the unary + keeps SQLite from scanning
+        # the job's index once per source instead).
+        count, pairs = 0, set()
+        for sd, td, n in self._db.execute(
+                "SELECT source_dataset, target_dataset, count(*) FROM column_edges"
+                " WHERE job_id = ? GROUP BY 1, 2", (job_id,)):
+            count += n
+            pairs.add((sd, td))
+        flows = [
+            Flow(sd, sf, td, tf, transformation_label(t, st) or t, bool(m))
+            for sd, sf, td, tf, t, st, m in self._db.execute(
+                "SELECT e.source_dataset, e.source_field, e.target_dataset, e.target_field,"
+                " e.type, e.subtype, e.masking FROM json_each(?1) s"
+                " CROSS JOIN column_edges e ON e.source_id = s.value WHERE +e.job_id = ?2"
+                " ORDER BY 1, 2, 3, 4, 5, 6",
+                (orjson.dumps(list(dict.fromkeys(field_ids))).decode(), job_id))
+        ] if field_ids else []
+        return JobFlows(count, pairs, flows)
+
     def job_flows(self, job_id: str) -> list[Flow]:
         # ``or t``: only for the type checker, column_edges.type is NOT NULL.
         return [
             Flow(sd, sf, td, tf, transformation_label(t, st) or t, bool(m))
             for sd, sf, td, tf, t, st, m in self._db.execute(
                 "SELECT source_dataset, source_field, target_dataset, target_field, type, subtype,"
-                " masking FROM column_edges WHERE job_id = ? ORDER BY 1, 2, 3, 4", (job_id,))
+                " masking FROM column_edges WHERE job_id = ? ORDER BY 1, 2, 3, 4, 5, 6", (job_id,))
         ]
 
     def classification_holders(self, classifications: Sequence[str]

@@ -17,6 +17,7 @@ from headwater.catalog.embedded.schema import (
     DECISION_LOG,
     FACTS_DIGESTS,
     FIELD_NODES_BY_DATASET,
+    FLOW_DATASETS,
     GRAPH_VERSION,
     LAYOUT_0_1_0,
     RUN_HISTORY,
@@ -114,6 +115,9 @@ STEPS: list[Step[sqlite3.Connection]] = [
              " is new", _ddl(FACTS_DIGESTS)),
     Step(13, "a counter of changes to the lineage graph, kept by triggers, so impact analysis"
              " can walk an in-memory copy of it while it is current", _ddl(GRAPH_VERSION)),
+    Step(14, "index column derivations by their datasets (and by job), so the gate reads a"
+             " wide table's flows and upstream datasets without a row per column",
+             _ddl(FLOW_DATASETS)),
 ]
 
 

@@ -206,3 +206,16 @@ CREATE TRIGGER IF NOT EXISTS datasets_changed AFTER UPDATE OF id ON datasets
 CREATE TRIGGER IF NOT EXISTS datasets_removed AFTER DELETE ON datasets
   BEGIN UPDATE graph_version SET n = n + 1; END;
 """
+
+# Schema version 14: column derivations indexed by their datasets, so the gate reads a job's
+# flows and a dataset's upstream datasets without reading a row per column: (target dataset,
+# source dataset) for the datasets upstream of one (the gate's inheritance walk starts from
+# their classified fields), (job, source dataset, target dataset) for the pairs a job's flows
+# join and their count. Each replaces an index it extends.
+FLOW_DATASETS = """
+DROP INDEX IF EXISTS column_edges_target_ds;
+CREATE INDEX IF NOT EXISTS column_edges_datasets ON column_edges(target_dataset, source_dataset);
+DROP INDEX IF EXISTS column_edges_job;
+CREATE INDEX IF NOT EXISTS column_edges_job_datasets
+  ON column_edges(job_id, source_dataset, target_dataset);
+"""

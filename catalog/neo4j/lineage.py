@@ -5,11 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import orjson
+
 from headwater.catalog.ids import node_kind
-from headwater.catalog.model import Flow, Graph, GraphEdge, GraphNode
+from headwater.catalog.model import (
+    ClassifiedFields,
+    FieldRecord,
+    Flow,
+    Graph,
+    GraphEdge,
+    GraphNode,
+    JobFlows,
+)
 from headwater.catalog.neo4j.connection import Connection
 from headwater.catalog.neo4j.cypher import CARRIES, CLASSES, INHERIT_DEPTH
-from headwater.catalog.rules import transformation_label
+from headwater.catalog.rules import LINEAGE, transformation_label
 
 
 class LineageReads(Connection):
@@ -67,11 +77,65 @@ class LineageReads(Connection):
             "MATCH (s:Field)-[e:DERIVES {jobId: $job}]->(t:Field)"
             " RETURN s.datasetId AS sd, s.name AS sf, t.datasetId AS td, t.name AS tf,"
             " e.type AS type, e.subtype AS subtype, e.masking AS masking"
-            " ORDER BY sd, sf, td, tf", job=job_id)
+            " ORDER BY sd, sf, td, tf, type, subtype", job=job_id)
         return [Flow(r["sd"], r["sf"], r["td"], r["tf"],
                      # Never empty: every DERIVES edge has a type (UNKNOWN at least).
                      transformation_label(r["type"], r["subtype"]) or r["type"],
                      bool(r["masking"])) for r in rows]
+
+    def classified_fields(self, dataset_ids: Sequence[str]) -> dict[str, ClassifiedFields]:
+        ids = list(dict.fromkeys(dataset_ids))
+        # Per dataset one record: its latest schema, the names of its fields in column lineage
+        # (to count those only lineage names) and its classified fields; no list of every
+        # field with its classifications.
+        rows = self._read(
+            "UNWIND $ids AS id OPTIONAL MATCH (s:SchemaVersion {datasetId: id})"
+            " WITH id, s ORDER BY s.version DESC WITH id, head(collect(s)) AS s"
+            " OPTIONAL MATCH (:Dataset {id: id})-[:HAS_FIELD]->(f:Field)"
+            f" WITH id, s, f, {CLASSES} AS cs"
+            " RETURN id, s.fields AS fields,"
+            "  collect(CASE WHEN EXISTS { (f)-[:DERIVES]-() } THEN f.name END) AS lineage,"
+            "  collect(CASE WHEN size(cs) > 0 THEN [f.name, cs] END) AS classified",
+            ids=ids)
+        # Inheritance walked up from each field in the server (a field no carrying derivation
+        # feeds ends at once); only the fields that inherit come back.
+        inherited: dict[str, dict[str, list[str]]] = {}
+        for r in self._read(
+                "UNWIND $ids AS id MATCH (:Dataset {id: id})-[:HAS_FIELD]->(t:Field)"
+                f" MATCH ANY SHORTEST (t)<-[r:{CARRIES}]-{{1,{INHERIT_DEPTH}}}(f:Field)"
+                f" WITH DISTINCT id, t, f UNWIND {CLASSES} AS c"
+                " RETURN id, t.name AS name, collect(DISTINCT c) AS classes", ids=ids):
+            if r["classes"]:
+                inherited.setdefault(r["id"], {})[r["name"]] = sorted(r["classes"])
+        out = {i: ClassifiedFields() for i in ids}
+        for r in rows:
+            d = r["id"]
+            schema = orjson.loads(r["fields"] or "[]")
+            named = {n for n, _, _ in schema}
+            lineage_only = sorted({n for n in r["lineage"] if n not in named})
+            held = {n: sorted(set(cs)) for n, cs in r["classified"]}
+            inh = inherited.get(d, {})
+            fields = [FieldRecord(n, t, desc, held.get(n, []))
+                      for n, t, desc in schema if n in held or n in inh]
+            fields += [FieldRecord(n, None, None, held.get(n, []), LINEAGE)
+                       for n in lineage_only if n in held or n in inh]
+            out[d] = ClassifiedFields(len(schema) + len(lineage_only), fields, inh)
+        return out
+
+    def job_flows_from(self, job_id: str, field_ids: Sequence[str]) -> JobFlows:
+        [r] = self._read(
+            "CALL () { MATCH (s:Field)-[e:DERIVES {jobId: $job}]->(t:Field)"
+            "  WITH s.datasetId AS sd, t.datasetId AS td, count(*) AS n"
+            "  RETURN collect([sd, td, n]) AS pairs }"
+            " CALL () { UNWIND $ids AS id"
+            "  MATCH (s:Field {id: id})-[e:DERIVES {jobId: $job}]->(t:Field)"
+            "  WITH s, e, t ORDER BY s.datasetId, s.name, t.datasetId, t.name, e.type, e.subtype"
+            "  RETURN collect([s.datasetId, s.name, t.datasetId, t.name, e.type, e.subtype,"
+            "   e.masking]) AS flows }"
+            " RETURN pairs, flows", job=job_id, ids=list(dict.fromkeys(field_ids)))
+        return JobFlows(sum(n for _, _, n in r["pairs"]), {(sd, td) for sd, td, _ in r["pairs"]},
+                        [Flow(sd, sf, td, tf, transformation_label(t, st) or t, bool(m))
+                         for sd, sf, td, tf, t, st, m in r["flows"]])
 
     def classification_holders(self, classifications: Sequence[str]
                                ) -> list[tuple[str, str, str, bool]]:
