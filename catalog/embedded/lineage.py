@@ -127,11 +127,10 @@ class LineageReads(Connections):
             " ON s.dataset_id = i.value AND s.version = (SELECT max(version)"
             "  FROM schema_versions WHERE dataset_id = i.value)", (asked,))}
         # Names only, to count the columns only column lineage names (``fields`` lists them
-        # after the schema's, by name); no record is built for an unclassified field.
-        nodes: dict[str, list[str]] = {}
-        for d, f in db.execute("SELECT f.dataset_id, f.field FROM json_each(?1) i"
-                               " CROSS JOIN field_nodes f ON f.dataset_id = i.value", (asked,)):
-            nodes.setdefault(d, []).append(f)
+        # after the schema's, by name): one JSON array per dataset, not a row per column.
+        nodes: dict[str, list[str]] = {d: orjson.loads(names) for d, names in db.execute(
+            "SELECT i.value, (SELECT json_group_array(f.field) FROM field_nodes f"
+            " WHERE f.dataset_id = i.value) FROM json_each(?1) i", (asked,))}
         direct: dict[str, dict[str, set[str]]] = {}
         for d, f, c in db.execute(
                 "SELECT fc.dataset_id, fc.field, fc.classification FROM json_each(?1) i"
@@ -165,11 +164,10 @@ class LineageReads(Connections):
         out: dict[str, ClassifiedFields] = {}
         for d in ids:
             schema = schemas.get(d, [])
-            named = {n for n, _, _ in schema}
-            lineage_only = sorted(set(nodes.get(d, ())) - named)
+            lineage_only = sorted(set(nodes.get(d, ())).difference([f[0] for f in schema]))
             held, inh = direct.get(d, {}), inherited.get(d, {})
             fields = [FieldRecord(n, t, desc, sorted(held.get(n, ())))
-                      for n, t, desc in schema if n in held or n in inh]
+                      for n, t, desc in schema if n in held or n in inh] if held or inh else []
             fields += [FieldRecord(n, None, None, sorted(held.get(n, ())), LINEAGE)
                        for n in lineage_only if n in held or n in inh]
             out[d] = ClassifiedFields(len(schema) + len(lineage_only), fields,
