@@ -4,6 +4,7 @@ direct and inherited classifications."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from headwater.catalog import Store
@@ -138,3 +139,60 @@ def test_a_wide_tables_input_is_what_reading_every_field_gives(store: Store) -> 
     assert [(f["from"]["field"], f["to"]["field"]) for f in doc["flows"]] == [
         ("c7", "c7"), ("email_clean", "contact"), ("email_clean", "email_hash")]
     assert exported["fedBy"] == [dataset_id(*stg)]
+
+
+def test_classified_fields_are_those_the_full_read_finds_in_a_tangled_graph(store: Store) -> None:
+    # Random column lineage among a few datasets (cycles, masking derivations, fields known
+    # only from lineage, steward classifications and declassified derivations), and a chain
+    # longer than the inheritance depth: the classified part read alone, and the job flows
+    # from some fields, are what the full reads give.
+    rng = random.Random(20)
+    names = [f"d{i}" for i in range(8)] + [f"chain{i}" for i in range(23)]
+    edges: list[tuple[str, str, str, str, bool]] = []
+    for t in names[1:8]:
+        for f in (f"f{i}" for i in range(6)):
+            edges += [(rng.choice(names[:8]), f"f{rng.randrange(6)}", t, f, rng.random() < 0.2)
+                      for _ in range(rng.randrange(3))]
+    edges += [(names[8 + i], "x", names[9 + i], "x", False) for i in range(22)]
+    events = []
+    for i, t in enumerate(sorted({e[2] for e in edges})):
+        mapping: dict[str, Any] = {}
+        for s, sf, _, tf, masking in (e for e in edges if e[2] == t):
+            mapping.setdefault(tf, {"inputFields": []})["inputFields"].append(
+                {"namespace": PG, "name": s, "field": sf, "transformations": [
+                    {"type": "DIRECT", "subtype": "HASH" if masking else "IDENTITY",
+                     "masking": masking}]})
+        cols = ("x",) if t.startswith("chain") else ("f0", "f1", "f2", "f3")
+        events.append(run_event("COMPLETE", job=("etl", f"make_{t}"), time=ts(i),
+                                inputs=[dataset(PG, s) for s in {e[0] for e in edges
+                                                                  if e[2] == t}],
+                                outputs=[dataset(PG, t, s=schema(*cols),
+                                                 c={"columnLineage": {"fields": mapping}})]))
+    store.write_events([normalize(e) for e in events])
+    for d, f in {(rng.choice(names[:8]), f"f{rng.randrange(6)}") for _ in range(6)}:
+        store.classify_field(dataset_id(PG, d), f, rng.sample(["pii.email", "internal"], 1))
+    store.classify_field(dataset_id(PG, "chain0"), "x", ["pii.phone"])
+    for s, sf, t, tf, _ in rng.sample(edges[:-22], 3):
+        store.declassify_edge(field_id(PG, s, sf), field_id(PG, t, tf))
+    ids = [dataset_id(PG, n) for n in names]
+    fields = store.fields(ids)
+    inherited = store.inherited_classifications(
+        [field_id(PG, n, f.name) for n, i in zip(names, ids, strict=True) for f in fields[i]])
+    expected = {i: (len(fields[i]), [
+        (f.name, f.type, f.classifications, inh, f.learned_from) for f in fields[i]
+        if (inh := inherited.get(field_id(PG, n, f.name), [])) or f.classifications])
+        for n, i in zip(names, ids, strict=True)}
+    got = store.classified_fields(ids)
+    assert {i: (c.count, [(f.name, f.type, f.classifications, c.inherited.get(f.name, []),
+                           f.learned_from) for f in c.fields]) for i, c in got.items()} == expected
+    assert got[dataset_id(PG, "chain20")].inherited == {"x": ["pii.phone"]}
+    assert got[dataset_id(PG, "chain21")].fields == []  # 21 derivations away: too far
+    assert any(c.inherited for i, c in got.items() if "chain" not in i)  # the random part too
+    for t in names[1:8]:
+        job = job_id("etl", f"make_{t}")
+        every = store.job_flows(job)
+        asked = [field_id(PG, n, f"f{k}") for n in names[:8] for k in range(0, 6, 2)]
+        flows = store.job_flows_from(job, asked)
+        assert flows.count == len(every)
+        assert flows.datasets == {(f.source_dataset, f.target_dataset) for f in every}
+        assert flows.flows == [f for f in every if f.source_field in ("f0", "f2", "f4")]
