@@ -207,7 +207,7 @@ CREATE TRIGGER IF NOT EXISTS datasets_removed AFTER DELETE ON datasets
   BEGIN UPDATE graph_version SET n = n + 1; END;
 """
 
-# Schema version 14: column derivations indexed by their datasets, so the gate reads a job's
+# Schema version 15: column derivations indexed by their datasets, so the gate reads a job's
 # flows and a dataset's upstream datasets without reading a row per column: (target dataset,
 # source dataset) for the datasets upstream of one (the gate's inheritance walk starts from
 # their classified fields), (job, source dataset, target dataset) for the pairs a job's flows
