@@ -18,7 +18,9 @@ class Impact(Connection, InMemoryGraph):
     def downstream(self, dataset_id: str, field_ids: Sequence[str], depth: int, limit: int
                    ) -> Downstream:
         copy = self._adjacency_now()
-        found = _reach(copy, list(field_ids), depth, limit) if copy is not None else None
+        # The query answers a start named twice once (the planner keeps one shortest path).
+        starts = list(dict.fromkeys(field_ids))
+        found = _reach(copy, starts, depth, limit) if copy is not None else None
         if found is None:
             fields, datasets, jobs, truncated = self._walk(field_ids, depth, limit)
         else:
@@ -158,14 +160,11 @@ def _reach(copy: Adjacency, starts: list[str], depth: int, limit: int
         frontier = [s]
         for d in range(1, depth + 2):
             found: dict[int, int] = {}
+            frontier.sort(key=rank.__getitem__)  # the first parent found is the smallest
             for p in frontier:
-                rp = rank[p]
-                for e in range(out_start[p], out_start[p + 1]):
-                    t = out[e]
-                    if t not in seen:
-                        q = found.get(t)
-                        if q is None or rp < rank[q]:
-                            found[t] = p
+                for t in out[out_start[p]:out_start[p + 1]]:
+                    if t not in seen and t not in found:
+                        found[t] = p
             if not found:
                 break
             pairs += len(found)
@@ -175,28 +174,33 @@ def _reach(copy: Adjacency, starts: list[str], depth: int, limit: int
             reached += [(d, t, ix, p) for t, p in found.items()]
             frontier = list(found)
     dataset, exists, nodes, name = copy.dataset, copy.exists, copy.nodes, copy.field_name
-    rows = sorted((d, copy.field_id(t), starts[ix], t, ix, p) for d, t, ix, p in reached
+    # Sorted as the query sorts its answer, (depth, id, start): rank is the id order.
+    rows = sorted((d, rank[t], starts[ix], t, ix, p) for d, t, ix, p in reached
                   if exists[dataset[t]])
     within = [r for r in rows if r[0] <= depth]
     truncated = len(within) < len(rows) or len(within) > limit
     within = within[:limit]
-    fields = [ReachedField(sid, tid, nodes[dataset[t]], name[t], d, copy.field_id(p))
-              for d, tid, sid, t, _, p in within]
+    spelt: dict[int, str] = {}  # a parent is usually a reached field too
+    fields = []
     nearest: dict[int, int] = {}  # field -> its smallest depth from any start
     datasets: dict[str, int] = {}
-    for d, _, _, t, _, _ in within:
+    for d, _, sid, t, _, p in within:
+        tid = spelt.get(t)
+        if tid is None:
+            tid = spelt[t] = copy.field_id(t)
+        ds = nodes[dataset[t]]
+        fields.append(ReachedField(sid, tid, ds, name[t], d, spelt.get(p) or copy.field_id(p)))
         if t not in nearest:
             nearest[t] = d
-        ds = nodes[dataset[t]]
         if ds not in datasets:
             datasets[ds] = d
     # Every job of a derivation into an affected field from an affected field or a start.
     jobs: dict[str, int] = {}
     for src in {*nearest, *(origin[r[4]] for r in within)}:
-        for e in range(out_start[src], out_start[src + 1]):
-            j = out_job[e]
+        a, b = out_start[src], out_start[src + 1]
+        for t, j in zip(out[a:b], out_job[a:b], strict=True):
             if j >= 0:
-                near = nearest.get(out[e])
+                near = nearest.get(t)
                 if near is not None and near < jobs.get(nodes[j], near + 1):
                     jobs[nodes[j]] = near
     return fields, datasets, jobs, truncated
