@@ -1,5 +1,8 @@
 """Realistic OpenLineage events for benchmarks: a warehouse of tables, jobs reading 1-3 tables
-and writing one, 3-10 typed fields each, column lineage on every output."""
+and writing one, 3-10 typed fields each, column lineage on every output. Run ids are UUIDv7
+(time first), as openlineage-python (1.15 and later), its Airflow provider and dbt-ol make
+them: random (v4) ids cost the embedded store ~20 % more log written per event, each run's
+index entries landing on a page of their own instead of beside the last run's."""
 
 from __future__ import annotations
 
@@ -49,7 +52,11 @@ class Warehouse:
         """START/COMPLETE pairs of job runs (n events in all)."""
         for i in range(n // 2):
             ns, name, inputs, output = self.jobs[i % len(self.jobs)]
-            run_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+            # UUIDv7 (RFC 9562): 48 bits of milliseconds (the run's start, one run a second
+            # from 2026-03-01), version 7, random bits, variant 0b10, random bits.
+            ms = 1_772_323_200_000 + i * 1000
+            run_id = str(uuid.UUID(int=ms << 80 | 0x7 << 76 | self.rng.getrandbits(12) << 64
+                                   | 0b10 << 62 | self.rng.getrandbits(62)))
             for k, state in enumerate(("START", "COMPLETE")):
                 yield {
                     "eventType": state,

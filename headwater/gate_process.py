@@ -11,6 +11,9 @@ the caller's identity. Every decision is still logged (by the worker) before it 
 
 from __future__ import annotations
 
+import gc
+
+from headwater.api.app import GC_THRESHOLDS
 from headwater.catalog import open_store
 from headwater.catalog.store import Store
 from headwater.catalog.tokens import Identity
@@ -35,6 +38,8 @@ def _start_worker(settings: Settings) -> None:
     store = open_store(settings.store, **settings.store_options())
     _gate = build_gate(settings, store, open_engine(
         settings.policy_engine, url=settings.opa_url, timeout=settings.gate_timeout_seconds))
+    gc.freeze()  # as the server does (headwater.api.app): long-lived objects out of full passes
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _check(body: bytes, caller: Identity) -> GateDecision:

@@ -1,6 +1,7 @@
 """Policy engines: one Rego bundle (``policies/rego``), two ways to evaluate it.
 
-``opa``: a running OPA server, through opa-python-client; Headwater can push the bundle to it at
+``opa``: a running OPA server (opa-python-client loads the bundle and checks health; decisions
+are posted to its data API directly, see ``OpaEngine``); Headwater can push the bundle to it at
 start, or OPA can load the directory itself (``opa run --server policies/rego``).
 ``embedded``: in-process, so the default install needs no server: the bundle compiled to Wasm by
 OPA (shipped in ``policies/compiled``), and regopy (a Rego v1 interpreter) for anything the
@@ -228,6 +229,11 @@ class OpaEngine:
                                  port=parsed.port or (443 if parsed.scheme == "https" else 80),
                                  ssl=parsed.scheme == "https", timeout=timeout,
                                  retries=0)  # fail fast: the gate decides what a failure means
+        # Decisions are posted on a session of their own with the body encoded by orjson: the
+        # client's query_rule encodes with the json module, ~3 ms of a gate decision's ~10 ms
+        # for a 50 KB input document. The client keeps the rest (bundle, health).
+        self._decisions = requests.Session()
+        self._data_url = f"{self._client.root_url}/data/"
         self._revision = bundle_revision(bundle)
 
     def push_bundle(self) -> None:
@@ -244,10 +250,12 @@ class OpaEngine:
                                           f"{exc}") from exc
 
     def evaluate(self, path: str, input: dict[str, Any]) -> Any:
-        package, _, rule = path.strip("/").rpartition("/")
         try:
-            answer = self._client.query_rule(input_data=input, package_path=package,
-                                             rule_name=rule)
+            response = self._decisions.post(
+                self._data_url + path.strip("/"), data=orjson.dumps({"input": input}),
+                headers={"Content-Type": "application/json"}, timeout=self.timeout)
+            response.raise_for_status()
+            answer = orjson.loads(response.content)
         except Exception as exc:
             if isinstance(exc, requests.Timeout):
                 raise PolicyTimeout(f"OPA at {self.url} did not answer within the "
