@@ -18,8 +18,9 @@ def server_env(backend: str, data_dir: Path) -> dict[str, str]:
 
 
 def fresh_store(backend: str, data_dir: Path, env: dict[str, str] | None = None,
-                file: str = "headwater.db") -> Store:
-    """An empty store; ``env`` (a server's environment) gains the Neo4j connection."""
+                file: str = "headwater.db", wipe: bool = True) -> Store:
+    """An empty store (with ``wipe`` false, Neo4j as it is); ``env`` (a server's environment)
+    gains the Neo4j connection."""
     if backend == "embedded":
         return open_store("embedded", path=data_dir / file)
     from tests.conftest import _wipe_neo4j
@@ -28,7 +29,8 @@ def fresh_store(backend: str, data_dir: Path, env: dict[str, str] | None = None,
     neo = ensure_neo4j()
     if env is not None:
         env.update(neo.env)
-    _wipe_neo4j(neo.env)
+    if wipe:
+        _wipe_neo4j(neo.env)
     return open_store("neo4j", uri=neo.env["HEADWATER_NEO4J_URI"],
                       user=neo.env.get("HEADWATER_NEO4J_USER"),
                       password=neo.env.get("HEADWATER_NEO4J_PASSWORD"))

@@ -384,9 +384,10 @@ class Store(EventWriter, CatalogReader, LineageReader, DecisionLog, ErasureRecor
 
 
 def open_store(kind: str, *, migrate: bool = True, **options: Any) -> Store:
-    """``embedded`` (options: ``path``, ``impact_in_memory``) or ``neo4j`` (``uri``, ``user``, ``password``,
-    ``database``). Brings the stored schema up to date unless ``migrate`` is false (only
-    ``headwater migrate`` opens a store without, to report what it does)."""
+    """``embedded`` (options: ``path``, ``impact_in_memory``) or ``neo4j`` (``uri``, ``user``,
+    ``password``, ``database``, ``impact_in_memory``). Brings the stored schema up to date
+    unless ``migrate`` is false (only ``headwater migrate`` opens a store without, to report
+    what it does)."""
     store: Store
     if kind == "embedded":
         from headwater.catalog.embedded import EmbeddedStore
@@ -403,6 +404,8 @@ def open_store(kind: str, *, migrate: bool = True, **options: Any) -> Store:
             password=options.get("password"),
             database=options.get("database"),
         )
+        if options.get("impact_in_memory") is False:
+            store.adjacency = "off"
     else:
         raise ValueError(f"unknown store {kind!r}: choose 'embedded' or 'neo4j'")
     if migrate:

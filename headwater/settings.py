@@ -105,4 +105,5 @@ class Settings(BaseSettings):
             "user": self.neo4j_user,
             "password": self.neo4j_password,
             "database": self.neo4j_database,
+            "impact_in_memory": self.impact_in_memory,
         }

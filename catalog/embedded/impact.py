@@ -3,25 +3,16 @@ fixed number of queries whatever the graph's size."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Sequence
 
 import orjson
 
-from headwater.catalog.embedded.adjacency import Adjacency, Walk
-from headwater.catalog.embedded.connection import Connections, log
+from headwater.catalog.adjacency import Adjacency, InMemoryGraph, Walk
+from headwater.catalog.embedded.connection import Connections
 from headwater.catalog.model import Downstream, ReachedField
 
-_building = threading.Lock()
 
-
-class ImpactReads(Connections):
-    adjacency = "background"  # or "sync", "off": see _adjacency_now
-    _adjacency: Adjacency | None = None
-    _adjacency_pending = False
-    _adjacency_next = 0.0  # no build before (monotonic time)
-
+class ImpactReads(Connections, InMemoryGraph):
     def downstream(self, dataset_id: str, field_ids: Sequence[str], depth: int, limit: int
                    ) -> Downstream:
         budget = max(3 * limit, 3_000)  # visits, as in walk()
@@ -108,46 +99,28 @@ class ImpactReads(Connections):
         return Walk(len(rows), nearest, [(ix, node, job, d) for ix, node, d, _, job, *_ in rows
                                          if job])
 
-    def _adjacency_now(self) -> Adjacency | None:
-        """The in-memory copy of the graph when it is current (one read of the counter);
-        otherwise None, and a copy is built: in the background (``adjacency`` "background",
-        the default; while the graph keeps changing, a build at most every ten times as long
-        as the last took, so building costs at most a tenth of a core), before answering
-        ("sync"), or never ("off")."""
-        if self.adjacency == "off":
-            return None
-        version = self._db.execute("SELECT n FROM graph_version").fetchone()[0]
-        current = self._adjacency
-        if current is not None and current.version == version:
-            return current
-        if self.adjacency == "sync":
-            self._build_adjacency()
-            current = self._adjacency
-            return current if current is not None and current.version == version else None
-        with _building:  # one build at a time, at most a tenth of the time
-            if self._adjacency_pending or time.monotonic() < self._adjacency_next:
-                return None
-            self._adjacency_pending = True
-        threading.Thread(target=self._build_adjacency, name="impact-adjacency",
-                         daemon=True).start()
-        return None
+    def _graph_version(self) -> int:
+        """``graph_version``: triggers on ``column_edges``, ``edges`` and ``datasets`` bump it."""
+        return int(self._db.execute("SELECT n FROM graph_version").fetchone()[0])
 
-    def _build_adjacency(self) -> None:
-        started = time.monotonic()
+    def _load_adjacency(self) -> Adjacency:
+        """From one read transaction on a connection of its own, so the copy is one state of
+        the graph."""
+        db = self._connect()
         try:
-            db = self._connect()
+            db.execute("PRAGMA query_only=ON")
+            db.execute("BEGIN")
             try:
-                db.execute("PRAGMA query_only=ON")
-                self._adjacency = Adjacency(db)
+                return Adjacency(
+                    db.execute("SELECT n FROM graph_version").fetchone()[0],
+                    db.execute("SELECT source_id, source_dataset, source_field, target_id,"
+                               " target_dataset, target_field, job_id FROM column_edges"),
+                    db.execute("SELECT src, dst FROM edges"),
+                    (i for (i,) in db.execute("SELECT id FROM datasets")))
             finally:
-                db.close()
-        except Exception:  # the query answers meanwhile; a later analysis tries again
-            log.exception("impact analysis: building the in-memory lineage graph failed")
+                db.execute("COMMIT")
         finally:
-            with _building:
-                self._adjacency_pending = False
-                done = time.monotonic()
-                self._adjacency_next = done + 9 * (done - started)
+            db.close()
 
     def _blind_beyond(self, seeds: dict[str, int]) -> bool:
         """Whether a job reading one of ``seeds`` writes a dataset outside them that has no

@@ -15,10 +15,31 @@ CARRIES = "DERIVES WHERE NOT r.masking AND NOT coalesce(r.declassified, false)"
 CLASSES = "coalesce(f.tagClasses, []) + coalesce(f.stewardClasses, [])"
 
 
-def unwind(tx: neo4j.ManagedTransaction, query: str, rows: list[Any], **params: Any) -> None:
-    """One UNWIND statement, skipped when there is nothing to write (a round trip saved)."""
+def unwind(tx: neo4j.ManagedTransaction, query: str, rows: list[Any], **params: Any
+           ) -> neo4j.SummaryCounters | None:
+    """One UNWIND statement, skipped when there is nothing to write (a round trip saved);
+    what it changed, when it ran."""
     if rows:
-        tx.run(query, params, rows=rows).consume()
+        return tx.run(query, params, rows=rows).consume().counters
+    return None
+
+
+def created(counters: neo4j.SummaryCounters | None) -> bool:
+    """Whether a statement created a node or a relationship."""
+    return counters is not None and (counters.nodes_created + counters.relationships_created) > 0
+
+
+# The lineage graph's change counter (impact analysis's in-memory copy, catalog.adjacency):
+# one node, its ``version`` bumped by every write transaction that adds, removes or changes a
+# column derivation, a job edge or a dataset.
+GRAPH_NODE = "HeadwaterGraph"
+
+
+def bump_graph(tx: neo4j.ManagedTransaction) -> None:
+    """The graph changed in this transaction: a copy built before it is stale once it commits.
+    Called only when something did change (and last), so writes that change nothing, such as
+    runs repeating their job's lineage, never wait on the node's lock."""
+    tx.run(f"MATCH (g:{GRAPH_NODE}) SET g.version = g.version + 1").consume()
 
 
 def newer(var: str, key: str) -> str:

@@ -15,7 +15,7 @@ from headwater.catalog.attempts import from_payload
 from headwater.catalog.migrations import Step, describe, pending
 from headwater.catalog.neo4j.aliases import ALIAS_INDEXES, build_aliases
 from headwater.catalog.neo4j.connection import Connection
-from headwater.catalog.neo4j.cypher import unwind
+from headwater.catalog.neo4j.cypher import GRAPH_NODE, unwind
 from headwater.catalog.neo4j.rekey import rekey
 from headwater.catalog.neo4j.search import SEARCH_INDEXES, build_index
 from headwater.catalog.neo4j.writes import settle_runs
@@ -152,6 +152,10 @@ STEPS: list[Step[neo4j.ManagedTransaction]] = [
         "MATCH (r:Run)-[x:RUN_OF]->(j:Job) WHERE j.id <> r.jobId DELETE x",
         "MATCH (r:Run) WHERE NOT EXISTS { (r)-[:RUN_OF]->() }"
         " MATCH (j:Job {id: r.jobId}) MERGE (r)-[:RUN_OF]->(j)"])),
+    # Impact analysis walks an in-memory copy of the graph only while this counter is the one
+    # it was built at (catalog.adjacency); writes that change the graph bump it.
+    Step(15, "impact analysis: a counter of changes to the lineage graph", _commands([
+        f"MERGE (g:{GRAPH_NODE} {{id: 1}}) ON CREATE SET g.version = 0"])),
 ]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import neo4j
 import orjson
 
+from headwater.catalog.neo4j.cypher import bump_graph
 from headwater.catalog.neo4j.search import reindex
 from headwater.catalog.rekeying import TMP, moved, rekey_erasure
 
@@ -77,3 +78,4 @@ def rekey(tx: neo4j.ManagedTransaction) -> None:
         if docs:
             tx.run("UNWIND $rows AS r MATCH (e:Erasure {id: r.id}) SET e.doc = r.doc",
                    rows=docs).consume()
+    bump_graph(tx)  # ids moved: a copy of the graph holds the old ones

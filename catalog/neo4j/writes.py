@@ -20,7 +20,7 @@ from headwater.catalog.ids import field_id
 from headwater.catalog.model import DeadLetterWrite, EventWrite, WriteResult
 from headwater.catalog.neo4j.aliases import LOOKUP, apply_aliases, merge
 from headwater.catalog.neo4j.connection import Connection
-from headwater.catalog.neo4j.cypher import newer, union, unwind
+from headwater.catalog.neo4j.cypher import bump_graph, created, newer, union, unwind
 from headwater.catalog.neo4j.search import reindex, reindex_touched
 from headwater.catalog.rules import TERMINAL_STATES, dead_letter_ids, now, quality_result_id
 from headwater.catalog.schema_history import (
@@ -98,16 +98,20 @@ class EventWrites(Connection):
             written = [e for e, r in zip(events, results, strict=True) if r is True]
             written, merged = apply_aliases(tx, written, record["aliases"], record["claimed"])
             merge(tx, merged)  # clears the facts digests of what it rewrites
+            graph = bool(merged)  # whether the lineage graph changed (impact's copy)
             if written:
                 stored = {n: (d, t) for n, d, t in [*record["jobs"], *record["datasets"]]}
                 read = {d.id for e in events for d in e.all_datasets()}
                 read |= {target for _, target, *_ in record["aliases"]}
                 if merged or not {d.id for e in written for d in e.all_datasets()} <= read:
                     stored = self._stored_facts(tx, written)  # rare: read them again
-                self._write(tx, written, merged, plan(written, stored, self.skip_unchanged))
+                graph |= self._write(tx, written, merged,
+                                     plan(written, stored, self.skip_unchanged))
             reindex_touched(tx, contributions(written))
             if merged:  # the merged datasets' documents go, their targets' are rewritten
                 reindex(tx, sorted({*merged, *(t.id for t in merged.values())}))
+            if graph:  # last: the counter's lock is held only until the commit
+                bump_graph(tx)
 
         self._write_tx(work)
         return results
@@ -124,7 +128,9 @@ class EventWrites(Connection):
         return {n: (d, t) for n, d, t in [*record["jobs"], *record["datasets"]]}
 
     def _write(self, tx: neo4j.ManagedTransaction, events: list[EventWrite],
-               merged: dict[str, Target], facts: Plan) -> None:
+               merged: dict[str, Target], facts: Plan) -> bool:
+        """Writes the events; True when the lineage graph changed: a dataset, a job edge or a
+        column derivation added, or a derivation's job changed."""
         received = now()
         unwind(tx, "UNWIND $rows AS r CREATE (:Event {id: r.id, kind: r.kind, eventTime: r.t,"
                  " receivedAt: $now, payload: r.payload})",
@@ -138,17 +144,20 @@ class EventWrites(Connection):
                " ON CREATE SET x.createdAt = $now", sorted(namespaces), now=received)
         jobs = [e for e in events if facts.job_written(e)]
         self._write_jobs(tx, jobs, facts)
-        self._write_datasets(tx, events, facts)
+        graph = self._write_datasets(tx, events, facts)
         self._touch(tx, events, facts)
         inputs = {(d.id, e.job.id) for e in jobs if e.job for d in e.inputs}
         outputs = {(e.job.id, d.id) for e in jobs if e.job for d in e.outputs}
-        unwind(tx, "UNWIND $rows AS r MATCH (a:Dataset {id: r[0]}), (b:Job {id: r[1]})"
-                 " MERGE (a)-[:INPUT_TO]->(b)", [list(x) for x in inputs])
-        unwind(tx, "UNWIND $rows AS r MATCH (a:Job {id: r[0]}), (b:Dataset {id: r[1]})"
-                 " MERGE (a)-[:PRODUCES]->(b)", [list(x) for x in outputs])
+        graph |= created(unwind(tx, "UNWIND $rows AS r MATCH (a:Dataset {id: r[0]}),"
+                                " (b:Job {id: r[1]}) MERGE (a)-[:INPUT_TO]->(b)",
+                                [list(x) for x in inputs]))
+        graph |= created(unwind(tx, "UNWIND $rows AS r MATCH (a:Job {id: r[0]}),"
+                                " (b:Dataset {id: r[1]}) MERGE (a)-[:PRODUCES]->(b)",
+                                [list(x) for x in outputs]))
         versions, observed = self._write_schemas(tx, events, merged)
         self._write_runs(tx, events, versions, observed)
-        self._write_column_edges(tx, [e for e in events if facts.edges_written(e)], facts)
+        graph |= self._write_column_edges(tx, [e for e in events if facts.edges_written(e)],
+                                          facts)
         facets = latest_per_key(
             ((node, name, e.event_time, body) for e in events
              for node, name, body in facts.facets(e)), key=2, time=2)
@@ -160,6 +169,7 @@ class EventWrites(Connection):
                  "  f.eventTime = CASE WHEN newer THEN r.t ELSE f.eventTime END",
                  [{"key": f"{n}|{k}", "owner": n, "name": k, "t": t,
                         "body": orjson.dumps(b).decode()} for n, k, t, b in facets])
+        return graph
 
     @staticmethod
     def _touch(tx: neo4j.ManagedTransaction, events: list[EventWrite], facts: Plan) -> None:
@@ -203,12 +213,13 @@ class EventWrites(Connection):
              for r in rows])
 
     def _write_datasets(self, tx: neo4j.ManagedTransaction, events: list[EventWrite],
-                        facts: Plan) -> None:
+                        facts: Plan) -> bool:
+        """Writes the datasets; True when one was added."""
         self._write_quality(tx, events)
         items = [(d, e.event_time) for e in events for d in e.all_datasets()
                  if facts.dataset_written(d)]
         if not items:
-            return
+            return False
         rows = merged_per_id([(d.id, d.namespace, d.name, d.description, d.lifecycle_state, t, t)
                               for d, t in items], time=6)
         extra: dict[str, tuple[set[str], set[str], set[str]]] = {}
@@ -220,7 +231,7 @@ class EventWrites(Connection):
             links.update(f"{ns}|{n}|{t or ''}" for ns, n, t in d.symlinks)
             for field, c in d.field_classifications:
                 classes.setdefault((d.id, field), set()).add(c)
-        unwind(
+        added = created(unwind(
             tx, "UNWIND $rows AS r MERGE (d:Dataset {id: r.id})"
             " ON CREATE SET d.namespace = r.namespace, d.name = r.name, d.createdAt = r.created,"
             "  d.updatedAt = r.t"
@@ -232,7 +243,7 @@ class EventWrites(Connection):
                    "lifecycleState": r[4], "created": r[5], "t": r[6],
                    "tags": sorted(extra[r[0]][0]), "owners": sorted(extra[r[0]][1]),
                    "symlinks": sorted(extra[r[0]][2]), "facts": facts.record.get(r[0])}
-             for r in rows])
+             for r in rows]))
         names = {r[0]: (r[1], r[2]) for r in rows}
         if classes:
             unwind(tx, "UNWIND $rows AS r MATCH (d:Dataset {id: r.dataset})"
@@ -241,6 +252,7 @@ class EventWrites(Connection):
                      + union("f", "tagClasses", "r.classes"),
                      [{"id": field_id(*names[ds], field), "dataset": ds, "field": field,
                             "classes": sorted(cs)} for (ds, field), cs in classes.items()])
+        return added
 
     @staticmethod
     def _write_quality(tx: neo4j.ManagedTransaction, events: list[EventWrite]) -> None:
@@ -418,15 +430,17 @@ class EventWrites(Connection):
                            for run, kind, ds in io if kind == rel])
 
     def _write_column_edges(self, tx: neo4j.ManagedTransaction, events: list[EventWrite],
-                            facts: Plan) -> None:
+                            facts: Plan) -> bool:
+        """Writes the derivations; True when a dataset or a derivation was added or a
+        derivation's job changed."""
         edges = {(c.source_id, c.target_id, c.type, c.subtype): (c, e)
                  for e in sorted(events, key=lambda e: e.event_time) for c in e.column_edges}
         if not edges:
-            return
-        unwind(tx, "UNWIND $rows AS r MERGE (d:Dataset {id: r.id})"
+            return False
+        graph = created(unwind(tx, "UNWIND $rows AS r MERGE (d:Dataset {id: r.id})"
                  " ON CREATE SET d.namespace = r.namespace, d.name = r.name, d.createdAt = r.t,"
                  "  d.updatedAt = r.t", [{"id": c.source_dataset, "namespace": c.source_namespace,
-                        "name": c.source_name, "t": e.event_time} for c, e in edges.values()])
+                        "name": c.source_name, "t": e.event_time} for c, e in edges.values()]))
         fields = {(c.source_id, c.source_dataset, c.source_field) for c, _ in edges.values()}
         fields |= {(c.target_id, c.target_dataset, c.target_field) for c, _ in edges.values()}
         unwind(tx, "UNWIND $rows AS r MATCH (d:Dataset {id: r[1]})"
@@ -435,17 +449,22 @@ class EventWrites(Connection):
         # The job a derivation had is read under the derivation's write lock (taken by the
         # first SET, which reads the property); a job that loses one to another job (or to
         # an event without one) no longer holds its facts' promise (catalog.facts).
-        unwind(tx, "UNWIND $rows AS r MATCH (s:Field {id: r.source}), (t:Field {id: r.target})"
-                 " MERGE (s)-[e:DERIVES {type: r.type, subtype: r.subtype}]->(t)"
-                 " SET e.description = coalesce(r.description, e.description)"
-                 " WITH e, r, e.jobId AS before"
-                 " SET e.masking = r.masking, e.jobId = coalesce(r.job, e.jobId)"
-                 " WITH DISTINCT before, r.job AS job"
-                 " WHERE before IS NOT NULL AND (job IS NULL OR job <> before)"
-                 " MATCH (j:Job {id: before}) SET j.factsDigest = null",
-                 [{"source": c.source_id, "target": c.target_id, "type": c.type,
-                        "subtype": c.subtype, "description": c.description, "masking": c.masking,
-                        "job": e.job.id if e.job else None} for c, e in edges.values()])
+        # A derivation whose job changes (one that had none included) changes the graph.
+        result = tx.run(
+            "UNWIND $rows AS r MATCH (s:Field {id: r.source}), (t:Field {id: r.target})"
+            " MERGE (s)-[e:DERIVES {type: r.type, subtype: r.subtype}]->(t)"
+            " SET e.description = coalesce(r.description, e.description)"
+            " WITH e, r, e.jobId AS before"
+            " SET e.masking = r.masking, e.jobId = coalesce(r.job, e.jobId)"
+            " WITH DISTINCT before, r.job AS job"
+            " CALL (before, job) { MATCH (j:Job {id: before})"
+            "  WHERE job IS NULL OR job <> before SET j.factsDigest = null }"
+            " RETURN count(CASE WHEN job <> coalesce(before, '') THEN 1 END) AS moved",
+            rows=[{"source": c.source_id, "target": c.target_id, "type": c.type,
+                   "subtype": c.subtype, "description": c.description, "masking": c.masking,
+                   "job": e.job.id if e.job else None} for c, e in edges.values()])
+        moved = result.single(strict=True)["moved"]
+        return graph or moved > 0 or created(result.consume().counters)
 
     def add_dead_letter(self, payload: bytes, reason: str, errors: list[dict[str, str]]) -> str:
         return self.add_dead_letters([DeadLetterWrite(payload, reason, errors)])[0]

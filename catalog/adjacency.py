@@ -1,19 +1,23 @@
 """An in-memory copy of the lineage graph for impact analysis: integer adjacency (CSR: one
 array of offsets, one of targets) of the column derivations and of the job edges, each id held
-once. Impact analysis walks it instead of running its recursive query; it answers exactly what
-the query answers (``catalog/embedded/impact.py`` says what that is) and is used only while the
-store's graph counter (``graph_version``, kept by triggers) is the one it was built at. When
-the graph changes, the next analysis runs the query and a thread builds a new copy.
+once. Both stores build it from rows (``Adjacency(version, derivations, job_edges, datasets)``)
+and walk it instead of running their queries; each store's impact analysis says what it answers
+(``catalog/embedded/impact.py``, ``catalog/neo4j/impact.py``), and uses it only while the
+store's graph counter is the one it was built at (``InMemoryGraph``). When the graph changes,
+the next analysis runs the queries and a thread builds a new copy.
 
 On the 100,000-dataset benchmark graph (400,000 column derivations, 200,000 job edges) a copy
-takes ~33 MB and 4-7 s of one core to build on a loaded 2-core machine (docs/benchmarks.md).
+takes ~33 MB and 4-7 s of one core to build from SQLite on a loaded 2-core machine
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
-import sqlite3
+import logging
+import threading
+import time
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from headwater.catalog.ids import escape
@@ -55,16 +59,14 @@ class Adjacency:
     name (``catalog.ids.field_id``), except for the odd stored id spelt otherwise; datasets and
     jobs are numbers with their ids in one list and one dict."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        """Built from one read transaction, so the copy is one state of the graph."""
-        db.execute("BEGIN")
-        try:
-            self.version: int = db.execute("SELECT n FROM graph_version").fetchone()[0]
-            self._load(db)
-        finally:
-            db.execute("COMMIT")
-
-    def _load(self, db: sqlite3.Connection) -> None:
+    def __init__(self, version: int,
+                 derivations: Iterable[tuple[str, str, str, str, str, str, str | None]],
+                 job_edges: Iterable[tuple[str, str]], datasets: Iterable[str]) -> None:
+        """The copy of one state of the graph, ``version`` of the store's counter: its column
+        derivations as (source id, source dataset, source field, target id, target dataset,
+        target field, job or None), its job edges as (from, to) (dataset to job, job to
+        dataset) and the ids of the datasets that exist, each read once, in that order."""
+        self.version = version
         field: dict[str, int] = {}  # while building only
         node: dict[str, int] = {}  # datasets and jobs
         names: dict[str, str] = {}  # one copy of each field name
@@ -84,20 +86,21 @@ class Adjacency:
             return n
 
         sources, targets, jobs = array("i"), array("i"), array("i")
-        for src, sds, sname, dst, tds, tname, job in db.execute(
-                "SELECT source_id, source_dataset, source_field, target_id, target_dataset,"
-                " target_field, job_id FROM column_edges"):
+        for src, sds, sname, dst, tds, tname, job in derivations:
             f = field.get(src)  # inline: two million look-ups on the benchmark graph
             sources.append(fid(src, sds, sname) if f is None else f)
             f = field.get(dst)
             targets.append(fid(dst, tds, tname) if f is None else f)
-            n = node.get(job) if job else -1
-            jobs.append(nid(job) if n is None else n)
+            if job:
+                n = node.get(job)
+                jobs.append(nid(job) if n is None else n)
+            else:
+                jobs.append(-1)
         froms, tos = array("i"), array("i")
-        for src, dst in db.execute("SELECT src, dst FROM edges"):
+        for src, dst in job_edges:
             froms.append(nid(src))
             tos.append(nid(dst))
-        exists = [node[i] for (i,) in db.execute("SELECT id FROM datasets") if i in node]
+        exists = [node[i] for i in datasets if i in node]
         self.nodes = list(node)
         self.node_index = node
         nf, nn = len(field), len(self.nodes)
@@ -256,3 +259,64 @@ class Adjacency:
                     if not into[o] and nodes[o] not in seeds:
                         return True
         return False
+
+
+log = logging.getLogger("headwater.store")
+_building = threading.Lock()
+
+
+class InMemoryGraph:
+    """A store's in-memory copy of its graph, kept honest by the store's graph counter: each
+    analysis reads the counter (``_graph_version``) and uses the copy only if it was built at
+    that number. Otherwise the store's queries answer and a copy is built
+    (``_load_adjacency``): in the background (``adjacency`` "background", the default; while
+    the graph keeps changing, a build at most every ten times as long as the last took, so
+    building costs at most a tenth of a core), before answering ("sync"), or never ("off")."""
+
+    adjacency = "background"  # or "sync", "off"
+    _adjacency: Adjacency | None = None
+    _adjacency_pending = False
+    _adjacency_next = 0.0  # no build before (monotonic time)
+
+    def _graph_version(self) -> int | None:
+        """The store's graph counter now (None: the store keeps none yet)."""
+        raise NotImplementedError
+
+    def _load_adjacency(self) -> Adjacency:
+        """A copy of one state of the graph, with the counter it was read at."""
+        raise NotImplementedError
+
+    def _adjacency_now(self) -> Adjacency | None:
+        """The copy when it is current (one read of the counter); otherwise None, and a copy
+        is built as ``adjacency`` says."""
+        if self.adjacency == "off":
+            return None
+        version = self._graph_version()
+        if version is None:
+            return None
+        current = self._adjacency
+        if current is not None and current.version == version:
+            return current
+        if self.adjacency == "sync":
+            self._build_adjacency()
+            current = self._adjacency
+            return current if current is not None and current.version == version else None
+        with _building:  # one build at a time, at most a tenth of the time
+            if self._adjacency_pending or time.monotonic() < self._adjacency_next:
+                return None
+            self._adjacency_pending = True
+        threading.Thread(target=self._build_adjacency, name="impact-adjacency",
+                         daemon=True).start()
+        return None
+
+    def _build_adjacency(self) -> None:
+        started = time.monotonic()
+        try:
+            self._adjacency = self._load_adjacency()
+        except Exception:  # the queries answer meanwhile; a later analysis tries again
+            log.exception("impact analysis: building the in-memory lineage graph failed")
+        finally:
+            with _building:
+                self._adjacency_pending = False
+                done = time.monotonic()
+                self._adjacency_next = done + 9 * (done - started)
