@@ -14,11 +14,11 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.stores import scratch_dir  # noqa: E402
 from bench.synthetic import NS, load, name  # noqa: E402
 from headwater.catalog import Store, open_store  # noqa: E402
 from headwater.catalog.ids import dataset_id  # noqa: E402
@@ -45,7 +45,7 @@ def open_backend(backend: str, tmp: Path) -> Store:
 
 
 def run(backend: str, runs: int, datasets: int, jobs: int) -> dict[str, float]:
-    tmp = Path(tempfile.mkdtemp(prefix="bench-erasure-"))
+    tmp = scratch_dir("bench-erasure-")
     store = open_backend(backend, tmp)
     print(f"{backend}: generating {datasets:,} datasets / {jobs:,} jobs", file=sys.stderr)
     load(store, datasets, jobs)

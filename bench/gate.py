@@ -15,13 +15,13 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.stores import scratch_dir  # noqa: E402
 from bench.synthetic import load  # noqa: E402
 from headwater.catalog import open_store  # noqa: E402
 from headwater.ingestion.normalize import normalize  # noqa: E402
@@ -107,7 +107,7 @@ def main() -> None:
                     help="the server's HEADWATER_GATE_PROCESSES (0: the gate on threads)")
     ap.add_argument("--engines", default="embedded,opa")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-gate-"))
+    tmp = scratch_dir("bench-gate-")
     store = open_store("embedded", path=tmp / "headwater.db")
     load(store, args.datasets, args.jobs)
     store.write_events([normalize(e) for e in scenario_events()])

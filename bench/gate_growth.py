@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from bench.stores import scratch_dir
 from headwater.catalog import open_store
 from headwater.catalog.ids import field_id
 from headwater.ingestion.normalize import normalize
@@ -83,7 +83,7 @@ def main() -> None:
     engine = EmbeddedEngine(opa=None, timeout=60)
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
-        store = open_store("embedded", path=Path(tempfile.mkdtemp()) / "headwater.db")
+        store = open_store("embedded", path=scratch_dir() / "headwater.db")
         store.write_events([normalize(event(n))])
         gate = Gate(store, engine, limits=GateLimits(max_flows=100_000, max_fields=100_000))
         req = GateRequest(job=("etl", "copy"), inputs=[(NS, "source")],

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ import httpx
 
 from bench.lineage import IMPACT, LINEAGE, percentiles, timed
 from bench.soak import children, rss_mb
-from bench.stores import fresh_store, server_env
+from bench.stores import fresh_store, scratch_dir, server_env
 from bench.synthetic import FIELDS, NS, events, name
 from headwater.catalog import Store
 from headwater.catalog.ids import dataset_id
@@ -85,7 +84,7 @@ def pick_start(store: Store) -> tuple[str, int]:
 
 
 def run(backend: str, datasets: int, samples: int) -> dict[str, Any]:
-    tmp = Path(tempfile.mkdtemp(prefix=f"bench-growth-{backend}-"))
+    tmp = scratch_dir(f"bench-growth-{backend}-")
     env = server_env(backend, tmp)
     store = fresh_store(backend, tmp, env)
     print(f"{backend}, {datasets:,} datasets:", file=sys.stderr)

@@ -14,7 +14,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import httpx
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.stores import scratch_dir  # noqa: E402
 from bench.workload import Warehouse  # noqa: E402
 from tests.e2e.conftest import Server, free_port  # noqa: E402
 
@@ -58,7 +58,7 @@ def start(backend: str, tmp: Path) -> Server:
 
 def single(server: Server, bodies: list[bytes], seconds: int) -> dict[str, float]:
     """wrk, 2 threads x 16 connections, each thread walking its own half of unique events."""
-    tmp = Path(tempfile.mkdtemp())
+    tmp = scratch_dir()
     (tmp / "events.ndjson").write_bytes(b"\n".join(bodies))
     # Each wrk thread gets its own Lua state: interleave them so no event is sent twice.
     script = tmp / "post.lua"
@@ -108,7 +108,7 @@ def main() -> None:
           f"{len(wh.tables)} datasets, {len(wh.jobs)} jobs", file=sys.stderr)
     results = []
     for backend in args.backends.split(","):
-        tmp = Path(tempfile.mkdtemp(prefix=f"bench-{backend}-"))
+        tmp = scratch_dir(f"bench-{backend}-")
         server = start(backend, tmp)
         try:
             half = len(bodies) // 2

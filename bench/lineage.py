@@ -16,7 +16,6 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.stores import fresh_store, server_env  # noqa: E402
+from bench.stores import fresh_store, scratch_dir, server_env  # noqa: E402
 from bench.synthetic import FIELDS, NS, load, name  # noqa: E402
 from headwater.catalog import Store  # noqa: E402
 from headwater.catalog.ids import dataset_id, field_id  # noqa: E402
@@ -117,7 +116,7 @@ def loaded(store: Store, datasets: int) -> bool:
 
 def run(backend: str, samples: int, datasets: int, jobs: int, reuse: bool = False
         ) -> dict[str, object]:
-    tmp = Path(tempfile.mkdtemp(prefix=f"bench-lineage-{backend}-"))
+    tmp = scratch_dir(f"bench-lineage-{backend}-")
     env = server_env(backend, tmp)
     reuse = reuse and backend == "neo4j"
     store = fresh_store(backend, tmp, env, wipe=not reuse)

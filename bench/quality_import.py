@@ -13,11 +13,11 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.stores import scratch_dir  # noqa: E402
 from headwater.client import Client  # noqa: E402
 from headwater.ingestion.great_expectations import quality_results  # noqa: E402
 from tests.e2e.conftest import Server, free_port  # noqa: E402
@@ -38,7 +38,7 @@ def main() -> None:
     ap.add_argument("--results", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=10)
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-quality-"))
+    tmp = scratch_dir("bench-quality-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
     env["HEADWATER_DATA_DIR"] = str(tmp)
     server = Server(url=f"http://127.0.0.1:{free_port()}", env=env, data_dir=tmp)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +20,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.lineage import percentiles, timed  # noqa: E402
-from bench.stores import fresh_store, server_env  # noqa: E402
+from bench.stores import fresh_store, scratch_dir, server_env  # noqa: E402
 from headwater.catalog import Store  # noqa: E402
 from headwater.ingestion.normalize import normalize  # noqa: E402
 from tests.e2e.conftest import Server, free_port  # noqa: E402
@@ -68,7 +67,7 @@ def load(store: Store, runs: int, others: int) -> None:
 
 
 def run(backend: str, samples: int, runs: int) -> dict[str, object]:
-    tmp = Path(tempfile.mkdtemp(prefix=f"bench-runs-{backend}-"))
+    tmp = scratch_dir(f"bench-runs-{backend}-")
     env = server_env(backend, tmp)
     store = fresh_store(backend, tmp, env)
     print(f"{backend}: loading {runs:,} runs of one job and {2 * runs:,} of others",

@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import synthetic  # noqa: E402
+from bench.stores import scratch_dir  # noqa: E402
 from headwater.catalog import open_store  # noqa: E402
 from headwater.catalog.ids import dataset_id, job_id  # noqa: E402
 from headwater.catalog.search import SearchDoc, dataset_docs, job_docs, search  # noqa: E402
@@ -111,7 +111,7 @@ def main() -> None:
     args = parser.parse_args()
     for backend in args.backends.split(","):
         if backend == "embedded":
-            store = open_store("embedded", path=Path(tempfile.mkdtemp()) / "bench.db")
+            store = open_store("embedded", path=scratch_dir() / "bench.db")
         else:
             from tests.conftest import _wipe_neo4j
             from tests.harness.services import ensure_neo4j

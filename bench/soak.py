@@ -22,7 +22,6 @@ import os
 import random
 import sqlite3
 import statistics
-import tempfile
 import threading
 import time
 import uuid
@@ -35,6 +34,7 @@ from typing import Any
 import httpx
 import orjson
 
+from bench.stores import scratch_dir
 from bench.workload import Warehouse
 from tests.e2e.conftest import Server, free_port, server_env
 
@@ -517,7 +517,7 @@ def main() -> None:
     ap.add_argument("--gate-processes", type=int, default=None,
                     help="the server's HEADWATER_GATE_PROCESSES (0: the gate on threads)")
     args = ap.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="bench-soak-"))
+    root = scratch_dir("bench-soak-")
     f = run(args.seconds, root, warmup=args.warmup, heavy_clients=args.heavy_clients,
             gate_processes=args.gate_processes)
     print(table(f))

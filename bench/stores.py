@@ -1,12 +1,24 @@
 """An empty store for a benchmark: an embedded file in ``data_dir``, or the test harness's
-Neo4j (provisioned if need be), wiped."""
+Neo4j (provisioned if need be), wiped; and the scratch directories benchmarks write in."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from headwater.catalog import Store, open_store
+
+
+def scratch_dir(prefix: str = "bench-") -> Path:
+    """A temporary directory removed when the benchmark exits (a 100,000-dataset store is
+    ~1.2 GB, a million-dataset one ~12 GB); ``HEADWATER_BENCH_KEEP=1`` keeps it."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    if not os.environ.get("HEADWATER_BENCH_KEEP"):
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def server_env(backend: str, data_dir: Path) -> dict[str, str]:

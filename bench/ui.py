@@ -15,7 +15,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -23,6 +22,7 @@ from urllib.parse import quote
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.stores import scratch_dir  # noqa: E402
 from bench.synthetic import NS, load, name  # noqa: E402
 from headwater.catalog import open_store  # noqa: E402
 from tests.browser import catalog  # noqa: E402
@@ -101,7 +101,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, help="keep the generated graph here, and reuse "
                         "it when it is already there (generating takes ~5-8 minutes)")
     args = parser.parse_args()
-    tmp = args.data_dir or Path(tempfile.mkdtemp(prefix="bench-ui-"))
+    tmp = args.data_dir or scratch_dir("bench-ui-")
     if not (tmp / "headwater.db").exists():
         tmp.mkdir(parents=True, exist_ok=True)
         store = open_store("embedded", path=tmp / "headwater.db")
