@@ -6,10 +6,12 @@ neither re-implements them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from headwater.catalog.ids import digest
+from headwater.catalog.model import ClassifiedFields, FieldRecord
 
 # Run states as the API names them; TERMINAL ones never regress to RUNNING.
 RUN_STATES = ("NEW", "RUNNING", "COMPLETED", "FAILED", "ABORTED", "OTHER")
@@ -94,6 +96,24 @@ def covers(classification: str, wanted: str) -> bool:
 
 # Where a column was learned of (FieldRecord.learned_from).
 SCHEMA, LINEAGE = "schema", "columnLineage"
+
+
+def classified_fields(schema: Iterable[Sequence[Any]], lineage_names: Iterable[str],
+                      held: Mapping[str, Iterable[str]],
+                      inherited: Mapping[str, Iterable[str]]) -> ClassifiedFields:
+    """A dataset's ``ClassifiedFields`` from its latest schema (``[name, type, description]``
+    each), the names column lineage gives its fields, and the classifications each field holds
+    (``held``) and inherits: counted and ordered as ``CatalogReader.fields`` lists them (the
+    schema's, then those only lineage names, by name)."""
+    schema = list(schema)
+    lineage_only = sorted(set(lineage_names).difference(f[0] for f in schema))
+    fields = [FieldRecord(n, t, desc, sorted(held.get(n, ())))
+              for n, t, desc in schema if n in held or n in inherited]
+    fields += [FieldRecord(n, None, None, sorted(held.get(n, ())), LINEAGE)
+               for n in lineage_only if n in held or n in inherited]
+    return ClassifiedFields(len(schema) + len(lineage_only), fields,
+                            {n: sorted(cs) for n, cs in inherited.items()})
+
 
 # A column-lineage input field sent with ``transformations: []`` (dbt-ol, Airflow): lineage
 # without a known transformation. Stored with this type; shown as no label (null).

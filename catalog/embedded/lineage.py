@@ -8,19 +8,20 @@ from collections.abc import Sequence
 import orjson
 
 from headwater.catalog.embedded.connection import Connections
-from headwater.catalog.model import (
-    ClassifiedFields,
-    FieldRecord,
-    Flow,
-    Graph,
-    GraphEdge,
-    GraphNode,
-    JobFlows,
-)
-from headwater.catalog.rules import LINEAGE, transformation_label
+from headwater.catalog.model import ClassifiedFields, Flow, Graph, GraphEdge, GraphNode, JobFlows
+from headwater.catalog.rules import classified_fields, transformation_label
 
 INHERIT_DEPTH = 20  # classifications travel at most this many derivations
 INHERIT_BUDGET = 200_000  # visits, so a pathological graph cannot stall a read
+
+
+def _field_id(row: str) -> str:
+    """SQL for the id of the field (catalog.ids.field_id) of a ``row`` with ``dataset_id`` and
+    ``field``: from the dataset's id ("dataset:<ns>:<name>", the name escaped already) and the
+    escaped field, so a field is found by primary key, where matching field_nodes on
+    (dataset, field) would scan them all."""
+    return (f"'datasetField' || substr({row}.dataset_id, 8) || ':'"
+            f" || replace(replace({row}.field, '%', '%25'), ':', '%3A')")
 
 
 class LineageReads(Connections):
@@ -112,12 +113,6 @@ class LineageReads(Connections):
             out.setdefault(origin, set()).add(classification)
         return {k: sorted(v) for k, v in out.items()}
 
-
-    # The id of a classified field, from its dataset's id ("dataset:<ns>:<name>", the name
-    # escaped already) and its escaped field (catalog.ids.field_id): a primary-key lookup.
-    _FIELD_ID = ("'datasetField' || substr(fc.dataset_id, 8) || ':'"
-                 " || replace(replace(fc.field, '%', '%25'), ':', '%3A')")
-
     def classified_fields(self, dataset_ids: Sequence[str]) -> dict[str, ClassifiedFields]:
         ids = list(dict.fromkeys(dataset_ids))
         asked = orjson.dumps(ids).decode()
@@ -148,7 +143,7 @@ class LineageReads(Connections):
             " cone(ds) AS (SELECT ds FROM asked UNION"
             "  SELECT e.source_dataset FROM cone JOIN column_edges e ON e.target_dataset = cone.ds),"
             " down(node, classification, depth) AS ("
-            f"  SELECT {self._FIELD_ID}, fc.classification, 0 FROM cone"
+            f"  SELECT {_field_id('fc')}, fc.classification, 0 FROM cone"
             "   JOIN field_classifications fc ON fc.dataset_id = cone.ds UNION"
             "  SELECT e.target_id, down.classification, down.depth + 1 FROM down"
             "   JOIN column_edges e ON e.source_id = down.node"
@@ -161,18 +156,8 @@ class LineageReads(Connections):
             " WHERE down.depth > 0 AND f.dataset_id IN (SELECT ds FROM asked)",
                 (asked, INHERIT_DEPTH, INHERIT_BUDGET)):
             inherited.setdefault(d, {}).setdefault(f, set()).add(c)
-        out: dict[str, ClassifiedFields] = {}
-        for d in ids:
-            schema = schemas.get(d, [])
-            lineage_only = sorted(set(nodes.get(d, ())).difference([f[0] for f in schema]))
-            held, inh = direct.get(d, {}), inherited.get(d, {})
-            fields = [FieldRecord(n, t, desc, sorted(held.get(n, ())))
-                      for n, t, desc in schema if n in held or n in inh] if held or inh else []
-            fields += [FieldRecord(n, None, None, sorted(held.get(n, ())), LINEAGE)
-                       for n in lineage_only if n in held or n in inh]
-            out[d] = ClassifiedFields(len(schema) + len(lineage_only), fields,
-                                      {n: sorted(cs) for n, cs in inh.items()})
-        return out
+        return {d: classified_fields(schemas.get(d, []), nodes.get(d, ()), direct.get(d, {}),
+                                     inherited.get(d, {})) for d in ids}
 
     def job_flows_from(self, job_id: str, field_ids: Sequence[str]) -> JobFlows:
         # The count and the pairs from an index on (job, source dataset, target dataset): no
@@ -221,9 +206,7 @@ class LineageReads(Connections):
             # the name escaped already) and the escaped field: a primary-key lookup, where
             # matching field_nodes on (dataset, field) would scan them all.
             " down(node, classification) AS ("
-            "  SELECT 'datasetField' || substr(c.dataset_id, 8) || ':'"
-            "   || replace(replace(c.field, '%', '%25'), ':', '%3A'),"
-            "   c.classification FROM classified c UNION"
+            f"  SELECT {_field_id('c')}, c.classification FROM classified c UNION"
             "  SELECT e.target_id, down.classification FROM down"
             "   JOIN column_edges e ON e.source_id = down.node"
             "  WHERE e.masking = 0 AND NOT EXISTS (SELECT 1 FROM declassified_edges x"

@@ -8,18 +8,10 @@ from collections.abc import Sequence
 import orjson
 
 from headwater.catalog.ids import node_kind
-from headwater.catalog.model import (
-    ClassifiedFields,
-    FieldRecord,
-    Flow,
-    Graph,
-    GraphEdge,
-    GraphNode,
-    JobFlows,
-)
+from headwater.catalog.model import ClassifiedFields, Flow, Graph, GraphEdge, GraphNode, JobFlows
 from headwater.catalog.neo4j.connection import Connection
 from headwater.catalog.neo4j.cypher import CARRIES, CLASSES, INHERIT_DEPTH
-from headwater.catalog.rules import LINEAGE, transformation_label
+from headwater.catalog.rules import classified_fields, transformation_label
 
 
 class LineageReads(Connection):
@@ -109,17 +101,9 @@ class LineageReads(Connection):
                 inherited.setdefault(r["id"], {})[r["name"]] = sorted(r["classes"])
         out = {i: ClassifiedFields() for i in ids}
         for r in rows:
-            d = r["id"]
-            schema = orjson.loads(r["fields"] or "[]")
-            named = {n for n, _, _ in schema}
-            lineage_only = sorted({n for n in r["lineage"] if n not in named})
-            held = {n: sorted(set(cs)) for n, cs in r["classified"]}
-            inh = inherited.get(d, {})
-            fields = [FieldRecord(n, t, desc, held.get(n, []))
-                      for n, t, desc in schema if n in held or n in inh]
-            fields += [FieldRecord(n, None, None, held.get(n, []), LINEAGE)
-                       for n in lineage_only if n in held or n in inh]
-            out[d] = ClassifiedFields(len(schema) + len(lineage_only), fields, inh)
+            out[r["id"]] = classified_fields(
+                orjson.loads(r["fields"] or "[]"), r["lineage"],
+                {n: set(cs) for n, cs in r["classified"]}, inherited.get(r["id"], {}))
         return out
 
     def job_flows_from(self, job_id: str, field_ids: Sequence[str]) -> JobFlows:
