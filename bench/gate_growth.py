@@ -5,9 +5,11 @@ to 10,000. In process, embedded store and engine (the Wasm module).
     .venv/bin/python -m bench.gate_growth [--sizes 10,100,1000,10000] [--samples 30]
 
 For each N: the whole decision (catalog reads + evaluation) p50 / p95, and the evaluation of
-the same request as input version 2 (what Headwater sends: classified fields and the flows
-from them) and as version 1 (every field and flow, rebuilt here), with the documents' sizes
-(policies/rego/README.md, "Versions of the input"). Writes bench/results/gate_growth.json.
+the same request as input version 3 (what Headwater sends: classified fields and the flows
+from them, datasets by id), as version 2 (the same with each flow's dataset names and each
+field's type and origin) and as version 1 (every field and flow), the older ones rebuilt here,
+with the documents' sizes (policies/rego/README.md, "Versions of the input"). Writes
+bench/results/gate_growth.json.
 """
 
 from __future__ import annotations
@@ -41,6 +43,23 @@ def event(n: int) -> dict[str, Any]:
         dataset(NS, "source", s=schema(*cols), t=tags)], outputs=[
         dataset(NS, "target", s=schema(*cols),
                 c=column_lineage({c: [(NS, "source", c)] for c in cols}))])
+
+
+def version_2(gate: Gate, doc: dict[str, Any]) -> dict[str, Any]:
+    """The same request as input version 2: flows name their datasets' namespace and name too,
+    fields have their type and where they were learned."""
+    v2 = orjson.loads(orjson.dumps(doc))
+    refs = {d["id"]: (d["namespace"], d["name"]) for d in (*v2["inputs"], *v2["outputs"])}
+    held = gate.store.fields(list(refs))
+    for d in (*v2["inputs"], *v2["outputs"]):
+        records = {f.name: f for f in held[d["id"]]}
+        for f in d["fields"]:
+            f |= {"type": records[f["name"]].type, "learnedFrom": records[f["name"]].learned_from}
+    for flow in v2["flows"]:
+        for end in (flow["from"], flow["to"]):
+            end |= {"namespace": refs[end["dataset"]][0], "name": refs[end["dataset"]][1]}
+    v2["inputVersion"] = 2
+    return v2
 
 
 def version_1(gate: Gate, req: GateRequest, doc: dict[str, Any]) -> dict[str, Any]:
@@ -88,23 +107,26 @@ def main() -> None:
         gate = Gate(store, engine, limits=GateLimits(max_flows=100_000, max_fields=100_000))
         req = GateRequest(job=("etl", "copy"), inputs=[(NS, "source")],
                           outputs=[(NS, "target")], purpose="billing")
-        doc2 = gate.enrich(req)
-        doc1 = version_1(gate, req, doc2)
-        assert engine.evaluate(DECISION, doc1) == engine.evaluate(DECISION, doc2)
-        whole = timed(lambda: gate.decide(req, "bench"), args.samples)  # noqa: B023
-        v2 = timed(lambda: engine.evaluate(DECISION, doc2), args.samples)  # noqa: B023
-        v1 = timed(lambda: engine.evaluate(DECISION, doc1), args.samples)  # noqa: B023
-        rows.append({"fields": n, "decision_ms": whole, "evaluate_v2_ms": v2,
-                     "evaluate_v1_ms": v1, "doc_v2_kb": len(orjson.dumps(doc2)) / 1024,
-                     "doc_v1_kb": len(orjson.dumps(doc1)) / 1024})
+        doc3 = gate.enrich(req)
+        docs = {3: doc3, 2: version_2(gate, doc3), 1: version_1(gate, req, doc3)}
+        decided = [engine.evaluate(DECISION, d) for d in docs.values()]
+        assert decided[0] == decided[1] == decided[2]
+        row: dict[str, Any] = {"fields": n, "decision_ms": timed(
+            lambda: gate.decide(req, "bench"), args.samples)}  # noqa: B023
+        for v, d in docs.items():
+            row[f"evaluate_v{v}_ms"] = timed(
+                lambda: engine.evaluate(DECISION, d), args.samples)  # noqa: B023
+            row[f"doc_v{v}_kb"] = len(orjson.dumps(d)) / 1024
+        rows.append(row)
         store.close()
-    print("| fields (and flows) | decision p50 / p95 | evaluation, v2 | evaluation, v1 |"
-          " document v2 / v1 |")
-    print("|---|---|---|---|---|")
+    print("| fields (and flows) | decision p50 / p95 | evaluation, v3 / v2 / v1 |"
+          " document v3 / v2 / v1 |")
+    print("|---|---|---|---|")
     for r in rows:
         print(f"| {r['fields']:,} | {r['decision_ms'][0]:.1f} / {r['decision_ms'][1]:.1f} ms |"
-              f" {r['evaluate_v2_ms'][0]:.2f} ms | {r['evaluate_v1_ms'][0]:.2f} ms |"
-              f" {r['doc_v2_kb']:.1f} / {r['doc_v1_kb']:.1f} KB |")
+              f" {r['evaluate_v3_ms'][0]:.2f} / {r['evaluate_v2_ms'][0]:.2f} /"
+              f" {r['evaluate_v1_ms'][0]:.2f} ms | {r['doc_v3_kb']:.1f} / {r['doc_v2_kb']:.1f} /"
+              f" {r['doc_v1_kb']:.1f} KB |")
     out = Path(__file__).parent / "results" / "gate_growth.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(rows, indent=2))

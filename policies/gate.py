@@ -42,7 +42,7 @@ GATE_SECONDS = Histogram("headwater_gate_seconds", "Gate latency by phase", ["ph
                          buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5))
 VERDICTS = ("allow", "mask", "deny")
 # The input document's layout (policies/rego/README.md, "Versions of the input").
-INPUT_VERSION = 2
+INPUT_VERSION = 3
 log = logging.getLogger(__name__)
 
 
@@ -158,11 +158,10 @@ def _dataset_doc(ref: tuple[str, str], record: DatasetRecord | None,
             "failed": sorted({_assertion(q) for q in quality if not q.success}),
             "passed": sorted({_assertion(q) for q in quality if q.success}),
         },
-        # Only classified fields (directly or by inheritance): the rules read nothing else of
-        # a field, and most of a warehouse's columns are not classified.
-        "fields": [{"name": f.name, "type": f.type, "classifications": f.classifications,
-                    "inherited": fields.inherited.get(f.name, []), "learnedFrom": f.learned_from}
-                   for f in fields.fields],
+        # Only classified fields (directly or by inheritance), and of them only what the rules
+        # read: most of a warehouse's columns are not classified.
+        "fields": [{"name": f.name, "classifications": f.classifications,
+                    "inherited": fields.inherited.get(f.name, [])} for f in fields.fields],
         "fieldCount": fields.count,
     }
 
@@ -272,14 +271,12 @@ class Gate:
             "outputs": outputs,
             "flowsKnown": bool(planned),
             "flowSources": sorted({source for source, _ in planned}),
-            "flows": [{"from": {"namespace": source[0], "name": source[1],
-                                "field": f.source_field, "dataset": f.source_dataset},
-                       "to": {"namespace": target[0], "name": target[1],
-                              "field": f.target_field, "dataset": f.target_dataset},
+            # Datasets by id alone (their namespace and name are in inputs and outputs).
+            "flows": [{"from": {"dataset": f.source_dataset, "field": f.source_field},
+                       "to": {"dataset": f.target_dataset, "field": f.target_field},
                        "transformation": f.transformation, "masking": f.masking}
                       for f in flows if (f.source_dataset, f.source_field) in classified
-                      and f.source_dataset in known and f.target_dataset in known
-                      for source, target in [(known[f.source_dataset], known[f.target_dataset])]],
+                      and f.source_dataset in known and f.target_dataset in known],
         }
 
     def check(self, body: bytes, caller: Identity) -> GateDecision:

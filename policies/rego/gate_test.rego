@@ -223,3 +223,34 @@ test_known_datasets_get_no_unknown_reason if {
 		"inputs": [ds("a", [], {"known": true})], "outputs": [ds("b", [], {})], "flows": []}
 	d.reasons == []
 }
+
+# Input version 3: flows name datasets by id alone, fields carry what the rules read.
+flow3(src, sf, dst, df) := {"from": {"dataset": concat(":", ["dataset", "pg", src]), "field": sf},
+	"to": {"dataset": concat(":", ["dataset", "pg", dst]), "field": df},
+	"transformation": "DIRECT/IDENTITY", "masking": false}
+
+v3(job_, inputs, outputs, flows) := {"inputVersion": 3, "job": job_, "context": {},
+	"inputs": inputs, "outputs": outputs, "flowsKnown": count(flows) > 0,
+	"flowSources": [f.from.dataset | some f in flows], "flows": flows}
+
+contacts := ds("contacts", [field("email", ["pii.email"]), field("phone", ["pii.phone"])], {})
+
+test_v3_masks_only_what_the_output_is_not_approved_for if {
+	d := gate.decision with input as v3(job, [contacts],
+		[ds("export", [], {"piiAllowed": ["pii.phone"], "fedBy": ["dataset:pg:contacts"]}),
+		 ds("crm", [], {"piiAllowed": ["pii"], "fedBy": ["dataset:pg:contacts"]})],
+		[flow3("contacts", "email", "export", "email"), flow3("contacts", "phone", "export", "tel"),
+		 flow3("contacts", "email", "crm", "email")])
+	d.decision == "mask"
+	d.masks == [{"dataset": "dataset:pg:export", "field": "email", "strategy": "hash"}]
+}
+
+test_v3_denies_what_the_job_may_not_mask if {
+	d := gate.decision with input as v3(object.union(job, {"tags": ["masking:forbidden"]}), [contacts],
+		[ds("export", [], {"piiAllowed": ["pii.email"], "fedBy": ["dataset:pg:contacts"]})],
+		[flow3("contacts", "email", "export", "email"), flow3("contacts", "phone", "export", "tel")])
+	d.decision == "deny"
+	[r] := d.reasons
+	r.field == "tel"
+	r.message == "pii.phone (from dataset:pg:contacts.phone) would flow into tel of dataset:pg:export, which is not approved for it: tag it pii-allowed:pii.phone, or let the job mask"
+}

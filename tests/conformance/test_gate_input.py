@@ -30,19 +30,20 @@ def test_enrich_builds_the_documented_input(store: Store) -> None:
     doc = Gate(store, engine=None).enrich(GateRequest(  # type: ignore[arg-type]
         job=("etl", "export"), inputs=[(PG, "shop.customers")], outputs=[(PG, "shop.export")],
         purpose="billing"))
+    # Version 3: a flow names its datasets by id alone (their names are in inputs/outputs).
+    assert doc["inputVersion"] == 3
     assert doc["flows"] == [{
-        "from": {"namespace": PG, "name": "shop.customers", "field": "email",
-                 "dataset": f"dataset:{PG}:shop.customers"},
-        "to": {"namespace": PG, "name": "shop.export", "field": "email_hash",
-               "dataset": f"dataset:{PG}:shop.export"},
+        "from": {"dataset": f"dataset:{PG}:shop.customers", "field": "email"},
+        "to": {"dataset": f"dataset:{PG}:shop.export", "field": "email_hash"},
         "transformation": "DIRECT/HASH", "masking": True}]
     assert doc["context"] == {"purpose": "billing"}
     [customers], [export] = doc["inputs"], doc["outputs"]
     assert customers["id"] == f"dataset:{PG}:shop.customers" and customers["known"]
-    # Version 2: only classified fields, with the count of all the catalog knows.
-    assert {f["name"]: (f["classifications"], f["inherited"]) for f in customers["fields"]} == {
-        "email": (["pii.email"], [])}
-    assert customers["fieldCount"] == 2 and doc["inputVersion"] == 2
+    # Since version 2: only classified fields, with the count of all the catalog knows; since
+    # version 3, only what the rules read of them.
+    assert customers["fields"] == [
+        {"name": "email", "classifications": ["pii.email"], "inherited": []}]
+    assert customers["fieldCount"] == 2
     # Hashing is a masking derivation: nothing is inherited through it.
     assert export["fields"] == [] and export["fieldCount"] == 2
     assert doc["flowsKnown"] and doc["flowSources"] == [f"dataset:{PG}:shop.customers"]
@@ -85,8 +86,8 @@ def _full_read_document(store: Store, req: GateRequest) -> dict[str, Any]:
 
     def doc(i: str) -> dict[str, Any]:
         return {"fieldCount": len(fields[i]), "fields": [
-            {"name": f.name, "type": f.type, "classifications": f.classifications,
-             "inherited": inh, "learnedFrom": f.learned_from} for f in fields[i]
+            {"name": f.name, "classifications": f.classifications, "inherited": inh}
+            for f in fields[i]
             if (inh := inherited.get(field_id(*known[i], f.name), [])) or f.classifications]}
 
     classified = {(i, f["name"]) for i in ids for f in doc(i)["fields"]}
@@ -134,8 +135,8 @@ def test_a_wide_tables_input_is_what_reading_every_field_gives(store: Store) -> 
     assert [(f["name"], f["classifications"], f["inherited"]) for f in staged["fields"]] == [
         ("c7", ["internal"], []), ("email_clean", [], ["pii.email"])]
     assert exported["fieldCount"] == WIDE + 2  # the schema's, and `contact` from lineage
-    assert [(f["name"], f["inherited"], f["learnedFrom"]) for f in exported["fields"]] == [
-        ("c7", ["internal"], "schema"), ("contact", ["pii.email"], "columnLineage")]
+    assert [(f["name"], f["inherited"]) for f in exported["fields"]] == [
+        ("c7", ["internal"]), ("contact", ["pii.email"])]
     assert [(f["from"]["field"], f["to"]["field"]) for f in doc["flows"]] == [
         ("c7", "c7"), ("email_clean", "contact"), ("email_clean", "email_hash")]
     assert exported["fedBy"] == [dataset_id(*stg)]

@@ -105,10 +105,11 @@ def test_the_gate_sees_the_undocumented_pii_column_and_names_unknown_inputs(stor
                          outputs=[("salesforce://acme", "Contact")], environment="dev")
     doc = gate.enrich(export)
     [revenue] = doc["inputs"]
-    # The documented id and the undocumented email are both known; only email is classified,
-    # so only it is sent (input version 2).
-    assert {f["name"]: (f["learnedFrom"], f["inherited"]) for f in revenue["fields"]} == {
-        "email": ("columnLineage", ["pii.email"])}
+    # The documented id and the undocumented email (known from column lineage alone) are both
+    # known; only email is classified, so only it is sent (input version 2).
+    assert {f.name: f.learned_from for f in store.fields([revenue["id"]])[revenue["id"]]} == {
+        "id": "schema", "email": "columnLineage"}
+    assert {f["name"]: f["inherited"] for f in revenue["fields"]} == {"email": ["pii.email"]}
     assert revenue["fieldCount"] == 2
     record = gate.decide(export, "test").record
     assert any(r["rule"] == "pii_placement" and "customer_revenue.email" in r["message"]

@@ -35,6 +35,13 @@ def flow(src: str, sf: str, dst: str, df: str, masking: bool = False) -> dict[st
             "transformation": "DIRECT/IDENTITY", "masking": masking}
 
 
+def flow3(src: str, sf: str, dst: str, df: str, masking: bool = False) -> dict[str, Any]:
+    """A flow as input version 3 has it: datasets by id alone."""
+    return {"from": {"dataset": f"dataset:pg:{src}", "field": sf},
+            "to": {"dataset": f"dataset:pg:{dst}", "field": df},
+            "transformation": "DIRECT/IDENTITY", "masking": masking}
+
+
 JOB = {"namespace": "etl", "name": "copy", "tags": []}
 CUSTOMERS = ds("customers", [field("id"), field("email", "pii.email"),
                              field("phone", inherited=("pii.phone",))])
@@ -139,6 +146,30 @@ CASES = {
             "rule": "retention", "severity": "deny", "dataset": "dataset:pg:o", "field": None,
             "message": f"dataset:pg:o has no retention but receives PII from dataset:pg:{i}, "
             f"kept at most {d} days: set a retention on it"} for i, d in (("a", 30), ("b", 90))]}),
+    # Input version 3: a flow names its datasets by id alone, a field what the rules read.
+    "v3_masks_what_the_output_is_not_approved_for": (
+        {**gate_input([CUSTOMERS],
+                      [ds("export", [], piiAllowed=["pii.phone"], fedBy=["dataset:pg:customers"]),
+                       ds("crm", [], piiAllowed=["pii"], fedBy=["dataset:pg:customers"])],
+                      [flow3("customers", "email", "export", "email"),
+                       flow3("customers", "phone", "export", "tel"),
+                       flow3("customers", "email", "crm", "email"),
+                       flow3("customers", "phone", "crm", "tel", masking=True)]),
+         "flowsKnown": True, "flowSources": ["dataset:pg:customers"], "inputVersion": 3},
+        {"decision": "mask", "reasons": [], "masks": [
+            {"dataset": "dataset:pg:export", "field": "email", "strategy": "hash"}]}),
+    "v3_denies_what_the_job_may_not_mask": (
+        {**gate_input([CUSTOMERS], [ds("export", [], piiAllowed=["pii.email"],
+                                       fedBy=["dataset:pg:customers"])],
+                      [flow3("customers", "email", "export", "email"),
+                       flow3("customers", "phone", "export", "tel")],
+                      job={**JOB, "tags": ["masking:forbidden"]}),
+         "flowsKnown": True, "flowSources": ["dataset:pg:customers"], "inputVersion": 3},
+        {"decision": "deny", "masks": [], "reasons": [{
+            "rule": "pii_placement", "severity": "deny", "dataset": "dataset:pg:export",
+            "field": "tel", "message": "pii.phone (from dataset:pg:customers.phone) would flow "
+            "into tel of dataset:pg:export, which is not approved for it: tag it "
+            "pii-allowed:pii.phone, or let the job mask"}]}),
     "allow_each_rule_satisfied": (
         gate_input([ds("a", [field("x")], retentionDays=30, purposes=["billing"],
                        quality={"failed": [], "passed": ["row_count"]}), CUSTOMERS],
