@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import neo4j
 import orjson
 
 from headwater.catalog.aliases import Target, declared, renamed_from, resolve
 from headwater.catalog.ids import dataset_id, field_id
 from headwater.catalog.model import EventWrite
-from headwater.catalog.neo4j.cypher import Tx, union, unwind
+from headwater.catalog.neo4j.cypher import union, unwind
 from headwater.catalog.rekeying import rekey_erasure
 from headwater.catalog.rules import quality_result_id
 
@@ -29,7 +30,7 @@ LOOKUP = (" CALL () { UNWIND $names AS id MATCH (a:DatasetAlias {id: id})"
           "  RETURN collect(id) AS claimed }")
 
 
-def apply_aliases(tx: Tx, events: Sequence[EventWrite],
+def apply_aliases(tx: neo4j.ManagedTransaction, events: Sequence[EventWrite],
                   found: list[list[str]], claimed: list[str]
                   ) -> tuple[list[EventWrite], dict[str, Target]]:
     """The batch with its aliases resolved from what ``LOOKUP`` found, the new ones recorded;
@@ -47,7 +48,7 @@ def apply_aliases(tx: Tx, events: Sequence[EventWrite],
     return resolved, {a: targets[a] for a in claimed if a in targets}
 
 
-def merge(tx: Tx, moves: dict[str, Target]) -> None:
+def merge(tx: neo4j.ManagedTransaction, moves: dict[str, Target]) -> None:
     """Move everything stored about each dataset ``old`` onto its target, then delete it
     (the embedded store's ``merge``, same rules). The schema history is merged by the caller.
     Rare (once per alias ever): a fixed number of statements for all of a batch's moves."""
@@ -112,7 +113,7 @@ def merge(tx: Tx, moves: dict[str, Target]) -> None:
     tx.run("UNWIND $rows AS r MATCH (o:Dataset {id: r.old}) DETACH DELETE o", rows=rows).consume()
 
 
-def _move_fields(tx: Tx, moves: dict[str, Target]) -> None:
+def _move_fields(tx: neo4j.ManagedTransaction, moves: dict[str, Target]) -> None:
     """Each field of a moved dataset becomes the target's field of that name (classifications
     united); every derivation to or from it is drawn again between the new ends."""
     fields = {r["id"]: (r["ds"], r["name"], r["tags"], r["steward"]) for r in tx.run(
@@ -154,7 +155,7 @@ def _move_fields(tx: Tx, moves: dict[str, Target]) -> None:
            ids=list(fields)).consume()
 
 
-def _move_quality(tx: Tx, rows: list[dict[str, str]]) -> None:
+def _move_quality(tx: neo4j.ManagedTransaction, rows: list[dict[str, str]]) -> None:
     """Results of a run are keyed by their dataset (so a START and a COMPLETE meet) and get
     the target's key; those of a run-less event keep theirs (keyed by the event)."""
     found = [dict(r) for r in tx.run(
@@ -172,7 +173,7 @@ def _move_quality(tx: Tx, rows: list[dict[str, str]]) -> None:
              if f["q"].get("runId") else f["id"], "ds": f["new"], "q": f["q"]} for f in found])
 
 
-def build_aliases(tx: Tx) -> None:
+def build_aliases(tx: neo4j.ManagedTransaction) -> None:
     """Migration: the alias index from the stored symlinks, but a RENAME's old name (found in
     the stored events that carry a ``previousIdentifier``; one scan of the events)."""
     renamed: set[tuple[str, str]] = set()

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import neo4j
 import orjson
 
 from headwater.catalog import search
 from headwater.catalog.neo4j.connection import Connection
-from headwater.catalog.neo4j.cypher import CLASSES, Tx, unwind
+from headwater.catalog.neo4j.cypher import CLASSES
 from headwater.catalog.search import Query, SearchDoc
 
 INDEX = "search_text"
@@ -34,7 +35,7 @@ SEARCH_INDEXES = [
 ]
 
 
-def build_index(tx: Tx) -> None:
+def build_index(tx: neo4j.ManagedTransaction) -> None:
     """The migration step: index every dataset and job already stored."""
     ids = [r["id"] for r in tx.run("MATCH (d:Dataset) RETURN d.id AS id UNION ALL"
                                    " MATCH (j:Job) RETURN j.id AS id")]
@@ -51,12 +52,14 @@ def _props(d: SearchDoc) -> dict[str, Any]:
             **{f: search.indexed_text([c]) for f, c in zip(_FIELDS, cols, strict=True)}}
 
 
-def write_docs(tx: Tx, docs: Sequence[SearchDoc]) -> None:
+def write_docs(tx: neo4j.ManagedTransaction, docs: Sequence[SearchDoc]) -> None:
     """Add these documents to the index (the caller has deleted any they replace)."""
-    unwind(tx, "UNWIND $rows AS r CREATE (s:SearchDoc) SET s = r", [_props(d) for d in docs])
+    if docs:
+        tx.run("UNWIND $rows AS r CREATE (s:SearchDoc) SET s = r",
+               rows=[_props(d) for d in docs]).consume()
 
 
-def reindex(tx: Tx, node_ids: Sequence[str],
+def reindex(tx: neo4j.ManagedTransaction, node_ids: Sequence[str],
             digests: dict[str, str] | None = None) -> None:
     """Rewrite the documents of these datasets and jobs from what is stored, inside ``tx``;
     remember ``digests`` (``search.contributions``) as indexed."""
@@ -90,7 +93,7 @@ def reindex(tx: Tx, node_ids: Sequence[str],
         tx.run("UNWIND $ids AS id MATCH (s:SearchSeen {nodeId: id}) DELETE s", ids=ids).consume()
 
 
-def reindex_touched(tx: Tx, touched: dict[str, str]) -> None:
+def reindex_touched(tx: neo4j.ManagedTransaction, touched: dict[str, str]) -> None:
     """Re-index the nodes an event batch changed the searchable metadata of."""
     if not touched:
         return

@@ -20,16 +20,7 @@ from headwater.catalog.ids import field_id
 from headwater.catalog.model import DeadLetterWrite, EventWrite, WriteResult
 from headwater.catalog.neo4j.aliases import LOOKUP, apply_aliases, merge
 from headwater.catalog.neo4j.connection import Connection
-from headwater.catalog.neo4j.cypher import (
-    Batched,
-    Tx,
-    bump_graph,
-    counted,
-    created,
-    newer,
-    union,
-    unwind,
-)
+from headwater.catalog.neo4j.cypher import bump_graph, created, newer, union, unwind
 from headwater.catalog.neo4j.search import reindex, reindex_touched
 from headwater.catalog.rules import TERMINAL_STATES, dead_letter_ids, now, quality_result_id
 from headwater.catalog.schema_history import (
@@ -46,19 +37,13 @@ from headwater.catalog.schema_history import (
 from headwater.catalog.search import contributions
 
 
-def settle_runs(tx: Tx, run_ids: list[str]) -> None:
+def settle_runs(tx: neo4j.ManagedTransaction, run_ids: list[str]) -> None:
     """Set each run's state, end and error to its latest attempt's (``catalog.attempts``),
     from every transition stored on it: one read and one write."""
     found = tx.run("UNWIND $ids AS id MATCH (run:Run {id: id})"
                    " RETURN collect([id, run.transitions]) AS all", ids=run_ids).single(strict=True)
-    _settle(tx, dict(found["all"]))
-
-
-def _settle(tx: Tx, transitions: dict[str, list[str] | None]) -> None:
-    """Set each run's state, end and error to those of its latest attempt, given all its
-    transitions."""
     rows = []
-    for run, stored in transitions.items():
+    for run, stored in found["all"]:
         if not stored:
             continue
         last = attempts(Transition(*orjson.loads(t)) for t in stored)[-1]
@@ -90,29 +75,25 @@ class EventWrites(Connection):
         # Names the batch declares other names of a dataset (catalog.aliases).
         claims = {a for e in events for d in e.all_datasets() for a in d.aliases}
 
-        def work(plain: neo4j.ManagedTransaction) -> None:
-            tx = Batched(plain)
-            # One round trip for all: the batch's events already stored, the job and the
-            # transitions of each of its runs already stored (the runs' states are settled
-            # from them), the aliases among its names (catalog.aliases), and each stored
-            # job's and dataset's facts digest and newest event time (catalog.facts), a
-            # dataset's read through its alias. Runs, jobs and datasets are read under their
-            # write lock (a SET that reads the property takes it first), so another server's
-            # write cannot slip in between this read and this transaction's commit.
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            # One round trip for all: the batch's events already stored, the job of each of
+            # its runs already stored, the aliases among its names (catalog.aliases), and each
+            # stored job's and dataset's facts digest and newest event time (catalog.facts),
+            # a dataset's read through its alias. Those are read under the node's write lock
+            # (a SET that reads the property takes it first), so another server's write to
+            # the node cannot slip in between this read and this transaction's commit.
             record = tx.run(
                 "CALL () { UNWIND $ids AS id MATCH (e:Event {id: id}) RETURN collect(id) AS known }"
-                " CALL () { UNWIND $runs AS id MATCH (r:Run {id: id}) SET r.jobId = r.jobId"
-                "  RETURN collect([id, r.jobId, r.transitions]) AS runs }"
-                + LOOKUP + FACTS + " RETURN known, runs, aliases, claimed, jobs, datasets",
+                " CALL () { UNWIND $runs AS id MATCH (r:Run {id: id})"
+                "  RETURN collect([id, r.jobId]) AS runJobs }"
+                + LOOKUP + FACTS + " RETURN known, runJobs, aliases, claimed, jobs, datasets",
                 ids=list({e.event_id for e in events}),
-                runs=sorted({e.run.id for e in events if e.run}),
+                runs=list({e.run.id for e in events if e.run}),
                 names=list(named(events) | claims), claims=list(claims),
                 jobs=sorted({e.job.id for e in events if e.job}),
                 datasets=sorted({d.id for e in events for d in e.all_datasets()}),
             ).single(strict=True)
-            runs = {run: (job, transitions) for run, job, transitions in record["runs"]}
-            results[:] = admitted(events, set(record["known"]),
-                                  {run: job for run, (job, _) in runs.items()})
+            results[:] = admitted(events, set(record["known"]), dict(record["runJobs"]))
             written = [e for e, r in zip(events, results, strict=True) if r is True]
             written, merged = apply_aliases(tx, written, record["aliases"], record["claimed"])
             merge(tx, merged)  # clears the facts digests of what it rewrites
@@ -124,20 +105,18 @@ class EventWrites(Connection):
                 if merged or not {d.id for e in written for d in e.all_datasets()} <= read:
                     stored = self._stored_facts(tx, written)  # rare: read them again
                 graph |= self._write(tx, written, merged,
-                                     plan(written, stored, self.skip_unchanged),
-                                     {run: t for run, (_, t) in runs.items()})
+                                     plan(written, stored, self.skip_unchanged))
             reindex_touched(tx, contributions(written))
             if merged:  # the merged datasets' documents go, their targets' are rewritten
                 reindex(tx, sorted({*merged, *(t.id for t in merged.values())}))
             if graph:  # last: the counter's lock is held only until the commit
                 bump_graph(tx)
-            tx.flush()
 
         self._write_tx(work)
         return results
 
     @staticmethod
-    def _stored_facts(tx: Tx, events: Sequence[EventWrite]
+    def _stored_facts(tx: neo4j.ManagedTransaction, events: Sequence[EventWrite]
                       ) -> dict[str, tuple[str | None, str]]:
         """``FACTS`` again, of the batch as written: after a merge, or where a name the batch
         declares an alias in this batch was resolved to another dataset."""
@@ -147,8 +126,8 @@ class EventWrites(Connection):
                         ).single(strict=True)
         return {n: (d, t) for n, d, t in [*record["jobs"], *record["datasets"]]}
 
-    def _write(self, tx: Tx, events: list[EventWrite], merged: dict[str, Target],
-               facts: Plan, transitions: dict[str, list[str] | None]) -> bool:
+    def _write(self, tx: neo4j.ManagedTransaction, events: list[EventWrite],
+               merged: dict[str, Target], facts: Plan) -> bool:
         """Writes the events; True when the lineage graph changed: a dataset, a job edge or a
         column derivation added, or a derivation's job changed."""
         received = now()
@@ -168,14 +147,14 @@ class EventWrites(Connection):
         self._touch(tx, events, facts)
         inputs = {(d.id, e.job.id) for e in jobs if e.job for d in e.inputs}
         outputs = {(e.job.id, d.id) for e in jobs if e.job for d in e.outputs}
-        graph |= created(counted(tx, "UNWIND $rows AS r MATCH (a:Dataset {id: r[0]}),"
+        graph |= created(unwind(tx, "UNWIND $rows AS r MATCH (a:Dataset {id: r[0]}),"
                                 " (b:Job {id: r[1]}) MERGE (a)-[:INPUT_TO]->(b)",
                                 [list(x) for x in inputs]))
-        graph |= created(counted(tx, "UNWIND $rows AS r MATCH (a:Job {id: r[0]}),"
+        graph |= created(unwind(tx, "UNWIND $rows AS r MATCH (a:Job {id: r[0]}),"
                                 " (b:Dataset {id: r[1]}) MERGE (a)-[:PRODUCES]->(b)",
                                 [list(x) for x in outputs]))
         versions, observed = self._write_schemas(tx, events, merged)
-        self._write_runs(tx, events, versions, observed, transitions)
+        self._write_runs(tx, events, versions, observed)
         graph |= self._write_column_edges(tx, [e for e in events if facts.edges_written(e)],
                                           facts)
         facets = latest_per_key(
@@ -192,7 +171,7 @@ class EventWrites(Connection):
         return graph
 
     @staticmethod
-    def _touch(tx: Tx, events: list[EventWrite], facts: Plan) -> None:
+    def _touch(tx: neo4j.ManagedTransaction, events: list[EventWrite], facts: Plan) -> None:
         """What a full write of an unchanged job or dataset would change: the newest event
         time, of the node and of each of its facets."""
         for label in ("Job", "Dataset"):
@@ -204,7 +183,7 @@ class EventWrites(Connection):
                " SET f.eventTime = CASE WHEN r[1] > f.eventTime THEN r[1] ELSE f.eventTime END",
                [[f"{node}|{name}", t] for node, name, t in facts.facet_times(events)])
 
-    def _write_jobs(self, tx: Tx, events: list[EventWrite],
+    def _write_jobs(self, tx: neo4j.ManagedTransaction, events: list[EventWrite],
                     facts: Plan) -> None:
         jobs = [(e.job, e.event_time) for e in events if e.job]
         if not jobs:
@@ -232,7 +211,7 @@ class EventWrites(Connection):
                    "owners": sorted(extra[r[0]][1]), "facts": facts.record.get(r[0])}
              for r in rows])
 
-    def _write_datasets(self, tx: Tx, events: list[EventWrite],
+    def _write_datasets(self, tx: neo4j.ManagedTransaction, events: list[EventWrite],
                         facts: Plan) -> bool:
         """Writes the datasets; True when one was added."""
         self._write_quality(tx, events)
@@ -251,7 +230,7 @@ class EventWrites(Connection):
             links.update(f"{ns}|{n}|{t or ''}" for ns, n, t in d.symlinks)
             for field, c in d.field_classifications:
                 classes.setdefault((d.id, field), set()).add(c)
-        added = created(counted(
+        added = created(unwind(
             tx, "UNWIND $rows AS r MERGE (d:Dataset {id: r.id})"
             " ON CREATE SET d.namespace = r.namespace, d.name = r.name, d.createdAt = r.created,"
             "  d.updatedAt = r.t"
@@ -275,7 +254,7 @@ class EventWrites(Connection):
         return added
 
     @staticmethod
-    def _write_quality(tx: Tx, events: list[EventWrite]) -> None:
+    def _write_quality(tx: neo4j.ManagedTransaction, events: list[EventWrite]) -> None:
         quality = [
             {"id": quality_result_id(d.id, q.field, q.assertion, run or e.event_id, q.source,
                                      q.name),
@@ -295,7 +274,7 @@ class EventWrites(Connection):
                  " OR (r.t = q.observedAt AND q.success AND NOT r.success)"
                  " SET q.success = r.success, q.observedAt = r.t, q.value = r.value", quality)
 
-    def _write_schemas(self, tx: Tx, events: list[EventWrite],
+    def _write_schemas(self, tx: neo4j.ManagedTransaction, events: list[EventWrite],
                        merged: dict[str, Target]
                        ) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
         """Same rule as the embedded store (``catalog.schema_history``): record the batch's
@@ -323,7 +302,7 @@ class EventWrites(Connection):
                  " fingerprint: o.fingerprint}) ON CREATE SET n.runId = o.runId", lent)
         for r in tx.run("UNWIND $rows AS r MATCH (s:SchemaVersion {datasetId: r[1]})"
                         " RETURN r[0] AS ds, s.fingerprint AS fp, s.fields AS fields",
-                        rows=lent) if lent else ():
+                        rows=lent):
             bodies.setdefault((r["ds"], r["fp"]), r["fields"].encode())
         for new_id, _ in lent:
             batch.setdefault(new_id, [])
@@ -393,10 +372,8 @@ class EventWrites(Connection):
                [{"run": run, "ds": ds, "v": v} for (run, ds), v in observed.items()])
         return {ds: v.version for ds, v in latest.items()}, observed
 
-    def _write_runs(self, tx: Tx, events: list[EventWrite], versions: dict[str, int],
-                    observed: dict[tuple[str, str], int],
-                    stored: dict[str, list[str] | None]) -> None:
-        """``stored``: the transitions stored on each of the batch's runs that exists."""
+    def _write_runs(self, tx: neo4j.ManagedTransaction, events: list[EventWrite],
+                    versions: dict[str, int], observed: dict[tuple[str, str], int]) -> None:
         rows = folded_runs(events)
         if not rows:
             return
@@ -440,9 +417,7 @@ class EventWrites(Connection):
             " WITH run MATCH (j:Job {id: run.jobId}) MERGE (run)-[:RUN_OF]->(j)",
             [{**row, "transitions": transitions.get(row["id"], [])} for row in rows],
             terminal=terminal)
-        # What the MERGE above leaves on each run: the stored transitions, then the batch's.
-        _settle(tx, {row["id"]: [*(stored.get(row["id"]) or []), *transitions.get(row["id"], [])]
-                     for row in rows})
+        settle_runs(tx, [row["id"] for row in rows])
         io = {(e.run.id, "READ" if d.role == "input" else "WROTE", d.id)
               for e in events if e.run for d in (*e.inputs, *e.outputs)}
         for rel in ("READ", "WROTE"):
@@ -453,7 +428,7 @@ class EventWrites(Connection):
                        "version": observed.get((run, ds), versions.get(ds))}
                            for run, kind, ds in io if kind == rel])
 
-    def _write_column_edges(self, tx: Tx, events: list[EventWrite],
+    def _write_column_edges(self, tx: neo4j.ManagedTransaction, events: list[EventWrite],
                             facts: Plan) -> bool:
         """Writes the derivations; True when a dataset or a derivation was added or a
         derivation's job changed."""
@@ -461,7 +436,7 @@ class EventWrites(Connection):
                  for e in sorted(events, key=lambda e: e.event_time) for c in e.column_edges}
         if not edges:
             return False
-        graph = created(counted(tx, "UNWIND $rows AS r MERGE (d:Dataset {id: r.id})"
+        graph = created(unwind(tx, "UNWIND $rows AS r MERGE (d:Dataset {id: r.id})"
                  " ON CREATE SET d.namespace = r.namespace, d.name = r.name, d.createdAt = r.t,"
                  "  d.updatedAt = r.t", [{"id": c.source_dataset, "namespace": c.source_namespace,
                         "name": c.source_name, "t": e.event_time} for c, e in edges.values()]))
