@@ -7,7 +7,7 @@ to 10,000. In process, embedded store and engine (the Wasm module).
 For each N: the whole decision (catalog reads + evaluation) p50 / p95, and the evaluation of
 the same request as input version 3 (what Headwater sends: classified fields and the flows
 from them, datasets by id), as version 2 (the same with each flow's dataset names and each
-field's type and origin) and as version 1 (every field and flow), the older ones rebuilt here,
+field's type and origin) and as version 1 (every field and flow), the older ones rebuilt from it,
 with the documents' sizes (policies/rego/README.md, "Versions of the input"). Writes
 bench/results/gate_growth.json.
 """
@@ -30,6 +30,7 @@ from headwater.ingestion.normalize import normalize
 from headwater.policies.engine import EmbeddedEngine
 from headwater.policies.gate import Gate, GateLimits, GateRequest
 from tests.factories import column_lineage, dataset, run_event, schema
+from tests.policies.older_inputs import as_version_2
 
 NS = "postgres://growth"
 DECISION = "headwater/gate/decision"
@@ -43,23 +44,6 @@ def event(n: int) -> dict[str, Any]:
         dataset(NS, "source", s=schema(*cols), t=tags)], outputs=[
         dataset(NS, "target", s=schema(*cols),
                 c=column_lineage({c: [(NS, "source", c)] for c in cols}))])
-
-
-def version_2(gate: Gate, doc: dict[str, Any]) -> dict[str, Any]:
-    """The same request as input version 2: flows name their datasets' namespace and name too,
-    fields have their type and where they were learned."""
-    v2 = orjson.loads(orjson.dumps(doc))
-    refs = {d["id"]: (d["namespace"], d["name"]) for d in (*v2["inputs"], *v2["outputs"])}
-    held = gate.store.fields(list(refs))
-    for d in (*v2["inputs"], *v2["outputs"]):
-        records = {f.name: f for f in held[d["id"]]}
-        for f in d["fields"]:
-            f |= {"type": records[f["name"]].type, "learnedFrom": records[f["name"]].learned_from}
-    for flow in v2["flows"]:
-        for end in (flow["from"], flow["to"]):
-            end |= {"namespace": refs[end["dataset"]][0], "name": refs[end["dataset"]][1]}
-    v2["inputVersion"] = 2
-    return v2
 
 
 def version_1(gate: Gate, req: GateRequest, doc: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +92,7 @@ def main() -> None:
         req = GateRequest(job=("etl", "copy"), inputs=[(NS, "source")],
                           outputs=[(NS, "target")], purpose="billing")
         doc3 = gate.enrich(req)
-        docs = {3: doc3, 2: version_2(gate, doc3), 1: version_1(gate, req, doc3)}
+        docs = {3: doc3, 2: as_version_2(gate.store, doc3), 1: version_1(gate, req, doc3)}
         decided = [engine.evaluate(DECISION, d) for d in docs.values()]
         assert decided[0] == decided[1] == decided[2]
         row: dict[str, Any] = {"fields": n, "decision_ms": timed(

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from headwater.catalog import open_store
@@ -18,6 +17,7 @@ from headwater.policies.engine import BUNDLE, EmbeddedEngine, OpaEngine, PolicyE
 from headwater.policies.gate import Gate, GateRequest
 from tests.factories import column_lineage, dataset, run_event, schema
 from tests.harness.services import start_opa
+from tests.policies.older_inputs import as_version_2
 
 PG = "postgres://shop:5432"
 CUSTOMERS, EXPORT, CRM = (PG, "shop.customers"), (PG, "shop.export"), (PG, "shop.crm")
@@ -54,17 +54,7 @@ def documents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict, 
     gate = Gate(store, engine=None)  # type: ignore[arg-type]
     doc = gate.enrich(GateRequest(job=("etl", "export"), inputs=[CUSTOMERS],
                                   outputs=[EXPORT, CRM], purpose="billing"), "ci")
-    v2 = orjson.loads(orjson.dumps(doc))
-    names = {d["id"]: (d["namespace"], d["name"]) for d in (*v2["inputs"], *v2["outputs"])}
-    catalog = store.fields(list(names))
-    for d in (*v2["inputs"], *v2["outputs"]):
-        held = {f.name: f for f in catalog[d["id"]]}
-        for f in d["fields"]:
-            f |= {"type": held[f["name"]].type, "learnedFrom": held[f["name"]].learned_from}
-    for flow in v2["flows"]:
-        for end in (flow["from"], flow["to"]):
-            end |= dict(zip(("namespace", "name"), names[end["dataset"]], strict=True))
-    v2["inputVersion"] = 2
+    v2 = as_version_2(store, doc)
     store.close()
     yield doc, v2
 
