@@ -6,7 +6,8 @@ time a decision gives the GIL up (every SQLite step, every call into the Wasm ru
 up to Python's switch interval to get it back. A decision that takes ~4 ms alone took 60–90 ms
 at the median under the soak's mixed load. A worker has its own interpreter, store connections
 and policy engine and does nothing but decide; the server only hands over the request body and
-the caller's identity. Every decision is still logged (by the worker) before it is answered.
+the caller's identity, over a socket of the worker's own (``headwater.workers.SocketWorkers``).
+Every decision is still logged (by the worker) before it is answered.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from headwater.catalog.tokens import Identity
 from headwater.policies.engine import PolicyEngine, open_engine
 from headwater.policies.gate import Gate, GateDecision, GateLimits
 from headwater.settings import Settings
-from headwater.workers import WorkerPool, start_worker
+from headwater.workers import SocketWorkers, start_worker
 
 
 def build_gate(settings: Settings, store: Store, engine: PolicyEngine) -> Gate:
@@ -52,7 +53,7 @@ class GateProcesses:
     gets 503, the next one new workers."""
 
     def __init__(self, settings: Settings, processes: int) -> None:
-        self._pool = WorkerPool("gate", processes, _start_worker, (settings,))
+        self._pool = SocketWorkers("gate", processes, _start_worker, (settings,))
 
     async def check(self, body: bytes, caller: Identity) -> GateDecision:
         return await self._pool.call(_check, body, caller)

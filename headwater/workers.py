@@ -1,5 +1,7 @@
-"""Worker processes of the server: a pool of spawned processes that replaces itself when one
-dies, and whose workers stop on their own when the server is gone.
+"""Worker processes of the server: pools of spawned processes that replace a worker that
+dies, and whose workers stop on their own when the server is gone. ``WorkerPool`` takes calls
+from any thread (heavy queries); ``SocketWorkers`` takes them from the event loop at the
+least cost per call (the gate).
 
 The server runs its latency-bound work (the event loop: every request, the gate's answer,
 ingestion's acknowledgements) in one Python process, which has one GIL. Work that holds the
@@ -11,16 +13,21 @@ processes far more evenly than Python shares the GIL between threads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
+import socket
+import struct
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from headwater.catalog.errors import Unavailable
 from headwater.logs import configure
@@ -114,3 +121,126 @@ class WorkerPool:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+# ------------------------------------------------------------------ workers on a socket each
+
+_FRAME = struct.Struct("!I")  # each message: its length, then a pickle
+
+
+def _serve(name: str, sock: socket.socket, initializer: Callable[..., None],
+           initargs: tuple[Any, ...]) -> None:
+    """A :class:`SocketWorkers` worker: set up, then answer calls one at a time until the
+    server closes its end (or dies: the kernel closes it then too)."""
+    initializer(*initargs)
+    with sock, sock.makefile("rb") as calls:
+        while header := calls.read(_FRAME.size):
+            fn, args = pickle.loads(calls.read(_FRAME.unpack(header)[0]))
+            try:
+                reply = pickle.dumps((True, fn(*args)), pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:  # the caller's to raise, as the server's own would be
+                exc.add_note(f"raised in the {name} worker process:\n{traceback.format_exc()}")
+                try:
+                    reply = pickle.dumps((False, exc), pickle.HIGHEST_PROTOCOL)
+                except Exception:  # an error that does not pickle: its text does
+                    reply = pickle.dumps((False, RuntimeError(repr(exc))),
+                                         pickle.HIGHEST_PROTOCOL)
+            sock.sendall(_FRAME.pack(len(reply)) + reply)
+
+
+class _Worker:
+    def __init__(self, name: str, initializer: Callable[..., None],
+                 initargs: tuple[Any, ...]) -> None:
+        self._sock, theirs = socket.socketpair()
+        # spawn, not fork: the server has threads (a forked child inherits their locks held).
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=_serve, args=(name, theirs, initializer, initargs), name=f"{name} worker",
+            daemon=True)
+        self.process.start()
+        theirs.close()
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def call(self, fn: Callable[..., V], args: tuple[Any, ...]) -> tuple[bool, Any]:
+        if self._streams is None:  # made in the event loop that calls, on first use
+            self._streams = await asyncio.open_connection(sock=self._sock)
+        reader, writer = self._streams
+        message = pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL)
+        writer.write(_FRAME.pack(len(message)) + message)
+        await writer.drain()
+        size = _FRAME.unpack(await reader.readexactly(_FRAME.size))[0]
+        return cast(tuple[bool, Any], pickle.loads(await reader.readexactly(size)))
+
+    def close(self) -> None:
+        # At once (a transport closes only when its event loop next runs); OSError: the
+        # worker is gone already.
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        if self._streams is not None:
+            try:
+                self._streams[1].close()
+                return
+            except RuntimeError:  # its event loop is closed
+                pass
+        self._sock.close()
+
+
+class SocketWorkers:
+    """``processes`` spawned workers, started with the pool and each set up once by
+    ``initializer(*initargs)``, called from the event loop over a socket pair each.
+
+    For latency-bound calls (the gate): a call is one write and one read on the event loop,
+    where a ``ProcessPoolExecutor`` hands it through two threads of the server (its manager
+    and its queue's feeder) and back through the manager, each handoff waiting for the GIL
+    (~0.5 ms of a gate decision at the median, more in the tail). A worker that dies costs
+    the call it was answering (or the next one it is given) :class:`Unavailable` (503), and a
+    new worker takes its place. A worker whose server is gone reads the end of its socket and
+    stops."""
+
+    def __init__(self, name: str, processes: int, initializer: Callable[..., None],
+                 initargs: tuple[Any, ...]) -> None:
+        self.name = name
+        self._start = lambda: _Worker(name, initializer, initargs)
+        self._workers = [self._start() for _ in range(processes)]
+        self._idle: asyncio.Queue[_Worker] | None = None  # made in the loop that calls
+
+    async def call(self, fn: Callable[..., V], *args: Any) -> V:
+        """``fn(*args)`` in a worker, in the order calls come. A caller that goes away (its
+        task cancelled) does not take the worker with it: the call runs to its end, and
+        the worker answers the next call only after that."""
+        exchange = asyncio.ensure_future(self._exchange(fn, args))
+        exchange.add_done_callback(lambda t: t.cancelled() or t.exception())  # never unread
+        return await asyncio.shield(exchange)
+
+    async def _exchange(self, fn: Callable[..., V], args: tuple[Any, ...]) -> V:
+        if self._idle is None:
+            self._idle = asyncio.Queue()
+            for worker in self._workers:
+                self._idle.put_nowait(worker)
+        worker = await self._idle.get()
+        try:
+            ok, value = await worker.call(fn, args)
+        except (OSError, EOFError, asyncio.IncompleteReadError):
+            log.error("a %s worker process stopped: starting a new one", self.name)
+            worker.close()
+            worker = await asyncio.to_thread(self._replace, worker)
+            raise Unavailable(f"the {self.name}'s worker process stopped while working; a new "
+                              "one is starting: retry in a few seconds") from None
+        finally:
+            self._idle.put_nowait(worker)
+        if not ok:
+            raise value
+        return cast(V, value)
+
+    def _replace(self, dead: _Worker) -> _Worker:
+        dead.process.join(timeout=1)
+        worker = self._start()
+        self._workers[self._workers.index(dead)] = worker
+        return worker
+
+    def shutdown(self) -> None:
+        for worker in self._workers:
+            worker.close()  # the worker reads the end of its socket and stops
+        for worker in self._workers:
+            worker.process.join(timeout=5)
+            if worker.process.is_alive():
+                worker.process.kill()
