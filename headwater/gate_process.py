@@ -50,7 +50,7 @@ def _check(body: bytes, caller: Identity) -> GateDecision:
 
 class GateProcesses:
     """``check`` as ``Gate.check``, in ``processes`` spawned workers; a call whose worker died
-    gets 503, the next one new workers."""
+    gets 503, and a new worker takes the dead one's place."""
 
     def __init__(self, settings: Settings, processes: int) -> None:
         self._pool = SocketWorkers("gate", processes, _start_worker, (settings,))

@@ -209,9 +209,6 @@ def _http_ok(url: str) -> bool:
         return bool(r.status == 200)
 
 
-OPA_GOGC = "400"
-
-
 def start_opa(*extra_args: str, port: int | None = None) -> Service:
     """Always a new OPA process (tests that kill and restart OPA use this)."""
     binary = opa_binary()
@@ -219,7 +216,7 @@ def start_opa(*extra_args: str, port: int | None = None) -> Service:
     tmp = Path(tempfile.mkdtemp(prefix="headwater-opa-"))
     log_file = tmp / "opa.log"
     # As docs/operations.md advises for the gate: Go's collector less often (GOGC=400).
-    env = {"GOGC": OPA_GOGC, **os.environ}
+    env = {"GOGC": "400", **os.environ}
     proc = subprocess.Popen(
         [str(binary), "run", "--server", "--addr", f"127.0.0.1:{port}", "--log-level", "error",
          *extra_args], stdout=log_file.open("wb"), stderr=subprocess.STDOUT, env=env)
