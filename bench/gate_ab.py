@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,45 +30,19 @@ from bench.stores import scratch_dir  # noqa: E402
 from headwater.catalog import open_store  # noqa: E402
 from headwater.ingestion.normalize import normalize  # noqa: E402
 from headwater.policies.engine import BUNDLE  # noqa: E402
-from tests.e2e.conftest import free_port  # noqa: E402
+from tests.e2e.conftest import Server, free_port  # noqa: E402
 from tests.harness.services import Service, start_opa  # noqa: E402
 
 
-def start_opa_with(env: dict[str, str]) -> Service:
-    saved = dict(os.environ)
-    os.environ.update(env)  # start_opa passes its environment on to OPA
-    try:
-        return start_opa(str(BUNDLE))
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def start_server(checkout: Path, data_dir: Path, engine: str, opa: Service | None
-                 ) -> tuple[subprocess.Popen[bytes], str, str]:
-    """The checkout's own server (its virtualenv's Python); its URL and a producer token."""
-    python = str(checkout / ".venv" / "bin" / "python")
+def start_server(checkout: Path, data_dir: Path, engine: str, opa: Service | None) -> Server:
+    """The checkout's own server (its virtualenv's Python)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
     env.update({"HEADWATER_DATA_DIR": str(data_dir), "HEADWATER_POLICY_ENGINE": engine,
                 **(opa.env if opa else {})})
-    token = subprocess.run([python, "-m", "headwater", "token", "create", "--role", "producer"],
-                           env=env, cwd=checkout, capture_output=True, text=True,
-                           check=True).stdout.strip()
-    port = free_port()
-    proc = subprocess.Popen([python, "-m", "headwater", "serve", "--port", str(port)], env=env,
-                            cwd=checkout, stdout=(data_dir / "server.log").open("wb"),
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return proc, url, token
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            sys.exit(f"the server of {checkout} did not start: see {data_dir / 'server.log'}")
-        time.sleep(0.2)
+    server = Server(url=f"http://127.0.0.1:{free_port()}", env=env, data_dir=data_dir,
+                    python=str(checkout / ".venv" / "bin" / "python"))
+    server.start()
+    return server
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -94,7 +67,7 @@ def main() -> None:
     sides: dict[str, tuple[Path, list[str]]] = {"A": (args.a, args.opa_env_a),
                                                 "B": (args.b, args.opa_env_b)}
     opas: list[Service] = []
-    procs: list[subprocess.Popen[bytes]] = []
+    servers: list[Server] = []
     clients: dict[str, httpx.Client] = {}
     try:
         for side, (checkout, opa_env) in sides.items():
@@ -102,12 +75,10 @@ def main() -> None:
             shutil.copytree(base, data_dir, dirs_exist_ok=True)
             opa = None
             if args.engine == "opa":
-                opa = start_opa_with(dict(kv.split("=", 1) for kv in opa_env))
+                opa = start_opa(str(BUNDLE), env=dict(kv.split("=", 1) for kv in opa_env))
                 opas.append(opa)
-            proc, url, token = start_server(checkout.resolve(), data_dir, args.engine, opa)
-            procs.append(proc)
-            clients[side] = httpx.Client(base_url=url, timeout=30,
-                                         headers={"Authorization": f"Bearer {token}"})
+            servers.append(start_server(checkout.resolve(), data_dir, args.engine, opa))
+            clients[side] = servers[-1].client("producer")
         for c in clients.values():  # warm both up
             for _ in range(100):
                 c.post("/api/v1/gate", json=GATE_BODY).raise_for_status()
@@ -120,9 +91,8 @@ def main() -> None:
     finally:
         for c in clients.values():
             c.close()
-        for proc in procs:
-            proc.terminate()
-            proc.wait(timeout=30)
+        for server in servers:
+            server.stop()
         for opa in opas:
             opa.stop()
     print(f"\n{args.engine}, {args.requests} requests a side, alternating\n")

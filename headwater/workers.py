@@ -159,9 +159,11 @@ class _Worker:
         self.process.start()
         theirs.close()
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def call(self, fn: Callable[..., V], args: tuple[Any, ...]) -> tuple[bool, Any]:
         if self._streams is None:  # made in the event loop that calls, on first use
+            self._loop = asyncio.get_running_loop()
             self._streams = await asyncio.open_connection(sock=self._sock)
         reader, writer = self._streams
         message = pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL)
@@ -175,13 +177,10 @@ class _Worker:
         # worker is gone already.
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
-        if self._streams is not None:
-            try:
-                self._streams[1].close()
-                return
-            except RuntimeError:  # its event loop is closed
-                pass
-        self._sock.close()
+        if self._streams is not None and self._loop is not None and not self._loop.is_closed():
+            self._streams[1].close()
+        else:  # never used, or its event loop is gone
+            self._sock.close()
 
 
 class SocketWorkers:

@@ -32,9 +32,10 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     tokens: dict[str, str] = field(default_factory=dict)
     log: Path | None = None
+    python: str = sys.executable  # another checkout's, to compare two (bench/gate_ab.py)
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "headwater", *args], env=self.env,
+        return subprocess.run([self.python, "-m", "headwater", *args], env=self.env,
                               capture_output=True, text=True, check=check, timeout=120)
 
     def token(self, role: str) -> str:
@@ -56,7 +57,7 @@ class Server:
         port = self.url.rsplit(":", 1)[1]
         self.log = self.data_dir / "server.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "headwater", "serve", "--port", port],
+            [self.python, "-m", "headwater", "serve", "--port", port],
             env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60

@@ -209,17 +209,19 @@ def _http_ok(url: str) -> bool:
         return bool(r.status == 200)
 
 
-def start_opa(*extra_args: str, port: int | None = None) -> Service:
-    """Always a new OPA process (tests that kill and restart OPA use this)."""
+def start_opa(*extra_args: str, port: int | None = None,
+              env: dict[str, str] | None = None) -> Service:
+    """Always a new OPA process (tests that kill and restart OPA use this); ``env`` adds to
+    or overrides its environment (``GOGC=100``)."""
     binary = opa_binary()
     port = port or free_port()
     tmp = Path(tempfile.mkdtemp(prefix="headwater-opa-"))
     log_file = tmp / "opa.log"
     # As docs/operations.md advises for the gate: Go's collector less often (GOGC=400).
-    env = {"GOGC": "400", **os.environ}
     proc = subprocess.Popen(
         [str(binary), "run", "--server", "--addr", f"127.0.0.1:{port}", "--log-level", "error",
-         *extra_args], stdout=log_file.open("wb"), stderr=subprocess.STDOUT, env=env)
+         *extra_args], stdout=log_file.open("wb"), stderr=subprocess.STDOUT,
+        env={"GOGC": "400", **os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     _wait("OPA", lambda: _http_ok(url + "/health"), proc, log_file, timeout=60)
     return Service("opa", url, {"HEADWATER_OPA_URL": url}, _stopper(proc, tmp))

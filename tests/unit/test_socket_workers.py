@@ -24,7 +24,7 @@ V = TypeVar("V")
 
 
 def _setup() -> None:
-    pass
+    """Nothing to set up: the workers under test need no store."""
 
 
 def echo(value: object, delay: float = 0.0) -> object:
