@@ -9,7 +9,7 @@ from headwater.api.auth import require
 from headwater.api.bodies import read_limited
 from headwater.api.documented import AUTHENTICATED, OPENLINEAGE_EVENT, json_body, problems
 from headwater.api.responses import OrjsonResponse
-from headwater.ingestion.service import Ingestion
+from headwater.ingestion.service import Intake
 
 router = APIRouter()
 EVENTS = "send fewer events per request"
@@ -17,7 +17,7 @@ EVENTS = "send fewer events per request"
 
 async def post_event(request: Request) -> OrjsonResponse:
     await _producer(request)
-    ingestion: Ingestion = request.app.state.services.ingestion
+    ingestion: Intake = request.app.state.services.ingestion
     body = await read_limited(request, ingestion.max_body_bytes, EVENTS)
     done = await ingestion.accept(body, request.headers.get("content-encoding"))
     return OrjsonResponse({"status": "created" if done.new else "duplicate",
@@ -44,7 +44,7 @@ router.add_api_route("/api/v1/lineage", post_event, methods=["POST"], status_cod
                                      {"type": "array", "items": OPENLINEAGE_EVENT}),
              responses=problems(400, *AUTHENTICATED, 413, 415, 422, 503))
 async def post_batch(request: Request, _: str = Depends(require("producer"))) -> OrjsonResponse:
-    ingestion: Ingestion = request.app.state.services.ingestion
+    ingestion: Intake = request.app.state.services.ingestion
     body = await read_limited(request, ingestion.max_body_bytes, EVENTS)
     done = await ingestion.accept_batch(body, request.headers.get("content-encoding"))
     return OrjsonResponse({"created": done.created, "duplicate": done.duplicate,
@@ -60,7 +60,7 @@ async def post_batch(request: Request, _: str = Depends(require("producer"))) ->
              responses=problems(400, *AUTHENTICATED, 413, 422, 503))
 async def post_quality(request: Request, _: str = Depends(require("producer"))
                        ) -> OrjsonResponse:
-    ingestion: Ingestion = request.app.state.services.ingestion
+    ingestion: Intake = request.app.state.services.ingestion
     body = await read_limited(request, ingestion.max_body_bytes, "send fewer results per request")
     done = await ingestion.accept_quality(body)
     return OrjsonResponse({"created": done.created, "duplicate": done.duplicate},

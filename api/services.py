@@ -10,7 +10,7 @@ from headwater.api.bulkheads import Bulkheads
 from headwater.catalog.reading import CatalogReading
 from headwater.catalog.stewardship import Stewardship
 from headwater.catalog.tokens import Tokens
-from headwater.ingestion.service import Ingestion
+from headwater.ingestion.service import Intake
 from headwater.lineage.service import Lineage
 from headwater.policies.engine import PolicyEngine
 from headwater.policies.erasure.service import Erasures
@@ -19,7 +19,7 @@ from headwater.policies.gate import Gate
 
 @dataclass
 class Services:
-    ingestion: Ingestion
+    ingestion: Intake
     catalog: CatalogReading
     stewardship: Stewardship
     lineage: Lineage

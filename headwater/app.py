@@ -14,8 +14,8 @@ from headwater.catalog.reading import CatalogReading
 from headwater.catalog.stewardship import Stewardship
 from headwater.catalog.tokens import Tokens
 from headwater.gate_process import GateProcesses, build_gate
+from headwater.ingest_process import IngestionProcess, build_ingestion
 from headwater.ingestion.intake import GroupCommitter
-from headwater.ingestion.service import Ingestion
 from headwater.lineage.service import Lineage
 from headwater.policies import erasure
 from headwater.policies.engine import PolicyEngine, PolicyEngineUnavailable, open_engine
@@ -26,16 +26,17 @@ log = logging.getLogger("headwater")
 
 
 def services(settings: Settings, store: Store, engine: PolicyEngine,
-             worker_processes: bool = True) -> Services:
-    """Every service over one store. Everything that enters the catalog (events, quality
-    results, steward edits) goes through the one group committer and its writer thread.
-    ``worker_processes``: start the worker processes of the gate and of heavy queries (when
-    the settings ask for any)."""
+             worker_processes: bool = True, ingest_process: bool = False) -> Services:
+    """Every service over one store. What enters the catalog goes through a group committer
+    and its writer thread: events and quality results the ingestion process's
+    (``ingest_process``, when the settings ask for it; else the server's), steward edits the
+    server's. ``worker_processes``: start the worker processes of the gate and of heavy
+    queries (when the settings ask for any)."""
     committer = GroupCommitter(store)
     erasures, worker = erasure.from_settings(settings, store, engine)
     return Services(
-        ingestion=Ingestion(committer, max_body_bytes=settings.max_body_bytes,
-                            max_batch_events=settings.max_batch_events),
+        ingestion=IngestionProcess(settings) if ingest_process and settings.ingest_process
+        else build_ingestion(settings, committer),
         catalog=CatalogReading(store),
         stewardship=Stewardship(store, committer.call),
         lineage=Lineage(store),
@@ -65,5 +66,5 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
             engine.push_bundle()  # type: ignore[attr-defined]
         except PolicyEngineUnavailable as exc:  # the gate fails closed until OPA is back
             log.error("could not push the policy bundle: %s", exc)
-    return build_app(settings, services(settings, store, engine, only != "ingestion"),
-                     only=only)
+    return build_app(settings, services(settings, store, engine, only != "ingestion",
+                                        ingest_process=only != "api"), only=only)

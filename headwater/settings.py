@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # Worker processes that run heavy GraphQL reads (headwater/query_process.py); 0: on a
     # thread of the server process.
     query_processes: int = Field(2, ge=0)
+    # Ingestion (parsing, validating, writing events) in a process of its own
+    # (headwater/ingest_process.py); false: on the server's event loop and writer thread.
+    ingest_process: bool = True
     # The embedded store's impact analysis walks an in-memory copy of the lineage graph while it
     # is current (catalog/embedded/adjacency.py); false: always its queries (less memory).
     impact_in_memory: bool = True

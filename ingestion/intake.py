@@ -38,6 +38,51 @@ BATCH_SIZE = Histogram(
 )
 COMMIT_SECONDS = Histogram("headwater_store_commit_seconds", "Store write transaction latency")
 
+# In the ingestion process (headwater.ingest_process) nobody scrapes these metrics: what they
+# would count is kept here instead, and sent to the server with the next answer.
+_held: list[tuple[str, str | float, float]] | None = None
+
+
+def hold_observations() -> None:
+    """Keep this process's observations for ``take_observations`` (the ingestion process)."""
+    global _held
+    _held = []
+
+
+def take_observations() -> list[tuple[str, str | float, float]]:
+    """What was observed since the last call (nothing unless ``hold_observations``)."""
+    global _held
+    if not _held:
+        return []
+    held, _held = _held, []
+    return held
+
+
+def observe(observations: list[tuple[str, str | float, float]]) -> None:
+    """Count what the ingestion process observed, in this process's metrics."""
+    for _, label, value in observations:
+        if isinstance(label, str):  # events received, by result
+            EVENTS.labels(label).inc(value)
+        else:  # a commit: its seconds and events
+            COMMIT_SECONDS.observe(label)
+            BATCH_SIZE.observe(value)
+
+
+def count_events(result: str, n: int = 1) -> None:
+    """Events received, by ``result`` (stored, duplicate, invalid)."""
+    if _held is None:
+        EVENTS.labels(result).inc(n)
+    else:
+        _held.append(("events", result, n))
+
+
+def _count_commit(seconds: float, events: int) -> None:
+    if _held is None:
+        COMMIT_SECONDS.observe(seconds)
+        BATCH_SIZE.observe(events)
+    else:
+        _held.append(("commit", seconds, events))
+
 
 class PayloadTooLarge(TooLarge):
     """A body (or what it decompresses to) over the configured limit."""
@@ -286,8 +331,7 @@ class GroupCommitter:
             if not batch[0].future.done():
                 batch[0].future.set_exception(exc)
             return
-        COMMIT_SECONDS.observe(time.perf_counter() - started)
-        BATCH_SIZE.observe(len(events))
+        _count_commit(time.perf_counter() - started, len(events))
         i = 0
         for p in batch:
             n = len(p.events)
@@ -303,6 +347,7 @@ __all__ = [
     "MalformedEvent",
     "PayloadTooLarge",
     "UnsupportedEncoding",
+    "count_events",
     "decode_body",
     "normalize",
     "parse_json",

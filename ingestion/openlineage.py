@@ -82,6 +82,10 @@ class InvalidEvent(Invalid):
         super().__init__(errors, prefix)
         self.summary = summary
 
+    def __reduce__(self) -> tuple[type[InvalidEvent], tuple[Any, ...]]:  # type: ignore[override]
+        # With its summary (the ingestion process sends it to the server).
+        return type(self), (self.errors, "", self.summary)
+
     @classmethod
     def from_pydantic(cls, exc: ValidationError, skip: int = 0) -> InvalidEvent:
         errors = []

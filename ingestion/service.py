@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 from pydantic import ValidationError
@@ -24,10 +24,10 @@ from headwater.catalog import EventWrite, StoreError
 from headwater.catalog.errors import Conflict, TooLarge
 from headwater.catalog.model import DeadLetterWrite, RunOfAnotherJob
 from headwater.ingestion.intake import (
-    EVENTS,
     BadLine,
     GroupCommitter,
     UnsupportedEncoding,
+    count_events,
     decode_body,
     normalize,
     parse_json,
@@ -66,6 +66,21 @@ class BatchAccepted:
 class QualityAccepted:
     created: int
     duplicate: int
+
+
+class Intake(Protocol):
+    """What the API calls: ``Ingestion`` itself, or ``headwater.ingest_process``'s proxy to
+    an ``Ingestion`` in a process of its own."""
+
+    max_body_bytes: int
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def ping(self) -> None: ...
+    async def accept(self, body: bytes, content_encoding: str | None = None) -> Accepted: ...
+    async def accept_batch(self, body: bytes, content_encoding: str | None = None
+                           ) -> BatchAccepted: ...
+    async def accept_quality(self, body: bytes) -> QualityAccepted: ...
 
 
 class _NotABatch(Exception):
@@ -118,7 +133,7 @@ class Ingestion:
         if isinstance(result, RunOfAnotherJob):
             await self._refused(event, result)
             raise Conflict(f"{result.message()} (the event was kept in the dead-letter store)")
-        EVENTS.labels("stored" if result else "duplicate").inc()
+        count_events("stored" if result else "duplicate")
         return Accepted(event.event_id, result)
 
     async def accept_batch(self, body: bytes, content_encoding: str | None = None
@@ -148,7 +163,7 @@ class Ingestion:
                 continue
             results[i] = {"index": i, "status": "created" if result else "duplicate",
                           "eventId": event.event_id}
-            EVENTS.labels("stored" if result else "duplicate").inc()
+            count_events("stored" if result else "duplicate")
         await self._refused_all(refused)
         counts = {s: sum(r["status"] == s for r in results)
                   for s in ("created", "duplicate", "invalid", "conflict")}
@@ -245,7 +260,7 @@ class Ingestion:
 
     async def _keep(self, letters: list[DeadLetterWrite]) -> list[str]:
         ids = await self.committer.dead_letters(letters)
-        EVENTS.labels("invalid").inc(len(letters))
+        count_events("invalid", len(letters))
         return ids
 
 

@@ -1,6 +1,7 @@
-"""The gate decides, and heavy GraphQL queries run, in worker processes of their own
-(headwater/gate_process.py, headwater/query_process.py): a worker that dies costs the call in
-flight a clear 503 and the next call is answered by a new worker; a server killed outright
+"""The gate decides, heavy GraphQL queries run and events are stored in worker processes of
+their own (headwater/gate_process.py, headwater/query_process.py, headwater/ingest_process.py):
+a worker that dies costs the call in flight a clear 503 and the next call is answered by a
+new worker; a server killed outright
 leaves no worker behind; an invalid request still gets its 422; the server's metrics count
 what the worker decided; a query answers the same from a worker as from the server."""
 
@@ -9,10 +10,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e.conftest import Server, free_port, server_env
@@ -75,10 +79,15 @@ def test_a_dead_worker_costs_one_clear_503_and_a_new_one_takes_over(server: Serv
     with server.client("producer") as c:
         assert c.post("/api/v1/gate", json=PLAIN).status_code == 200
         assert c.post("/graphql", json={"query": QUERY}).status_code == 200
+        assert c.post("/api/v1/lineage", json=EVENT).status_code == 201
         pids = workers(server)
-        assert len(pids) == 2  # the gate's, and one for heavy queries (started by the first)
+        # The gate's, one for heavy queries (started by the first) and ingestion's.
+        assert len(pids) == 3
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
+        r = c.post("/api/v1/lineage", json=EVENT)
+        assert r.status_code == 503, r.text
+        assert "retry" in r.json()["detail"]
         r = c.post("/api/v1/gate", json=PLAIN)
         assert r.status_code == 503, r.text
         assert "retry" in r.json()["detail"]
@@ -94,12 +103,19 @@ def test_a_dead_worker_costs_one_clear_503_and_a_new_one_takes_over(server: Serv
             assert r.status_code == 503 and time.monotonic() < deadline, r.text
             time.sleep(0.2)
         assert "datasets" in r.json()["data"]
-        assert len(workers(server)) == 2 and not set(pids) & set(workers(server))
+        while (r := c.post("/api/v1/lineage", json=EVENT)).status_code != 200:
+            assert r.status_code == 503 and time.monotonic() < deadline, r.text
+            time.sleep(0.2)
+        assert r.json()["status"] == "duplicate"  # stored before, by the process that died
+        assert len(workers(server)) == 3 and not set(pids) & set(workers(server))
         bad = c.post("/api/v1/gate", json={"job": {"namespace": "crm"}})
         assert bad.status_code == 422, bad.text  # the worker's error, rebuilt in the server
         assert "/job/name" in bad.text
         metrics = c.get("/metrics").text  # decided in a worker, counted by the server
         assert 'headwater_gate_decisions_total{decision="allow"} 2.0' in metrics, metrics[-2000:]
+        # Stored by two ingestion processes in turn, counted by the server.
+        assert 'headwater_ingest_events_total{result="stored"} 1.0' in metrics
+        assert 'headwater_ingest_events_total{result="duplicate"} 1.0' in metrics
 
 
 def test_a_query_answers_the_same_from_a_worker(backend: str, tmp_path: Path,
@@ -129,9 +145,43 @@ def test_a_server_killed_outright_leaves_no_worker(server: Server) -> None:
         assert c.post("/api/v1/gate", json=PLAIN).status_code == 200
         assert c.post("/graphql", json={"query": QUERY}).status_code == 200
     pids = workers(server)
-    assert len(pids) == 2
+    assert len(pids) == 3
     server.stop(signal.SIGKILL)
     deadline = time.monotonic() + 10
     while any(alive(p) for p in pids):
         assert time.monotonic() < deadline, "a worker outlived its server by 10 s"
         time.sleep(0.2)
+
+
+def test_a_server_stopped_while_producers_post_keeps_every_event_it_acknowledged(
+        server: Server) -> None:
+    """SIGTERM with 8 producers posting: every request the server took is answered 201, and
+    every 201 is in the store after a restart (posted again, each comes back as a
+    duplicate): the ingestion process answers only what it committed."""
+    acked: list[dict[str, object]] = []
+    stop = threading.Event()
+
+    def produce() -> None:
+        with server.client("producer") as c:
+            while not stop.is_set():
+                event = {**EVENT, "run": {"runId": str(uuid.uuid4())}}
+                try:
+                    r = c.post("/api/v1/lineage", json=event)
+                except httpx.HTTPError:
+                    return  # the server is gone: nothing was acknowledged
+                assert r.status_code == 201, r.text  # taken, so answered, shutting down or not
+                acked.append(event)
+
+    producers = [threading.Thread(target=produce) for _ in range(8)]
+    for t in producers:
+        t.start()
+    time.sleep(2)
+    server.stop()  # SIGTERM, while the producers post
+    stop.set()
+    for t in producers:
+        t.join(30)
+    assert len(acked) > 100, len(acked)
+    server.start()
+    with server.client("producer") as c:
+        again = [c.post("/api/v1/lineage", json=e).json()["status"] for e in acked]
+    assert again == ["duplicate"] * len(acked)
