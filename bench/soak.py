@@ -298,14 +298,14 @@ def timed(f: Figures, kind: str, call: Callable[[], httpx.Response]) -> httpx.Re
 
 
 def run(seconds: float, root: Path, *, warmup: float | None = None, heavy_clients: int = 3,
-        gate_processes: int | None = None) -> Figures:
+        settings: dict[str, str] | None = None) -> Figures:
     f = Figures(seconds=seconds, warmup_s=warmup if warmup is not None else seconds / 3)
     world = World(root, seconds)
     world.create_sqlite()
     (root / "connectors.toml").write_text(f'[[connector]]\nnamespace = "{world.sqlite_ns}"\n')
     env = server_env("embedded", root / "data", None)  # type: ignore[arg-type]
-    if gate_processes is not None:  # for A/B runs: 0 decides on the server's threads
-        env["HEADWATER_GATE_PROCESSES"] = str(gate_processes)
+    # For A/B runs: e.g. {"gate_processes": "0"} decides on the server's threads.
+    env.update({f"HEADWATER_{k.upper()}": v for k, v in (settings or {}).items()})
     env.update({"HEADWATER_CONNECTORS_FILE": str(root / "connectors.toml"),
                 "HEADWATER_ERASURE_POLL_SECONDS": "0.5"})
     (root / "data").mkdir(exist_ok=True)
@@ -514,12 +514,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=300)
     ap.add_argument("--warmup", type=float, default=60)
     ap.add_argument("--heavy-clients", type=int, default=3)
-    ap.add_argument("--gate-processes", type=int, default=None,
-                    help="the server's HEADWATER_GATE_PROCESSES (0: the gate on threads)")
+    ap.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
+                    help="a server setting, for A/B runs (gate_processes=0: the gate on "
+                    "threads; ingest_process=false: ingestion in the server process)")
     args = ap.parse_args()
     root = scratch_dir("bench-soak-")
     f = run(args.seconds, root, warmup=args.warmup, heavy_clients=args.heavy_clients,
-            gate_processes=args.gate_processes)
+            settings=dict(kv.split("=", 1) for kv in args.setting))
     print(table(f))
     failed = check(f)
     print("\n".join(["", "FAILED:", *failed]) if failed else "\nall thresholds held")
