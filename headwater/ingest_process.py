@@ -28,6 +28,7 @@ import pickle
 import socket
 import struct
 import traceback
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from headwater.api.app import GC_THRESHOLDS
@@ -123,13 +124,10 @@ class IngestionProcess:
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[Any]] = {}
         self._writer: asyncio.StreamWriter | None = None
-        self._process: Any = None
+        self._process: BaseProcess | None = None
         self._up: asyncio.Task[None] | None = None  # the current process's start
+        self._reading: asyncio.Task[None] | None = None  # the current process's answers
         self._stopping = False
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
 
     async def start(self) -> None:
         self._up = asyncio.create_task(self._launch())
@@ -150,10 +148,11 @@ class IngestionProcess:
             raise Unavailable(f"the ingestion process stopped while starting (exit code "
                               f"{process.exitcode}): see the log above")
         self._process, self._writer = process, writer
-        asyncio.create_task(self._answers(reader, writer, process), name="ingestion-answers")
+        self._reading = asyncio.create_task(self._answers(reader, writer, process),
+                                            name="ingestion-answers")
 
     async def _answers(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                       process: Any) -> None:
+                       process: BaseProcess) -> None:
         while (message := await _frames(reader)) is not None:
             call, ok, value, observations = message
             intake.observe(observations)

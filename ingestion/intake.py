@@ -60,11 +60,11 @@ def take_observations() -> list[tuple[str, str | float, float]]:
 
 def observe(observations: list[tuple[str, str | float, float]]) -> None:
     """Count what the ingestion process observed, in this process's metrics."""
-    for _, label, value in observations:
-        if isinstance(label, str):  # events received, by result
-            EVENTS.labels(label).inc(value)
-        else:  # a commit: its seconds and events
-            COMMIT_SECONDS.observe(label)
+    for kind, label, value in observations:
+        if kind == "events":  # (result, how many)
+            EVENTS.labels(str(label)).inc(value)
+        else:  # a commit: (seconds, events)
+            COMMIT_SECONDS.observe(float(label))
             BATCH_SIZE.observe(value)
 
 

@@ -66,6 +66,12 @@ def workers(server: Server) -> list[int]:
     return [int(line.split()[0]) for line in out.splitlines() if "spawn_main" in line]
 
 
+def cpu_ticks(pid: int) -> int:
+    """The process's CPU time so far, in clock ticks (user + system)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -85,9 +91,6 @@ def test_a_dead_worker_costs_one_clear_503_and_a_new_one_takes_over(server: Serv
         assert len(pids) == 3
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
-        r = c.post("/api/v1/lineage", json=EVENT)
-        assert r.status_code == 503, r.text
-        assert "retry" in r.json()["detail"]
         r = c.post("/api/v1/gate", json=PLAIN)
         assert r.status_code == 503, r.text
         assert "retry" in r.json()["detail"]
@@ -103,9 +106,9 @@ def test_a_dead_worker_costs_one_clear_503_and_a_new_one_takes_over(server: Serv
             assert r.status_code == 503 and time.monotonic() < deadline, r.text
             time.sleep(0.2)
         assert "datasets" in r.json()["data"]
-        while (r := c.post("/api/v1/lineage", json=EVENT)).status_code != 200:
-            assert r.status_code == 503 and time.monotonic() < deadline, r.text
-            time.sleep(0.2)
+        # Sent once the ingestion process is gone, an event waits for the new one.
+        r = c.post("/api/v1/lineage", json=EVENT)
+        assert r.status_code == 200, r.text
         assert r.json()["status"] == "duplicate"  # stored before, by the process that died
         assert len(workers(server)) == 3 and not set(pids) & set(workers(server))
         bad = c.post("/api/v1/gate", json={"job": {"namespace": "crm"}})
@@ -116,6 +119,32 @@ def test_a_dead_worker_costs_one_clear_503_and_a_new_one_takes_over(server: Serv
         # Stored by two ingestion processes in turn, counted by the server.
         assert 'headwater_ingest_events_total{result="stored"} 1.0' in metrics
         assert 'headwater_ingest_events_total{result="duplicate"} 1.0' in metrics
+
+
+def test_an_ingestion_process_that_dies_mid_batch_costs_the_batch_a_503_and_loses_nothing(
+        server: Server) -> None:
+    events = [{**EVENT, "run": {"runId": str(uuid.uuid4())}} for _ in range(10_000)]
+    answers: list[httpx.Response] = []
+    with server.client("producer") as c:
+        pids = workers(server)  # the gate's and ingestion's
+        before = {pid: cpu_ticks(pid) for pid in pids}
+        posting = threading.Thread(target=lambda: answers.append(
+            c.post("/api/v1/lineage/batch", json=events)))
+        posting.start()
+        # Once one of them has worked 50 ms on the batch (~1 s of work in all), both go.
+        while all(cpu_ticks(pid) - before[pid] < 5 for pid in pids):
+            assert posting.is_alive(), answers
+            time.sleep(0.01)
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        posting.join(60)
+        (r,) = answers
+        assert r.status_code == 503, r.text[:300]
+        assert "not acknowledged" in r.json()["detail"] and "retry" in r.json()["detail"]
+        again = c.post("/api/v1/lineage/batch", json=events)  # a new process answers
+    assert again.status_code == 200, again.text[:300]
+    done = again.json()
+    assert (done["created"] + done["duplicate"], done["invalid"]) == (10_000, 0), done
 
 
 def test_a_query_answers_the_same_from_a_worker(backend: str, tmp_path: Path,
@@ -172,15 +201,18 @@ def test_a_server_stopped_while_producers_post_keeps_every_event_it_acknowledged
                 assert r.status_code == 201, r.text  # taken, so answered, shutting down or not
                 acked.append(event)
 
+    server.token("producer")  # made once, before the producers start
     producers = [threading.Thread(target=produce) for _ in range(8)]
     for t in producers:
         t.start()
-    time.sleep(2)
+    deadline = time.monotonic() + 30
+    while len(acked) < 200:
+        assert time.monotonic() < deadline, len(acked)
+        time.sleep(0.05)
     server.stop()  # SIGTERM, while the producers post
     stop.set()
     for t in producers:
         t.join(30)
-    assert len(acked) > 100, len(acked)
     server.start()
     with server.client("producer") as c:
         again = [c.post("/api/v1/lineage", json=e).json()["status"] for e in acked]
