@@ -70,6 +70,8 @@ def observe(observations: list[tuple[str, str | float, float]]) -> None:
 
 def count_events(result: str, n: int = 1) -> None:
     """Events received, by ``result`` (stored, duplicate, invalid)."""
+    if not n:
+        return
     if _held is None:
         EVENTS.labels(result).inc(n)
     else:

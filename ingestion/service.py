@@ -163,10 +163,11 @@ class Ingestion:
                 continue
             results[i] = {"index": i, "status": "created" if result else "duplicate",
                           "eventId": event.event_id}
-            count_events("stored" if result else "duplicate")
         await self._refused_all(refused)
         counts = {s: sum(r["status"] == s for r in results)
                   for s in ("created", "duplicate", "invalid", "conflict")}
+        count_events("stored", counts["created"])
+        count_events("duplicate", counts["duplicate"])
         return BatchAccepted(counts["created"], counts["duplicate"], counts["invalid"],
                              counts["conflict"], results)
 

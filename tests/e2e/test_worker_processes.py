@@ -1,9 +1,10 @@
 """The gate decides, heavy GraphQL queries run and events are stored in worker processes of
 their own (headwater/gate_process.py, headwater/query_process.py, headwater/ingest_process.py):
-a worker that dies costs the call in flight a clear 503 and the next call is answered by a
-new worker; a server killed outright
-leaves no worker behind; an invalid request still gets its 422; the server's metrics count
-what the worker decided; a query answers the same from a worker as from the server."""
+a worker that dies costs the calls in flight a clear 503 and later calls are answered by a new
+worker (an event sent meanwhile waits for it), with nothing acknowledged lost; a server
+stopped while producers post answers every request it took; a server killed outright leaves
+no worker behind; an invalid request still gets its 422; the server's metrics count what the
+workers did; a query answers the same from a worker as from the server."""
 
 from __future__ import annotations
 
