@@ -69,12 +69,10 @@ def _main(settings: Settings, sock: socket.socket) -> None:
     """The ingestion process: answer calls until the server closes its end (or dies)."""
     start_worker(settings)
     intake.hold_observations()
-    try:
-        import uvloop  # the server's event loop (uvicorn's choice), when installed
+    with contextlib.suppress(ImportError):  # the server's event loop (uvicorn's choice)
+        import uvloop
 
         uvloop.install()
-    except ImportError:
-        pass
     asyncio.run(_serve(settings, sock))
 
 
@@ -95,10 +93,11 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
             if not isinstance(exc, HeadwaterError):
                 exc.add_note(f"raised in the ingestion process:\n{traceback.format_exc()}")
             reply = (call, False, exc)
+        observed = intake.take_observations()
         try:
-            _send(writer, (*reply, intake.take_observations()))
+            _send(writer, (*reply, observed))
         except Exception as exc:  # an error that does not pickle: its text does
-            _send(writer, (call, False, RuntimeError(repr(exc)), intake.take_observations()))
+            _send(writer, (call, False, RuntimeError(repr(exc)), observed))
         await writer.drain()
 
     try:
