@@ -24,9 +24,7 @@ import gc
 import itertools
 import logging
 import multiprocessing
-import pickle
 import socket
-import struct
 import traceback
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -37,32 +35,16 @@ from headwater.catalog.errors import HeadwaterError, Unavailable
 from headwater.ingestion import intake
 from headwater.ingestion.service import Accepted, BatchAccepted, Ingestion, QualityAccepted
 from headwater.settings import Settings
-from headwater.workers import start_worker
+from headwater.workers import read_message, send_message, start_worker
 
 log = logging.getLogger("headwater.ingestion")
 
-_FRAME = struct.Struct("!I")  # each message: its length, then a pickle
 _READY = 0  # the id of the message a new process sends once it takes calls
 
 
 def build_ingestion(settings: Settings, committer: intake.GroupCommitter) -> Ingestion:
     return Ingestion(committer, max_body_bytes=settings.max_body_bytes,
                      max_batch_events=settings.max_batch_events)
-
-
-async def _frames(reader: asyncio.StreamReader) -> Any:
-    """The next message, or None at the end of the stream (the other process closed its end,
-    or died)."""
-    try:
-        size = _FRAME.unpack(await reader.readexactly(_FRAME.size))[0]
-        return pickle.loads(await reader.readexactly(size))
-    except (asyncio.IncompleteReadError, OSError):
-        return None
-
-
-def _send(writer: asyncio.StreamWriter, message: Any) -> None:
-    data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
-    writer.write(_FRAME.pack(len(data)) + data)
 
 
 def _main(settings: Settings, sock: socket.socket) -> None:
@@ -83,7 +65,7 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
     gc.freeze()  # as the server does (headwater.api.app)
     gc.set_threshold(*GC_THRESHOLDS)
     reader, writer = await asyncio.open_connection(sock=sock)
-    _send(writer, (_READY, True, None, []))
+    send_message(writer, (_READY, True, None, []))
     answering: set[asyncio.Task[None]] = set()
 
     async def answer(call: int, method: str, args: tuple[Any, ...]) -> None:
@@ -95,13 +77,13 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
             reply = (call, False, exc)
         observed = intake.take_observations()
         try:
-            _send(writer, (*reply, observed))
+            send_message(writer, (*reply, observed))
         except Exception as exc:  # an error that does not pickle: its text does
-            _send(writer, (call, False, RuntimeError(repr(exc)), observed))
+            send_message(writer, (call, False, RuntimeError(repr(exc)), observed))
         await writer.drain()
 
     try:
-        while (message := await _frames(reader)) is not None:
+        while (message := await read_message(reader)) is not None:
             task = asyncio.create_task(answer(*message))
             answering.add(task)
             task.add_done_callback(answering.discard)
@@ -118,7 +100,6 @@ class IngestionProcess:
 
     def __init__(self, settings: Settings) -> None:
         self.max_body_bytes = settings.max_body_bytes
-        self.max_batch_events = settings.max_batch_events
         self._settings = settings
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[Any]] = {}
@@ -140,7 +121,7 @@ class IngestionProcess:
         await asyncio.to_thread(process.start)
         theirs.close()
         reader, writer = await asyncio.open_connection(sock=ours)
-        ready = await _frames(reader)
+        ready = await read_message(reader)
         if ready is None:
             writer.close()
             await asyncio.to_thread(process.join, 5)
@@ -152,7 +133,7 @@ class IngestionProcess:
 
     async def _answers(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                        process: BaseProcess) -> None:
-        while (message := await _frames(reader)) is not None:
+        while (message := await read_message(reader)) is not None:
             call, ok, value, observations = message
             intake.observe(observations)
             future = self._waiting.pop(call, None)
@@ -190,7 +171,7 @@ class IngestionProcess:
         call = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting[call] = future
-        _send(self._writer, (call, method, args))
+        send_message(self._writer, (call, method, args))
         try:
             return await future
         finally:

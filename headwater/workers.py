@@ -128,6 +128,22 @@ class WorkerPool:
 _FRAME = struct.Struct("!I")  # each message: its length, then a pickle
 
 
+def send_message(writer: asyncio.StreamWriter, message: Any) -> None:
+    """One message on a stream to or from a worker: its length, then its pickle."""
+    data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+    writer.write(_FRAME.pack(len(data)) + data)
+
+
+async def read_message(reader: asyncio.StreamReader) -> Any:
+    """The next message ``send_message`` sent, or None at the end of the stream (the other
+    process closed its end, or died)."""
+    try:
+        size = _FRAME.unpack(await reader.readexactly(_FRAME.size))[0]
+        return pickle.loads(await reader.readexactly(size))
+    except (asyncio.IncompleteReadError, OSError):
+        return None
+
+
 def _serve(name: str, sock: socket.socket, initializer: Callable[..., None],
            initargs: tuple[Any, ...]) -> None:
     """A :class:`SocketWorkers` worker: set up, then answer calls one at a time until the
@@ -166,11 +182,12 @@ class _Worker:
             self._loop = asyncio.get_running_loop()
             self._streams = await asyncio.open_connection(sock=self._sock)
         reader, writer = self._streams
-        message = pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL)
-        writer.write(_FRAME.pack(len(message)) + message)
+        send_message(writer, (fn, args))
         await writer.drain()
-        size = _FRAME.unpack(await reader.readexactly(_FRAME.size))[0]
-        return cast(tuple[bool, Any], pickle.loads(await reader.readexactly(size)))
+        reply = await read_message(reader)
+        if reply is None:
+            raise EOFError(f"the {self.process.name} closed its socket")
+        return cast(tuple[bool, Any], reply)
 
     def close(self) -> None:
         # At once (a transport closes only when its event loop next runs); OSError: the
