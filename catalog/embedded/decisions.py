@@ -9,13 +9,12 @@ by id), so splitting the file costs no query.
 
 Decisions are committed with ``synchronous=NORMAL``: an fsync per decision costs 3–25 ms on
 this kind of disk, more than the gate's latency budget. A committed decision survives the
-process being killed at once; ``_Syncer`` bounds what a power loss can take to the last second.
+process being killed at once; its connections' ``Checkpointer`` flushes the log once a second,
+which bounds what a power loss can take to the last second.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -26,58 +25,12 @@ import orjson
 from headwater.catalog.embedded.connection import Connections
 from headwater.catalog.model import DecisionRecord
 
-log = logging.getLogger("headwater.store")
 SYNC_SECONDS = 1.0
 
 
 def log_path(store_path: Path) -> Path:
     """``headwater.db`` → ``headwater.decisions.db``."""
     return store_path.with_name(f"{store_path.stem}.decisions{store_path.suffix or '.db'}")
-
-
-class _Syncer:
-    """Once a second, when decisions were committed since the last time, checkpoints the log
-    (a passive checkpoint syncs the write-ahead log first and never blocks the writer) and
-    fsyncs the write-ahead log, on a thread and a connection of its own: the gate never waits
-    for it."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._dirty = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="decision-log-sync", daemon=True)
-        self._thread.start()
-
-    def touch(self) -> None:
-        self._dirty.set()
-
-    def _run(self) -> None:
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        try:
-            while not self._stop.wait(SYNC_SECONDS):
-                self.sync(conn)
-            self.sync(conn)
-        finally:
-            conn.close()
-
-    def sync(self, conn: sqlite3.Connection) -> None:
-        if not self._dirty.is_set():
-            return
-        self._dirty.clear()
-        try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            fd = os.open(self._path.with_name(self._path.name + "-wal"), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except (OSError, sqlite3.Error) as exc:  # the next round tries again
-            self._dirty.set()
-            log.warning("could not sync the decision log %s: %s", self._path, exc)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
 
 
 class DecisionLog:
@@ -88,27 +41,20 @@ class DecisionLog:
         self.path = path
         self._lock = threading.Lock()
         self._conns: Connections | None = None
-        self._syncer: _Syncer | None = None
 
     @property
     def conns(self) -> Connections:
         with self._lock:
             if self._conns is None:
-                self._conns = Connections(self.path)
-                self._syncer = _Syncer(self.path)
+                self._conns = Connections(self.path, checkpoint_every=SYNC_SECONDS,
+                                          flush_log=True)
             return self._conns
-
-    def written(self) -> None:
-        if self._syncer is not None:
-            self._syncer.touch()
 
     def close(self) -> None:
         with self._lock:
-            if self._syncer is not None:
-                self._syncer.stop()
             if self._conns is not None:
                 self._conns.close()
-            self._conns = self._syncer = None
+            self._conns = None
 
 
 def _record(r: sqlite3.Row) -> DecisionRecord:
@@ -130,7 +76,6 @@ class Decisions(Connections):
              (d.id, d.time, d.principal, d.job_id, d.run_id, d.decision, orjson.dumps(d.reasons),
               orjson.dumps(d.masks), d.policy_revision, d.engine, d.input_digest)),
             fsync=False)
-        log_file.written()
 
     def decisions(self, first: int = 50, run_id: str | None = None,
                   job_id: str | None = None, decision: str | None = None,
