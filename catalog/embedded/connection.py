@@ -22,10 +22,10 @@ class Checkpointer:
     """Copies a SQLite file's write-ahead log into it from a thread and a connection of their
     own, at most every ``every`` seconds and only after commits (``touch``): a passive
     checkpoint never blocks the writer. ``flush_log`` also fsyncs the log, for a writer that
-    commits without (the decision log). Left to the writer, the catalog's checkpoint held
-    every commit for 30-70 ms once a second under sustained ingestion; the writer's own
-    (when the log reaches ``wal_autocheckpoint`` pages, which also restarts the log) now finds
-    little left to copy."""
+    commits without (the decision log). Left to the writer, the catalog's checkpoint held one
+    commit a second for 30-70 ms under sustained ingestion, and every producer waiting on it;
+    the writer's own (when the log reaches ``wal_autocheckpoint`` pages, which also restarts
+    the log) now finds little left to copy."""
 
     def __init__(self, path: Path, every: float, *, flush_log: bool = False) -> None:
         self._path, self._every, self._flush_log = path, every, flush_log
