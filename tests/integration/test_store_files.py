@@ -67,11 +67,10 @@ def test_an_existing_readable_database_is_named_not_changed(
                for r in caplog.records)
 
 
-
 def test_the_log_is_copied_into_the_database_file_beside_the_writer(tmp_path: Path) -> None:
     """The writer's own checkpoint comes only when the log reaches 20,000 pages (80 MB), and
-    held every commit for 30-70 ms under sustained ingestion; a thread of the store's own
-    copies the log into the database file soon after commits instead."""
+    held one commit a second for 30-70 ms under sustained ingestion; a thread of the store's
+    own copies the log into the database file soon after commits instead."""
     path = tmp_path / "headwater.db"
     store = open_store("embedded", path=path)
     try:
