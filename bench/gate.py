@@ -145,8 +145,8 @@ def main() -> None:
     out = Path(__file__).parent / "results" / "gate.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
-    print(f"\n| engine | p50 | p99 (of each {WINDOW}) | decisions/s (4 clients) | enrichment p50 |"
-          " evaluation p50 |")
+    print(f"\n| engine | p50 | p99 (windows of {WINDOW}: min–max) | decisions/s (4 clients) |"
+          " enrichment p50 | evaluation p50 |")
     print("|---|---|---|---|---|---|")
     for engine, r in results.items():
         print(f"| {engine} | {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -27,10 +27,12 @@ async def home(request: Request) -> HTMLResponse:
     if has_field("Query", "jobs"):
         counts["jobs"] = (await gql(request, user, queries.JOB_COUNT))["jobs"]["totalCount"]
     if has_field("Query", "runs"):
-        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        # The last 24 hours, not since midnight UTC: that emptied the list at 00:00 UTC,
+        # whatever the reader's time zone.
+        since = datetime.now(UTC) - timedelta(days=1)
         runs, recent = await asyncio.gather(
             gql(request, user, queries.failed_runs()),
-            gql(request, user, queries.changed_since(), {"since": midnight.isoformat()}))
+            gql(request, user, queries.changed_since(), {"since": since.isoformat()}))
         failed = [e["node"] for e in runs["runs"]["edges"]]
         changed = _changed(recent["runs"]["edges"])
     return render(request, "home.html", user, counts=counts, failed=failed, changed=changed,
@@ -38,7 +40,7 @@ async def home(request: Request) -> HTMLResponse:
 
 
 def _changed(edges: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Datasets written by today's runs, newest write first, each once."""
+    """Datasets written by the last day's runs, newest write first, each once."""
     seen: dict[tuple[str, str], dict[str, Any]] = {}
     for edge in edges:
         for out in edge["node"].get("outputs") or []:

@@ -51,7 +51,7 @@ def test_every_page_renders_without_console_errors(ui: Loaded, tab: Callable[[st
             t.page.wait_for_selector(".swagger-ui .info .title")
         else:
             assert t.page.locator("h1, #search").first.is_visible(), name
-        if name == "home":  # the failed run and what today's runs wrote
+        if name == "home":  # the failed run and what the last day's runs wrote
             text = t.page.inner_text("main")
             assert "division by zero" in text and "analytics.marts.customer_value" in text
         t.shot(name)
